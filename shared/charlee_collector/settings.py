@@ -1,0 +1,103 @@
+"""Typed settings, parsed once from the environment.
+
+A missing or malformed variable raises ``ConfigurationError`` naming it, so a bad deploy fails
+at cold start instead of in the middle of a batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+from typing import TypeVar
+
+from charlee_collector.errors import ConfigurationError
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"expected a positive integer, got {raw!r}")
+    return value
+
+
+def _read(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"environment variable {name} is malformed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class SchedulingPolicy:
+    """How a platform's next collection moves after each outcome (DESIGN section 3)."""
+
+    max_backoff: timedelta = timedelta(hours=24)
+    pause_after_failures: int = 10
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the handlers and the CLI read from the environment."""
+
+    database_url: str | None = None
+    db_secret_arn: str | None = None
+    db_tls: bool = False
+    db_pool_size: int = 4
+    collect_queue_url: str | None = None
+    allow_private_networks: bool = False
+    http_connect_timeout: float = 5.0
+    http_read_timeout: float = 20.0
+    max_response_bytes: int = 10 * 1024 * 1024
+    collector_concurrency: int = 4
+    time_margin_ms: int = 30_000
+    dispatch_batch_size: int = 100
+    scheduling: SchedulingPolicy = field(default_factory=SchedulingPolicy)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Parse the settings from ``env`` (default: ``os.environ``)."""
+        env = os.environ if env is None else env
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            db_secret_arn=env.get("DB_SECRET_ARN") or None,
+            db_tls=_read(env, "DB_TLS", _parse_bool, False),
+            db_pool_size=_read(env, "DB_POOL_SIZE", _positive_int, 4),
+            collect_queue_url=env.get("COLLECT_QUEUE_URL") or None,
+            allow_private_networks=_read(env, "COLLECTOR_ALLOW_PRIVATE_NETWORKS", _parse_bool, False),
+            http_connect_timeout=_read(env, "HTTP_CONNECT_TIMEOUT", float, 5.0),
+            http_read_timeout=_read(env, "HTTP_READ_TIMEOUT", float, 20.0),
+            max_response_bytes=_read(env, "MAX_RESPONSE_BYTES", _positive_int, 10 * 1024 * 1024),
+            collector_concurrency=_read(env, "COLLECTOR_CONCURRENCY", _positive_int, 4),
+            time_margin_ms=_read(env, "TIME_MARGIN_MS", _positive_int, 30_000),
+            dispatch_batch_size=_read(env, "DISPATCH_BATCH_SIZE", _positive_int, 100),
+            scheduling=SchedulingPolicy(
+                max_backoff=timedelta(minutes=_read(env, "MAX_BACKOFF_MINUTES", _positive_int, 24 * 60)),
+                pause_after_failures=_read(env, "PAUSE_AFTER_FAILURES", _positive_int, 10),
+            ),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, parsed on first use and reused across invocations."""
+    return Settings.from_env()

@@ -1,0 +1,3 @@
+"""Shared fixtures: a real PostgreSQL (and SQLite) database, the local HTTP server, moto AWS."""
+
+pytest_plugins = ["tests.support.db"]

@@ -1,0 +1,192 @@
+"""The test database: a real PostgreSQL, never skipped.
+
+Found in this order: ``TEST_DATABASE_URL``; a PostgreSQL answering on 127.0.0.1:5432 with trust
+auth (user postgres); otherwise a throwaway server started from the system's PostgreSQL binaries
+(as the postgres user when running as root), or from the ``pgserver`` wheel. Each test run
+creates its own database and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import URL, Engine, create_engine, make_url, text
+
+from charlee_collector import migrate
+from charlee_collector.db import create_db_engine
+
+TABLES = "collection_runs, freelance_opportunities, freelance_platforms"
+
+
+def _answers(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+        return True
+    return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_throwaway_server() -> tuple[URL, object]:
+    """Start a private PostgreSQL; returns its server URL and a handle whose stop() ends it."""
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if binaries:
+        return _start_system_binaries(Path(binaries[-1]).parent)
+    try:
+        import pgserver  # type: ignore[import-not-found]
+    except ImportError as exc:  # pragma: no cover - depends on the machine
+        raise RuntimeError(
+            "No PostgreSQL found: set TEST_DATABASE_URL, run one on 127.0.0.1:5432, install the "
+            "system's postgresql package, or `pip install pgserver`."
+        ) from exc
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="charlee-pgserver-"), cleanup_mode="stop")
+    return make_url(server.get_uri()).set(drivername="postgresql+pg8000"), server
+
+
+class _SystemServer:
+    def __init__(self, bindir: Path, datadir: str, port: int, as_user: list[str]) -> None:
+        self.bindir, self.datadir, self.port, self.as_user = bindir, datadir, port, as_user
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.as_user, str(self.bindir / "pg_ctl"), "-D", self.datadir, "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(self.datadir, ignore_errors=True)
+
+
+def _start_system_binaries(bindir: Path) -> tuple[URL, object]:
+    datadir = tempfile.mkdtemp(prefix="charlee-pg-")
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(datadir, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run(
+        [*as_user, str(bindir / "initdb"), "-D", datadir, "-U", "postgres", "--auth=trust"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            datadir,
+            "-w",
+            "-l",
+            f"{datadir}/server.log",
+            "-o",
+            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server = _SystemServer(bindir, datadir, port, as_user)
+    return URL.create("postgresql+pg8000", username="postgres", host="127.0.0.1", port=port), server
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[URL]:
+    """A URL of a PostgreSQL server (its ``postgres`` database) the tests may create databases on."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+pg8000")
+        return
+    if _answers("127.0.0.1", 5432):
+        yield URL.create("postgresql+pg8000", username="postgres", host="127.0.0.1", port=5432, database="postgres")
+        return
+    url, server = _start_throwaway_server()
+    try:
+        yield url.set(database="postgres")
+    finally:
+        server.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server_url: URL, worker_id: str) -> Iterator[URL]:
+    """A fresh, migrated database for this test run (one per xdist worker), dropped at the end."""
+    name = f"charlee_test_{worker_id}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = postgres_server_url.set(database=name)
+    engine = create_db_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def worker_id(request: pytest.FixtureRequest) -> str:
+    """The xdist worker id ('master' without xdist), so parallel workers get their own database."""
+    workerinput = getattr(request.config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else "master"
+
+
+def _truncate(engine: Engine) -> None:
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES.split(", "):
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def pg_engine(postgres_url: URL) -> Iterator[Engine]:
+    """An engine on the run's PostgreSQL database, emptied after the test."""
+    engine = create_db_engine(postgres_url, pool_size=8)
+    try:
+        yield engine
+    finally:
+        _truncate(engine)
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a migrated SQLite file of this test's own."""
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'collector.sqlite3'}")
+    migrate.upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request: pytest.FixtureRequest) -> Engine:
+    """The same test on SQLite and on PostgreSQL."""
+    name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
+    return request.getfixturevalue(name)
+
+
+def wait_for(predicate: object, timeout: float = 10.0) -> None:
+    """Poll ``predicate`` until it is true or ``timeout`` passes (for servers the tests start)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise TimeoutError("condition not met in time")

@@ -1,0 +1,64 @@
+"""Rows for tests: platforms and opportunities with sensible defaults."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from charlee_collector.models import platforms, utcnow
+from charlee_collector.opportunity import Opportunity
+
+
+def add_platform(conn: Connection, **overrides: Any) -> int:
+    """Insert one platform and return its id."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "user_id": 1,
+        "name": "test platform",
+        "source": "rss",
+        "config": {"url": "http://127.0.0.1:9/feed.xml"},
+        "active": True,
+        "auto_collect": True,
+        "collection_interval_minutes": 15,
+        "created_at": now,
+        "updated_at": now,
+    }
+    values.update(overrides)
+    return int(conn.execute(insert(platforms).values(**values).returning(platforms.c.id)).scalar_one())
+
+
+def add_platforms(conn: Connection, count: int, **overrides: Any) -> list[int]:
+    """Insert ``count`` platforms in one statement and return their ids."""
+    now = utcnow()
+    rows = []
+    for i in range(count):
+        row: dict[str, Any] = {
+            "user_id": 1,
+            "name": f"platform {i}",
+            "source": "rss",
+            "config": {"url": f"http://127.0.0.1:9/{i}.xml"},
+            "active": True,
+            "auto_collect": True,
+            "collection_interval_minutes": 15,
+            "created_at": now,
+            "updated_at": now,
+        }
+        row.update(overrides)
+        rows.append(row)
+    result = conn.execute(insert(platforms).returning(platforms.c.id), rows)
+    return [int(x) for x in result.scalars()]
+
+
+def opportunity(n: int, *, title: str | None = None, posted_at: datetime | None = None) -> Opportunity:
+    """A normalised opportunity numbered ``n``."""
+    return Opportunity(
+        external_id=f"job-{n}",
+        title=title or f"Job {n}",
+        description=f"Description of job {n}",
+        url=f"https://example.org/jobs/{n}",
+        required_skills=["python", "aws"],
+        posted_at=posted_at,
+        raw={"id": n},
+    )
