@@ -1,0 +1,51 @@
+# One entry point for people and CI. Every target installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The Lambda runtime is python3.12: use it when this machine has it (also under pyenv), else python3.
+PYTHON ?= $(shell for p in $$(ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -1) python3.12 python3; do \
+	"$$p" -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help install test lint typecheck run bench validate invoke clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-cli.txt shared/requirements.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "no python3.11+ found"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+install: $(STAMP) ## create .venv and install everything a developer needs
+
+lint: install ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install ## mypy on the package
+	$(BIN)/mypy
+
+test: install ## ruff and the whole test suite (needs no running services: it finds or starts PostgreSQL)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+run: install ## the whole pipeline on this machine (SQLite, in-process SQS), once
+	$(BIN)/charlee-collector local run
+
+bench: install ## the benchmarks; figures as `name value unit`
+	$(BIN)/python bench/run_all.py
+
+validate: install ## cfn-lint, sam validate, sam build, and a smoke test of the built handlers
+	bash scripts/validate.sh
+
+invoke: install ## run one built function without Docker: make invoke FUNCTION=CollectorFunction EVENT=events/x.json
+	$(BIN)/python scripts/invoke.py --function "$(FUNCTION)" --event "$(EVENT)"
+
+clean: ## remove the venv and build output
+	rm -rf $(VENV) .sam-venv .aws-sam .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,39 @@
+"""Collector Lambda: an SQS batch of collect messages -> one collection each, partial failures reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from charlee_collector.batch import ConcurrentSqsProcessor, guard_deadline
+from charlee_collector.collect import collect_message
+from charlee_collector.errors import InvalidMessage
+from charlee_collector.observability import logger, metrics, tracer
+from charlee_collector.runtime import get_runtime
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
+    """One record: not started past the deadline; a raise reports it failed so SQS redelivers it."""
+    runtime = get_runtime()
+    guard_deadline(lambda_context.get_remaining_time_in_millis, runtime.settings.time_margin_ms)
+    logger.append_thread_local_keys(message_id=record.message_id)
+    try:
+        return collect_message(runtime, record.body, message_id=record.message_id).outcome
+    finally:
+        logger.clear_thread_local_keys()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Returns {"batchItemFailures": [...]}; an event without Records is an error, not a success."""
+    if not isinstance(event, dict) or not event.get("Records"):
+        raise InvalidMessage("collector event has no Records: expected an SQS batch")
+    processor = ConcurrentSqsProcessor(max_workers=get_runtime().settings.collector_concurrency)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,204 @@
+"""Collect one platform for one message: load it, fetch, upsert, record the run.
+
+This is the one place that decides where each failure goes (DESIGN section 5):
+
+| failure                                         | here                                  |
+|-------------------------------------------------|---------------------------------------|
+| platform unknown or deleted                     | acknowledged; warning + metric        |
+| inactive / paused and not forced                | acknowledged; run ``skipped``         |
+| TransientSourceError (network, timeout, 5xx)    | run ``failed`` recorded, then raised: |
+|                                                 | SQS redelivers, DLQ after the limit   |
+| database unavailable (sqlalchemy DBAPIError)    | raised: SQS redelivers                |
+| RateLimited                                     | acknowledged; run ``rate_limited``    |
+| PermanentSourceError (4xx, payload, config)     | acknowledged; run ``failed``          |
+
+The upsert and the run record share one transaction, so a platform is never half-written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+
+from charlee_collector import sources
+from charlee_collector.errors import (
+    InvalidMessage,
+    PermanentSourceError,
+    RateLimited,
+    SourceError,
+    TransientSourceError,
+)
+from charlee_collector.messages import CollectMessage, parse_collect_message
+from charlee_collector.models import utcnow
+from charlee_collector.observability import OUTCOME_METRIC, Metric, logger, metrics
+from charlee_collector.opportunity import Opportunity
+from charlee_collector.platform_secrets import read_platform_secret
+from charlee_collector.runtime import Runtime
+from charlee_collector.settings import Settings
+from charlee_collector.storage import (
+    PlatformRecord,
+    RunRecord,
+    finish_run,
+    load_platform,
+    upsert_opportunities,
+)
+
+
+@dataclass(frozen=True)
+class CollectResult:
+    """What happened to one platform (``outcome`` is a collection_runs outcome, or ``unknown``)."""
+
+    platform_id: int
+    outcome: str
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    http_status: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+    paused: bool = False
+
+
+def collect_message(runtime: Runtime, body: str, *, message_id: str | None = None) -> CollectResult:
+    """Validate one SQS body and collect its platform; InvalidMessage leaves the record failed (-> DLQ)."""
+    try:
+        message = parse_collect_message(body)
+    except InvalidMessage as exc:
+        # The body is kept in the queue as it is: the DLQ holds it for a person to read.
+        logger.error("invalid collect message", extra={"error": str(exc)})
+        metrics.add_metric(name=Metric.INVALID_MESSAGES, unit="Count", value=1)
+        raise
+    logger.append_thread_local_keys(platform_id=message.platform_id, trigger=message.trigger)
+    if message.unknown_fields:
+        logger.warning(
+            "collect message has unknown fields; ignored", extra={"fields": message.unknown_fields}
+        )
+    return collect_platform(runtime.engine, runtime.http, message, runtime.settings, message_id=message_id)
+
+
+def collect_platform(
+    engine: Engine,
+    client: httpx.Client,
+    message: CollectMessage,
+    settings: Settings,
+    *,
+    message_id: str | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    secret_reader: Callable[[str], dict[str, str]] = read_platform_secret,
+) -> CollectResult:
+    """Run one collection; raises only for failures SQS should retry (transient, database)."""
+    started_at, started = clock(), time.monotonic()
+    with engine.connect() as conn:
+        platform = load_platform(conn, message.platform_id)
+    if platform is None:
+        logger.warning("platform unknown or deleted; message acknowledged")
+        metrics.add_metric(name=Metric.UNKNOWN_PLATFORMS, unit="Count", value=1)
+        return CollectResult(message.platform_id, "unknown", error="platform unknown or deleted")
+
+    def finish(outcome: str, items: list[Opportunity] | None = None, **fields: Any) -> CollectResult:
+        run = RunRecord(
+            platform_id=platform.id,
+            trigger=message.trigger,
+            message_id=message_id,
+            outcome=outcome,
+            started_at=started_at,
+            finished_at=clock(),
+            **fields,
+        )
+        with engine.begin() as conn:
+            counts = None
+            if items is not None:
+                counts = upsert_opportunities(
+                    conn, platform_id=platform.id, user_id=platform.user_id, items=items, now=run.finished_at
+                )
+                run = RunRecord(**{**run.__dict__, "inserted": counts.inserted, "updated": counts.updated})
+            after = finish_run(conn, run, settings.scheduling)
+        result = CollectResult(
+            platform.id,
+            outcome,
+            fetched=run.fetched,
+            inserted=run.inserted,
+            updated=run.updated,
+            http_status=run.http_status,
+            error=run.error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            paused=after.paused,
+        )
+        _emit(result, newly_paused=after.newly_paused)
+        return result
+
+    skip_reason = _skip_reason(platform, message)
+    if skip_reason:
+        logger.info("collection skipped", extra={"reason": skip_reason})
+        return finish("skipped", error=skip_reason)
+    try:
+        secrets = secret_reader(platform.credentials_secret) if platform.credentials_secret else None
+        fetched = sources.fetch_platform(
+            platform.source,
+            platform.config,
+            client,
+            settings,
+            etag=platform.etag,
+            last_modified=platform.last_modified,
+            secrets=secrets,
+        )
+    except RateLimited as exc:
+        logger.warning(
+            "rate limited", extra={"retry_at": exc.retry_at.isoformat(), "http_status": exc.http_status}
+        )
+        return finish("rate_limited", http_status=exc.http_status, retry_at=exc.retry_at, error=str(exc))
+    except TransientSourceError as exc:
+        logger.warning("transient source failure; SQS will redeliver", extra={"error": str(exc)})
+        finish("failed", http_status=exc.http_status, error=str(exc))
+        metrics.add_metric(name=Metric.COLLECTION_RETRIED, unit="Count", value=1)
+        raise
+    except PermanentSourceError as exc:
+        logger.warning("permanent source failure; message acknowledged", extra={"error": str(exc)})
+        return finish("failed", http_status=exc.http_status, error=str(exc))
+    except SourceError as exc:  # the hierarchy's root: treat an unclassified source error as permanent
+        return finish("failed", http_status=exc.http_status, error=str(exc))
+
+    if fetched.outcome == "not_modified":
+        return finish("not_modified", http_status=fetched.http_status)
+    return finish(
+        "success",
+        fetched.items,
+        http_status=fetched.http_status,
+        fetched=len(fetched.items),
+        etag=fetched.etag,
+        last_modified=fetched.last_modified,
+    )
+
+
+def _skip_reason(platform: PlatformRecord, message: CollectMessage) -> str | None:
+    if message.force:
+        return None
+    if not platform.active:
+        return "platform inactive"
+    if platform.paused_at is not None:
+        return f"platform paused: {platform.last_error or 'no reason recorded'}"
+    if message.trigger == "schedule" and not platform.auto_collect:
+        return "automatic collection is off"
+    return None
+
+
+def _emit(result: CollectResult, *, newly_paused: bool) -> None:
+    metric = OUTCOME_METRIC.get(result.outcome)
+    if metric is not None:
+        metrics.add_metric(name=metric, unit="Count", value=1)
+    metrics.add_metric(name=Metric.OPPORTUNITIES_FETCHED, unit="Count", value=result.fetched)
+    metrics.add_metric(name=Metric.OPPORTUNITIES_INSERTED, unit="Count", value=result.inserted)
+    metrics.add_metric(name=Metric.OPPORTUNITIES_UPDATED, unit="Count", value=result.updated)
+    metrics.add_metric(name=Metric.COLLECTION_DURATION, unit="Milliseconds", value=result.duration_ms)
+    if newly_paused:
+        metrics.add_metric(name=Metric.PLATFORMS_PAUSED, unit="Count", value=1)
+    logger.info(
+        "collection finished",
+        extra={k: v for k, v in result.__dict__.items() if v is not None},
+    )

@@ -1,0 +1,70 @@
+"""The process-wide parts a handler reuses across invocations: settings, engine, HTTP and SQS clients.
+
+Built on first use, not at import, so a cold start does no network I/O until it must and
+tests can point the environment elsewhere and call ``reset()``.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+
+from charlee_collector.db import get_engine
+from charlee_collector.errors import ConfigurationError
+from charlee_collector.settings import Settings
+
+
+class Runtime:
+    """Lazily built clients for one process."""
+
+    def __init__(self, settings: Settings, *, local_default_db: bool = False) -> None:
+        self.settings = settings
+        self._local_default_db = local_default_db
+
+    @cached_property
+    def engine(self) -> Engine:
+        return get_engine(self.settings, local_default=self._local_default_db)
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        from charlee_collector.fetch import build_client
+
+        return build_client(self.settings)
+
+    @cached_property
+    def sqs(self) -> Any:
+        import boto3
+
+        return boto3.client("sqs")
+
+    @property
+    def queue_url(self) -> str:
+        if not self.settings.collect_queue_url:
+            raise ConfigurationError("environment variable COLLECT_QUEUE_URL is not set")
+        return self.settings.collect_queue_url
+
+
+_runtime: Runtime | None = None
+_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    """The runtime of this process, created from the environment on first use."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = Runtime(Settings.from_env())
+        return _runtime
+
+
+def reset() -> None:
+    """Forget the runtime (tests that change the environment call this)."""
+    global _runtime
+    with _lock:
+        if _runtime is not None and "http" in _runtime.__dict__:
+            _runtime.http.close()
+        _runtime = None
