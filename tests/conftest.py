@@ -1,3 +1,3 @@
 """Shared fixtures: a real PostgreSQL (and SQLite) database, the local HTTP server, moto AWS."""
 
-pytest_plugins = ["tests.support.db"]
+pytest_plugins = ["tests.support.db", "tests.support.aws"]

@@ -109,7 +109,9 @@ def postgres_server_url() -> Iterator[URL]:
         yield make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+pg8000")
         return
     if _answers("127.0.0.1", 5432):
-        yield URL.create("postgresql+pg8000", username="postgres", host="127.0.0.1", port=5432, database="postgres")
+        yield URL.create(
+            "postgresql+pg8000", username="postgres", host="127.0.0.1", port=5432, database="postgres"
+        )
         return
     url, server = _start_throwaway_server()
     try:
