@@ -104,16 +104,9 @@ class FreelancePlatform(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (
-        # The dispatcher's claim query reads only rows this partial index holds, oldest first.
-        Index(
-            "ix_freelance_platforms_due",
-            "next_collection_at",
-            "id",
-            postgresql_where=text("active AND auto_collect AND paused_at IS NULL"),
-            sqlite_where=text("active AND auto_collect AND paused_at IS NULL"),
-        ),
-    )
+    # The partial index ix_freelance_platforms_due that serves the dispatcher's claim query is
+    # created by migration 0001 (its column order differs per dialect); the schema is the
+    # migrations', these models only map it.
 
 
 class FreelanceOpportunity(Base):

@@ -59,4 +59,5 @@ def namespace() -> str:
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "charlee-collector"))
 metrics = Metrics(namespace=namespace())
-tracer = Tracer()
+# httpx and pg8000 calls become X-Ray subsegments; POWERTOOLS_TRACE_DISABLED=true turns tracing off.
+tracer = Tracer(patch_modules=("httpx", "pg8000", "botocore"))

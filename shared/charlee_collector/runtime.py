@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import Engine
 
 from charlee_collector.db import get_engine
 from charlee_collector.errors import ConfigurationError
 from charlee_collector.settings import Settings
+
+if TYPE_CHECKING:  # the dispatcher never fetches: keep httpx out of its cold start
+    import httpx
 
 
 class Runtime:

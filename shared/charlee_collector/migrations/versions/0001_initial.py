@@ -47,10 +47,13 @@ def upgrade() -> None:
         sa.CheckConstraint("collection_interval_minutes > 0", name="ck_freelance_platforms_interval"),
     )
     op.create_index("ix_freelance_platforms_user_id", "freelance_platforms", ["user_id"])
+    # The claim query orders by next_collection_at NULLS FIRST (never-collected first); the index
+    # must share that order to serve it. SQLite sorts NULLs first already and has no such syntax.
+    postgres = op.get_bind().dialect.name == "postgresql"
     op.create_index(
         "ix_freelance_platforms_due",
         "freelance_platforms",
-        ["next_collection_at", "id"],
+        [sa.text("next_collection_at NULLS FIRST") if postgres else "next_collection_at", "id"],
         postgresql_where=DUE,
         sqlite_where=DUE,
     )
