@@ -19,11 +19,11 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
     """One record: not started past the deadline; a raise reports it failed so SQS redelivers it."""
     runtime = get_runtime()
     guard_deadline(lambda_context.get_remaining_time_in_millis, runtime.settings.time_margin_ms)
-    logger.append_thread_local_keys(message_id=record.message_id)
+    logger.thread_safe_append_keys(message_id=record.message_id)
     try:
         return collect_message(runtime, record.body, message_id=record.message_id).outcome
     finally:
-        logger.clear_thread_local_keys()
+        logger.thread_safe_clear_keys()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -74,7 +74,7 @@ def collect_message(runtime: Runtime, body: str, *, message_id: str | None = Non
         logger.error("invalid collect message", extra={"error": str(exc)})
         metrics.add_metric(name=Metric.INVALID_MESSAGES, unit="Count", value=1)
         raise
-    logger.append_thread_local_keys(platform_id=message.platform_id, trigger=message.trigger)
+    logger.thread_safe_append_keys(platform_id=message.platform_id, trigger=message.trigger)
     if message.unknown_fields:
         logger.warning(
             "collect message has unknown fields; ignored", extra={"fields": message.unknown_fields}
