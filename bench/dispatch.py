@@ -13,9 +13,8 @@ import os
 import time
 from typing import Any
 
-from _db import report, scratch_database
-
 import boto3
+from _db import report, scratch_database
 from moto.server import ThreadedMotoServer
 from sqlalchemy import Engine, insert, text
 

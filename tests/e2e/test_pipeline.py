@@ -11,7 +11,7 @@ from typing import Any
 import collector_handler
 import dispatcher_handler
 import pytest
-from sqlalchemy import Engine, URL, func, select
+from sqlalchemy import URL, Engine, func, select
 
 from charlee_collector import runtime
 from charlee_collector.local.handlers import LocalLambdaContext
