@@ -1,0 +1,223 @@
+"""normalize.py: text, budgets, dates, cuts and the one builder every adapter uses."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from charlee_collector.models import LIMITS
+from charlee_collector.normalize import (
+    build_opportunity,
+    clean_skills,
+    cut,
+    dedupe,
+    external_id_from_url,
+    find_budget,
+    html_to_text,
+    json_safe,
+    parse_budget,
+    parse_datetime,
+    repair_mojibake,
+)
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("<p>Hello&nbsp;<b>world</b></p><ul><li>one</li><li>two</li></ul>", "Hello world\n\n- one\n- two"),
+        # HN posts open paragraphs without closing them: each one still becomes its own paragraph.
+        ("Company | Role<p>We build\nAPIs.<p>Stack: Go", "Company | Role\nWe build APIs.\n\nStack: Go"),
+        ("line one<br>line two<br/>line three", "line one\nline two\nline three"),
+        ("Tom &amp; Jerry\nsecond line", "Tom & Jerry\nsecond line"),
+        ("plain\n\n\n\ntext", "plain\n\ntext"),
+        ("<p>Job</p><script>alert(1)</script><style>p{}</style>", "Job"),
+        ("   ", None),
+        (None, None),
+    ],
+)
+def test_html_to_text(html, text):
+    assert html_to_text(html) == text
+
+
+def test_html_to_text_removes_nul_bytes_and_lone_surrogates():
+    assert html_to_text("<p>a\x00b \ud800c</p>") == "ab \ufffdc"
+
+
+def test_repair_mojibake_only_changes_what_decodes():
+    assert repair_mojibake("We\u00e2\u0080\u0099re in Gda\u00c5\u0084sk") == "We\u2019re in Gdańsk"
+    assert repair_mojibake("café, naïve, 100°") == "café, naïve, 100°"
+    assert repair_mojibake(None) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "currency", "contract"),
+    [
+        ("$500", "500.00", "USD", None),
+        ("$15.00-$30.00", "30.00", "USD", None),
+        ("1,000 USD", "1000.00", "USD", None),
+        ("$3k - $10k", "10000.00", "USD", None),
+        ("$12K", "12000.00", "USD", None),
+        ("80-100k EUR", "100000.00", "EUR", None),
+        ("$50-$75 /hour", "75.00", "USD", "hourly"),
+        ("$18 - $22/hr", "22.00", "USD", "hourly"),
+        ("€40/h", "40.00", "EUR", "hourly"),
+        ("£1,250.50", "1250.50", "GBP", None),
+        ("CA$90 hourly", "90.00", "CAD", "hourly"),
+        ("300", "300.00", None, None),
+    ],
+)
+def test_parse_budget(text, amount, currency, contract):
+    budget = parse_budget(text)
+    assert budget is not None
+    assert (budget.amount, budget.currency, budget.contract_type) == (Decimal(amount), currency, contract)
+
+
+def test_parse_budget_keeps_both_ends_of_a_range():
+    budget = parse_budget("$15.00-$30.00")
+    assert budget is not None and (budget.minimum, budget.maximum) == (Decimal("15.00"), Decimal("30.00"))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "negotiable", "$0", None, "99999999999999 USD"])
+def test_parse_budget_without_a_usable_amount(text):
+    assert parse_budget(text) is None
+
+
+def test_find_budget_ignores_bare_numbers_in_free_text():
+    assert find_budget("Acme | Hybrid NYC (2-3 days) | 2026 | 10 engineers") is None
+    budget = find_budget("Forage | Mobile | $185,000 - $200,000 per year | joinforage.com")
+    assert budget is not None and budget.amount == Decimal("200000.00")
+    assert find_budget("Rate: 40 USD/hr").contract_type == "hourly"  # type: ignore[union-attr]
+
+
+def test_find_budget_is_fast_on_pathological_input():
+    started = time.perf_counter()
+    find_budget("1" * 1_000_000)
+    parse_budget("1," * 200_000)
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-06-09T08:50:02", datetime(2026, 6, 9, 8, 50, 2, tzinfo=UTC)),
+        ("2026-06-10T05:43:34+02:00", datetime(2026, 6, 10, 3, 43, 34, tzinfo=UTC)),
+        ("2026-05-01T15:00:07Z", datetime(2026, 5, 1, 15, 0, 7, tzinfo=UTC)),
+        ("Tue, 21 Oct 2025 19:36:26 +0000", datetime(2025, 10, 21, 19, 36, 26, tzinfo=UTC)),
+        ("Tue, 21 Oct 2025 21:36:26 +0200", datetime(2025, 10, 21, 19, 36, 26, tzinfo=UTC)),
+        ("March 07, 2018 03:00 UTC", datetime(2018, 3, 7, 3, 0, tzinfo=UTC)),
+        (1778990421, datetime(2026, 5, 17, 4, 0, 21, tzinfo=UTC)),
+        (1778990421000, datetime(2026, 5, 17, 4, 0, 21, tzinfo=UTC)),
+        ("1778990421", datetime(2026, 5, 17, 4, 0, 21, tzinfo=UTC)),
+        (time.struct_time((2018, 3, 7, 2, 45, 58, 2, 66, 0)), datetime(2018, 3, 7, 2, 45, 58, tzinfo=UTC)),
+        (
+            datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=-5))),
+            datetime(2026, 1, 1, 17, tzinfo=UTC),
+        ),
+    ],
+)
+def test_parse_datetime_gives_aware_utc(value, expected):
+    parsed = parse_datetime(value)
+    assert parsed == expected and parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "value", [None, "", "yesterday-ish", float("nan"), float("inf"), -1, 1e30, True, [], {}]
+)
+def test_parse_datetime_gives_none_for_junk(value):
+    assert parse_datetime(value) is None
+
+
+def test_cut_truncates_instead_of_refusing():
+    assert cut("x" * 600, LIMITS["title"]) == "x" * 500
+    assert cut("short", 10) == "short" and cut(None, 10) is None
+
+
+def test_external_id_fallback_is_a_stable_hash_of_the_url():
+    assert external_id_from_url("https://a.example/1") == external_id_from_url("https://a.example/1")
+    assert len(external_id_from_url("https://a.example/1")) == 64
+    item = build_opportunity(external_id=None, title="t", url="https://a.example/1")
+    assert item is not None and item.external_id == external_id_from_url("https://a.example/1")
+
+
+def test_build_opportunity_cuts_every_column_and_cleans_text():
+    item = build_opportunity(
+        external_id="id\x00-1",
+        title="  Senior\n  Developer \x00" + "y" * 600,
+        description_html="<p>Body\x00</p>",
+        url="https://jobs.example/" + "p" * 3000,
+        client_name="n" * 300,
+        client_country="c" * 200,
+        category="k" * 300,
+        client_currency="usd-dollar-extra",
+        contract_type="fixed_price",
+        required_skills=["Python", "python", " Django ", "", 5, None, {"x": 1}],
+        raw={"text": "a\x00b", "nan": float("nan"), "nested": [{"k\x00": "\ud800"}]},
+    )
+    assert item is not None
+    assert item.external_id == "id-1"
+    assert item.title.startswith("Senior Developer y") and len(item.title) == LIMITS["title"]
+    assert item.description == "Body"
+    for column in ("url", "client_name", "client_country", "category", "client_currency"):
+        assert len(getattr(item, column)) == LIMITS[column]
+    assert item.client_currency == "USD-DOLLAR"
+    assert item.required_skills == ["Python", "Django", "5"]
+    assert item.raw == {"text": "ab", "nan": None, "nested": [{"k": "\ufffd"}]}
+
+
+def test_long_external_ids_are_hashed_not_cut():
+    a = build_opportunity(external_id="a" * 300 + "1", title="t")
+    b = build_opportunity(external_id="a" * 300 + "2", title="t")
+    assert a is not None and b is not None
+    assert a.external_id != b.external_id and len(a.external_id) == 64
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,x", "/relative", "ftp://x.example/"])
+def test_only_web_links_are_kept(url):
+    item = build_opportunity(external_id="1", title="t", url=url)
+    assert item is not None and item.url is None
+
+
+def test_budgets_that_do_not_fit_the_column_are_dropped():
+    too_big = build_opportunity(external_id="1", title="t", client_budget=Decimal("1e15"))
+    negative = build_opportunity(external_id="2", title="t", client_budget=Decimal("-5"))
+    nan = build_opportunity(external_id="3", title="t", client_budget=Decimal("NaN"))
+    rounded = build_opportunity(external_id="4", title="t", client_budget=Decimal("10.005"))
+    assert too_big.client_budget is None and negative.client_budget is None and nan.client_budget is None  # type: ignore[union-attr]
+    assert rounded.client_budget == Decimal("10.01")  # type: ignore[union-attr]
+
+
+def test_title_falls_back_to_the_description_and_items_without_either_are_skipped():
+    item = build_opportunity(external_id="1", title="  ", description="First line\nsecond")
+    assert item is not None and item.title == "First line"
+    assert build_opportunity(external_id="2", title=None) is None
+    assert build_opportunity(external_id=None, title="no id and no url") is None
+
+
+def test_unknown_contract_types_are_dropped():
+    item = build_opportunity(external_id="1", title="t", contract_type="salary")
+    assert item is not None and item.contract_type is None
+
+
+def test_clean_skills_splits_strings_and_caps_the_count():
+    assert clean_skills("Python,  Django ,python") == ["Python", "Django"]
+    assert len(clean_skills([f"s{i}" for i in range(80)])) == 50
+    assert clean_skills({"not": "a list"}) == []
+
+
+def test_dedupe_keeps_the_first_of_each_external_id():
+    first = build_opportunity(external_id="1", title="first")
+    second = build_opportunity(external_id="1", title="second")
+    other = build_opportunity(external_id="2", title="other")
+    assert [item.title for item in dedupe([first, second, other])] == ["first", "other"]  # type: ignore[list-item, union-attr]
+
+
+def test_json_safe_survives_deep_nesting():
+    deep: list = []
+    cursor = deep
+    for _ in range(200):
+        cursor.append([])
+        cursor = cursor[0]
+    assert isinstance(json_safe(deep), list)
