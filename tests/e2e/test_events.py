@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 
 from charlee_collector.local.handlers import LocalLambdaContext
 from charlee_collector.models import opportunities, runs
-from tests.e2e.test_pipeline import FIXTURES, pipeline_env  # noqa: F401 - the fixture is used by name
+from tests.e2e.test_pipeline import FIXTURES
 from tests.support.aws import Queues
 from tests.support.factories import add_platform
 
@@ -49,7 +49,7 @@ def test_event_file(
     pipeline_env: None,
     pg_engine: Engine,
     queues: Queues,
-    http_server: Any,  # noqa: F811
+    http_server: Any,
 ) -> None:
     http_server.route_file("/wwr.rss", FIXTURES / "rss_wwr.xml")
     with pg_engine.begin() as conn:

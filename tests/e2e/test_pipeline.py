@@ -4,16 +4,14 @@ template's redrive settings), PostgreSQL and the local HTTP server serving the p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import collector_handler
 import dispatcher_handler
 import pytest
-from sqlalchemy import URL, Engine, func, select
+from sqlalchemy import Engine, func, select
 
-from charlee_collector import runtime
 from charlee_collector.local.handlers import LocalLambdaContext
 from charlee_collector.local.poller import Poller
 from charlee_collector.models import opportunities, platforms, runs
@@ -22,19 +20,6 @@ from tests.support.factories import add_platform
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-@pytest.fixture
-def pipeline_env(
-    monkeypatch: pytest.MonkeyPatch, postgres_url: URL, queues: Queues, allow_private_networks: object
-) -> Iterator[None]:
-    """The handlers' environment: the test database, the mocked queue, private networks allowed."""
-    monkeypatch.setenv("DATABASE_URL", postgres_url.render_as_string(hide_password=False))
-    monkeypatch.setenv("COLLECT_QUEUE_URL", queues.url)
-    monkeypatch.setenv("TIME_MARGIN_MS", "1000")
-    runtime.reset()
-    yield
-    runtime.reset()
 
 
 def dispatch(event: dict[str, Any]) -> dict[str, int]:

@@ -13,13 +13,13 @@ TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs"}
 
 def _roundtrip(engine: Engine) -> None:
     migrate.upgrade(engine)
-    assert TABLES <= set(inspect(engine).get_table_names())
+    assert set(inspect(engine).get_table_names()) >= TABLES
     assert migrate.current_revision(engine) == "0001"
     migrate.downgrade(engine)
     assert not TABLES & set(inspect(engine).get_table_names())
     assert migrate.current_revision(engine) is None
     migrate.upgrade(engine)
-    assert TABLES <= set(inspect(engine).get_table_names())
+    assert set(inspect(engine).get_table_names()) >= TABLES
 
 
 def test_sqlite_upgrade_downgrade_upgrade(tmp_path: object) -> None:
