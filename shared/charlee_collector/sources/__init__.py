@@ -1,0 +1,136 @@
+"""Source adapters: the public API the collector calls.
+
+```
+SOURCE_KEYS                                  every known ``freelance_platforms.source`` value
+validate_config(source, config)              -> the source's pydantic Config (or InvalidPlatformConfig)
+fetch_platform(source, config, client, settings, *, etag, last_modified, secrets) -> FetchResult
+parse_items(source, body, config)            -> list[Opportunity]   (pure: no I/O, no filters)
+```
+
+``fetch_platform`` validates the config before any request, fetches (conditional GET with the
+stored validators), parses, normalises, de-duplicates by ``external_id`` and applies the
+platform's filters (``filters.py``). It raises only ``SourceError`` subclasses:
+
+- ``RateLimited`` (429, or 503 with Retry-After) is RAISED, carrying ``retry_at`` and
+  ``http_status``; a returned ``FetchResult`` is therefore ``ok`` or ``not_modified``;
+- ``TransientSourceError``: network, timeout, 5xx (retry);
+- ``PermanentSourceError``: other 4xx, refused destination, unparseable payload;
+  ``InvalidPlatformConfig`` (a subclass): bad config or unknown source.
+
+Secret values never reach a message: any that appears in an error is replaced by ``***``.
+
+``parse_items`` reads one response body. For ``hn_freelancer`` that is the comments search
+response (``search?tags=comment,story_<id>``); for ``arbeitnow`` one page of the job board.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from charlee_collector.errors import InvalidPlatformConfig, PermanentSourceError, SourceError
+from charlee_collector.filters import BaseSourceConfig, apply_filters
+from charlee_collector.normalize import dedupe
+from charlee_collector.opportunity import Opportunity
+from charlee_collector.settings import Settings
+from charlee_collector.sources.base import FetchResult, Source
+from charlee_collector.sources.registry import REGISTRY, get_source
+
+SOURCE_KEYS: tuple[str, ...] = tuple(REGISTRY)
+
+__all__ = [
+    "SOURCE_KEYS",
+    "FetchResult",
+    "Source",
+    "fetch_platform",
+    "get_source",
+    "parse_items",
+    "validate_config",
+]
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for detail in error.errors()[:5]:
+        where = ".".join(str(part) for part in detail["loc"]) or "(config)"
+        problems.append(f"field {where!r}: {detail['msg']}")
+    return "; ".join(problems)
+
+
+def validate_config(source: str, config: Mapping[str, Any] | None) -> BaseSourceConfig:
+    """The platform's config validated against its source's schema.
+
+    Raises ``InvalidPlatformConfig`` naming the offending field(s), or the unknown source.
+    """
+    adapter = get_source(source)
+    if config is None:
+        config = {}
+    if not isinstance(config, Mapping):
+        raise InvalidPlatformConfig(
+            f"config for source {source!r} must be a JSON object, got {type(config).__name__}"
+        )
+    try:
+        return adapter.Config.model_validate(dict(config))
+    except ValidationError as exc:
+        raise InvalidPlatformConfig(f"invalid config for source {source!r}: {_describe(exc)}") from None
+
+
+def _redacted(exc: SourceError, secrets: Mapping[str, str]) -> SourceError:
+    message = str(exc)
+    for value in secrets.values():
+        # Short values (a flag, "1") would blank out ordinary words; real secrets are longer.
+        if isinstance(value, str) and len(value) >= 4 and value in message:
+            message = message.replace(value, "***")
+    if message != str(exc):
+        exc.args = (message,)
+    return exc
+
+
+def fetch_platform(
+    source: str,
+    config: Mapping[str, Any] | None,
+    client: httpx.Client,
+    settings: Settings,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> FetchResult:
+    """Collect one platform: validate, fetch, parse, normalise, de-duplicate, filter."""
+    adapter = get_source(source)
+    validated = validate_config(source, config)
+    secrets = dict(secrets or {})
+    try:
+        result = adapter.fetch(
+            validated, client, etag=etag, last_modified=last_modified, secrets=secrets, settings=settings
+        )
+    except SourceError as exc:
+        _redacted(exc, secrets)
+        raise
+    except Exception as exc:  # a bug must still surface as a SourceError the collector can route
+        raise _redacted(
+            PermanentSourceError(f"{source}: unexpected {type(exc).__name__} while collecting: {exc}"),
+            secrets,
+        ) from exc
+    if result.outcome != "ok":
+        return result
+    unique = dedupe(result.items)
+    kept = apply_filters(unique, validated, now=datetime.now(UTC))
+    return FetchResult(
+        outcome="ok",
+        items=kept,
+        etag=result.etag,
+        last_modified=result.last_modified,
+        http_status=result.http_status,
+        filtered_out=len(unique) - len(kept),
+    )
+
+
+def parse_items(source: str, body: bytes, config: Mapping[str, Any] | None) -> list[Opportunity]:
+    """The normalised opportunities in one response body (no network, filters not applied)."""
+    adapter = get_source(source)
+    return adapter.parse_payload(body, validate_config(source, config))

@@ -1,0 +1,185 @@
+"""What every source is: a ``key``, a pydantic ``Config``, a ``fetch`` and a pure ``parse``.
+
+A source module defines ``Config`` (extending ``BaseSourceConfig``) and one ``Source`` subclass.
+Most sources are one GET of one URL: they only say where (``request_url``, ``request_params``,
+``request_headers``) and how to read the body (``parse``). Sources that need several requests
+(``arbeitnow`` pagination, ``hn_freelancer``) override ``fetch`` and still keep ``parse`` pure.
+
+``parse`` must return only ``Opportunity`` objects or raise a ``SourceError``; ``parse_payload``
+is the wrapper every caller uses, turning any other exception (a ``KeyError`` from a payload of
+an unexpected shape, say) into ``PermanentSourceError``.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+import httpx
+from pydantic import AfterValidator
+
+from charlee_collector.errors import PermanentSourceError, SourceError
+from charlee_collector.fetch import HttpResponse, get
+from charlee_collector.filters import BaseSourceConfig
+from charlee_collector.normalize import dedupe
+from charlee_collector.opportunity import Opportunity
+from charlee_collector.settings import Settings
+
+Outcome = Literal["ok", "not_modified", "rate_limited"]
+JSON_ACCEPT = "application/json"
+
+
+def _web_url(value: str) -> str:
+    value = value.strip()
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ValueError(f"not a valid URL: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value
+
+
+# A config URL: an absolute http(s) URL kept as the string the user wrote.
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one collection of one platform produced.
+
+    ``items`` are normalised, de-duplicated by ``external_id`` and already filtered;
+    ``filtered_out`` counts the items the platform's filters dropped. ``etag`` and
+    ``last_modified`` are the validators to store for the next conditional GET (on
+    ``not_modified`` they are the ones that were sent). ``fetch_platform`` raises
+    ``RateLimited`` rather than returning ``outcome="rate_limited"``; the outcome exists so a
+    caller that catches it can record one shape.
+    """
+
+    outcome: Outcome
+    items: list[Opportunity] = field(default_factory=list)
+    etag: str | None = None
+    last_modified: str | None = None
+    http_status: int | None = None
+    retry_at: datetime | None = None
+    filtered_out: int = 0
+
+    @classmethod
+    def from_response(cls, response: HttpResponse, items: list[Opportunity]) -> FetchResult:
+        """The result of a single-request fetch."""
+        if response.not_modified:
+            return cls("not_modified", [], response.etag, response.last_modified, response.status)
+        return cls("ok", items, response.etag, response.last_modified, response.status)
+
+
+def load_json(body: bytes, source: str) -> Any:
+    """The decoded JSON payload, or ``PermanentSourceError`` saying what the body was instead."""
+    if not body.strip():
+        raise PermanentSourceError(f"{source} payload could not be parsed: the response body is empty")
+    head = body.lstrip()[:1]
+    if head == b"<":
+        raise PermanentSourceError(
+            f"{source} payload could not be parsed: got HTML or XML where JSON was expected "
+            "(an error or login page?); check the platform's url"
+        )
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise PermanentSourceError(
+            f"{source} payload could not be parsed: the body is not valid UTF-8"
+        ) from exc
+    except RecursionError as exc:
+        raise PermanentSourceError(f"{source} payload could not be parsed: JSON nested too deeply") from exc
+    except ValueError as exc:
+        raise PermanentSourceError(f"{source} payload could not be parsed: invalid JSON ({exc})") from exc
+
+
+def expect(payload: Any, kind: type, source: str, what: str) -> Any:
+    """``payload`` when it is a ``kind``; otherwise a ``PermanentSourceError`` naming the shape."""
+    if not isinstance(payload, kind):
+        raise PermanentSourceError(
+            f"{source} payload could not be parsed: expected {what}, got {type(payload).__name__}"
+        )
+    return payload
+
+
+def records(values: Any) -> list[Mapping[str, Any]]:
+    """The JSON objects in a list, skipping entries of any other type."""
+    return [value for value in values if isinstance(value, Mapping)] if isinstance(values, list) else []
+
+
+def strings(values: Any) -> list[str]:
+    """The strings in a list (other entries skipped); a lone string becomes a one-item list."""
+    if isinstance(values, str):
+        return [values]
+    return [value for value in values if isinstance(value, str)] if isinstance(values, list) else []
+
+
+def text(value: Any) -> str | None:
+    """``value`` when it is a string or a number (as text); ``None`` for objects and lists."""
+    if isinstance(value, bool) or value is None:
+        return None
+    return str(value) if isinstance(value, str | int | float) else None
+
+
+class Source(ABC):
+    """A platform adapter. Subclasses set ``key`` and ``Config`` and implement ``parse``."""
+
+    key: ClassVar[str]
+    Config: ClassVar[type[BaseSourceConfig]]
+    accept: ClassVar[str] = JSON_ACCEPT
+
+    @abstractmethod
+    def parse(self, body: bytes, config: Any) -> list[Opportunity]:
+        """The opportunities in one response body; pure (no I/O, no clock)."""
+
+    def request_url(self, config: Any) -> str:
+        """The URL of the single request; by default the config's ``url``."""
+        return str(config.url)
+
+    def request_params(self, config: Any, secrets: Mapping[str, str]) -> dict[str, Any]:
+        """Query parameters of the single request (``None`` values are left out)."""
+        return {}
+
+    def request_headers(self, config: Any, secrets: Mapping[str, str]) -> dict[str, str]:
+        """Headers of the single request; may use the platform's secrets (never logged)."""
+        return {"Accept": self.accept}
+
+    def parse_payload(self, body: bytes, config: Any) -> list[Opportunity]:
+        """``parse`` with every unexpected exception turned into ``PermanentSourceError``."""
+        try:
+            return dedupe(self.parse(body, config))
+        except SourceError:
+            raise
+        except Exception as exc:  # any parser bug or odd payload is "unparseable", not a crash
+            raise PermanentSourceError(
+                f"{self.key} payload could not be parsed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def fetch(
+        self,
+        config: Any,
+        client: httpx.Client,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        secrets: Mapping[str, str],
+        settings: Settings,
+    ) -> FetchResult:
+        """One conditional GET, then ``parse``; raises ``SourceError`` subclasses only."""
+        response = get(
+            client,
+            self.request_url(config),
+            params=self.request_params(config, secrets),
+            headers=self.request_headers(config, secrets),
+            etag=etag,
+            last_modified=last_modified,
+            settings=settings,
+        )
+        if response.not_modified:
+            return FetchResult.from_response(response, [])
+        return FetchResult.from_response(response, self.parse_payload(response.body, config))

@@ -1,0 +1,70 @@
+"""Himalayas (https://himalayas.app/jobs/api): ``{"jobs": [...], "offset", "limit", ...}``.
+
+Verified against a real capture (``fixtures/real/himalayas``). The public list endpoint takes
+only ``limit`` and ``offset``, so there is no server-side keyword option here. ``pubDate`` is
+documented in milliseconds but served in seconds; ``parse_datetime`` reads both. Salaries are
+yearly (``minSalary``/``maxSalary`` in ``currency``); the upper one is the budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from charlee_collector.normalize import build_opportunity, to_decimal
+from charlee_collector.opportunity import Opportunity
+from charlee_collector.sources.base import (
+    BaseSourceConfig,
+    Source,
+    WebUrl,
+    expect,
+    load_json,
+    records,
+    strings,
+    text,
+)
+
+DEFAULT_URL = "https://himalayas.app/jobs/api"
+
+
+class HimalayasConfig(BaseSourceConfig):
+    """``limit`` and ``offset`` are the API's paging options (it serves at most 20 per call)."""
+
+    url: WebUrl = DEFAULT_URL
+    limit: int | None = Field(default=20, ge=1, le=100)
+    offset: int | None = Field(default=None, ge=0)
+
+
+class HimalayasSource(Source):
+    key = "himalayas"
+    Config = HimalayasConfig
+
+    def request_params(self, config: HimalayasConfig, secrets: Mapping[str, str]) -> dict[str, Any]:
+        return {"limit": config.limit, "offset": config.offset}
+
+    def parse(self, body: bytes, config: HimalayasConfig) -> list[Opportunity]:
+        payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "jobs" list')
+        jobs = expect(payload.get("jobs"), list, self.key, 'a "jobs" list')
+        items: list[Opportunity] = []
+        for job in records(jobs):
+            salary = to_decimal(job.get("maxSalary")) or to_decimal(job.get("minSalary"))
+            link = text(job.get("applicationLink")) or text(job.get("guid"))
+            parents = strings(job.get("parentCategories"))
+            opportunity = build_opportunity(
+                external_id=text(job.get("guid")) or link,
+                title=text(job.get("title")),
+                description_html=text(job.get("description")) or text(job.get("excerpt")),
+                url=link,
+                client_name=text(job.get("companyName")),
+                required_skills=[skill.replace("-", " ") for skill in strings(job.get("categories"))],
+                category=parents[0] if parents else None,
+                client_budget=salary,
+                client_currency=text(job.get("currency")) if salary is not None else None,
+                posted_at=job.get("pubDate"),
+                raw=job,
+            )
+            if opportunity is not None:
+                items.append(opportunity)
+        return items

@@ -1,0 +1,154 @@
+"""Hacker News monthly threads, through the HN Algolia API (https://hn.algolia.com/api/v1).
+
+Verified against real captures (``fixtures/real/hn_algolia``: the story search and the comments
+of "Ask HN: Who is hiring? (May 2026)"). ``thread`` picks which monthly thread to read:
+``freelancer`` ("Ask HN: Freelancer? Seeking freelancer?") or ``hiring`` ("Ask HN: Who is
+hiring?"). ``fetch`` makes two requests:
+
+1. ``search_by_date?tags=story,author_whoishiring&query=...`` and takes the newest story whose
+   title starts with the thread's title (none found -> ``PermanentSourceError``);
+2. ``search?tags=comment,story_<id>&hitsPerPage=<hits_per_page>``, conditionally.
+
+``parse`` reads the body of request 2 (a comments search response): only top-level comments
+(``parent_id == story_id``) are posts; replies are conversation. A post's title is its first
+line. In the freelancer thread, "SEEKING WORK" posts are freelancers offering themselves, not
+work, and are skipped unless ``skip_seeking_work`` is false.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import httpx
+from pydantic import Field
+
+from charlee_collector.errors import PermanentSourceError
+from charlee_collector.fetch import get
+from charlee_collector.normalize import build_opportunity, find_budget, first_line, html_to_text
+from charlee_collector.opportunity import Opportunity
+from charlee_collector.settings import Settings
+from charlee_collector.sources.base import (
+    BaseSourceConfig,
+    FetchResult,
+    Source,
+    WebUrl,
+    expect,
+    load_json,
+    records,
+    text,
+)
+
+DEFAULT_BASE_URL = "https://hn.algolia.com/api/v1"
+ITEM_URL = "https://news.ycombinator.com/item?id={}"
+THREADS = {
+    "freelancer": ("freelancer", "Ask HN: Freelancer? Seeking freelancer?"),
+    "hiring": ("hiring", "Ask HN: Who is hiring?"),
+}
+
+
+class HnFreelancerConfig(BaseSourceConfig):
+    """``thread``: ``freelancer`` or ``hiring``; ``hits_per_page``: comments read (1-1000)."""
+
+    base_url: WebUrl = DEFAULT_BASE_URL
+    thread: Literal["freelancer", "hiring"] = "freelancer"
+    hits_per_page: int = Field(default=1000, ge=1, le=1000)
+    skip_seeking_work: bool = True
+
+
+def newest_story_id(body: bytes, thread: str) -> int:
+    """The id of the newest story in a story search whose title starts with the thread's title."""
+    payload = expect(load_json(body, "hn_freelancer"), dict, "hn_freelancer", 'a JSON object with "hits"')
+    prefix = THREADS[thread][1].casefold()
+    stories = [
+        hit
+        for hit in records(payload.get("hits"))
+        if str(hit.get("title") or "").casefold().startswith(prefix)
+        and str(hit.get("objectID", "")).isdigit()
+    ]
+    if not stories:
+        raise PermanentSourceError(
+            f"hn_freelancer found no story titled {THREADS[thread][1]!r} by whoishiring; "
+            "check the platform's thread option (freelancer or hiring)"
+        )
+    newest = max(stories, key=lambda hit: int(hit.get("created_at_i") or 0))
+    return int(newest["objectID"])
+
+
+class HnFreelancerSource(Source):
+    key = "hn_freelancer"
+    Config = HnFreelancerConfig
+
+    def parse(self, body: bytes, config: HnFreelancerConfig) -> list[Opportunity]:
+        payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "hits" list')
+        hits = expect(payload.get("hits"), list, self.key, 'a "hits" list')
+        items: list[Opportunity] = []
+        for hit in records(hits):
+            story_id, parent_id = hit.get("story_id"), hit.get("parent_id")
+            if story_id is None or str(parent_id) != str(story_id):
+                continue
+            body_text = html_to_text(text(hit.get("comment_text")))
+            heading = first_line(body_text)
+            if heading is None:  # deleted or empty comment
+                continue
+            if config.skip_seeking_work and heading.upper().startswith("SEEKING WORK"):
+                continue
+            budget = find_budget(heading)
+            object_id = text(hit.get("objectID"))
+            opportunity = build_opportunity(
+                external_id=object_id,
+                title=heading,
+                description=body_text,
+                url=ITEM_URL.format(object_id) if object_id and object_id.isdigit() else None,
+                client_name=text(hit.get("author")),
+                client_budget=budget.amount if budget else None,
+                client_currency=budget.currency if budget else None,
+                contract_type=budget.contract_type if budget else None,
+                posted_at=hit.get("created_at_i") or text(hit.get("created_at")),
+                raw={key: value for key, value in hit.items() if key != "_highlightResult"},
+            )
+            if opportunity is not None:
+                items.append(opportunity)
+        return items
+
+    def fetch(
+        self,
+        config: HnFreelancerConfig,
+        client: httpx.Client,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        secrets: Mapping[str, str],
+        settings: Settings,
+    ) -> FetchResult:
+        base = config.base_url.rstrip("/")
+        headers = self.request_headers(config, secrets)
+        query, _title = THREADS[config.thread]
+        stories = get(
+            client,
+            f"{base}/search_by_date",
+            params={"tags": "story,author_whoishiring", "query": query, "hitsPerPage": 30},
+            headers=headers,
+            settings=settings,
+        )
+        story_id = self._story_id(stories.body, config.thread)
+        comments = get(
+            client,
+            f"{base}/search",
+            params={"tags": f"comment,story_{story_id}", "hitsPerPage": config.hits_per_page},
+            headers=headers,
+            etag=etag,
+            last_modified=last_modified,
+            settings=settings,
+        )
+        if comments.not_modified:
+            return FetchResult.from_response(comments, [])
+        return FetchResult.from_response(comments, self.parse_payload(comments.body, config))
+
+    def _story_id(self, body: bytes, thread: str) -> int:
+        try:
+            return newest_story_id(body, thread)
+        except PermanentSourceError:
+            raise
+        except Exception as exc:
+            raise PermanentSourceError(f"{self.key} story search could not be parsed: {exc}") from exc

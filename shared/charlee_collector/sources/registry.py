@@ -1,0 +1,41 @@
+"""The source key (``freelance_platforms.source``) -> its adapter. Add a source here and only here."""
+
+from __future__ import annotations
+
+from charlee_collector.errors import InvalidPlatformConfig
+from charlee_collector.sources.arbeitnow import ArbeitnowSource
+from charlee_collector.sources.base import Source
+from charlee_collector.sources.freelancer_com import FreelancerComSource
+from charlee_collector.sources.himalayas import HimalayasSource
+from charlee_collector.sources.hn_freelancer import HnFreelancerSource
+from charlee_collector.sources.jobicy import JobicySource
+from charlee_collector.sources.json_api import JsonApiSource
+from charlee_collector.sources.remoteok import RemoteOkSource
+from charlee_collector.sources.remotive import RemotiveSource
+from charlee_collector.sources.rss import RssSource
+
+REGISTRY: dict[str, Source] = {
+    source.key: source
+    for source in (
+        RssSource(),
+        RemoteOkSource(),
+        RemotiveSource(),
+        HimalayasSource(),
+        ArbeitnowSource(),
+        JobicySource(),
+        HnFreelancerSource(),
+        FreelancerComSource(),
+        JsonApiSource(),
+    )
+}
+
+
+def get_source(key: str) -> Source:
+    """The adapter for ``key``; ``InvalidPlatformConfig`` (listing the known keys) otherwise."""
+    try:
+        return REGISTRY[key]
+    except (KeyError, TypeError):
+        known = ", ".join(sorted(REGISTRY))
+        raise InvalidPlatformConfig(
+            f"unknown source {key!r}: the platform's source must be one of {known}"
+        ) from None

@@ -1,0 +1,64 @@
+"""Remote OK (https://remoteok.com/api): a JSON array whose first element is a legal notice.
+
+Verified against a real capture (``fixtures/real/remoteok``). The API takes no search options
+that we rely on, so the platform filters do all the narrowing. Salaries are yearly USD figures
+(``0`` means "not stated"), so they fill the budget without a contract type. Remote OK serves
+some text double-encoded ("WeÃ¢Â€Â™re"); ``repair_mojibake`` undoes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from charlee_collector.normalize import build_opportunity, one_line, repair_mojibake, to_decimal
+from charlee_collector.opportunity import Opportunity
+from charlee_collector.sources.base import (
+    BaseSourceConfig,
+    Source,
+    WebUrl,
+    expect,
+    load_json,
+    records,
+    strings,
+)
+
+DEFAULT_URL = "https://remoteok.com/api"
+
+
+class RemoteOkConfig(BaseSourceConfig):
+    """``url`` defaults to the public API; override it to point at a mirror or a test server."""
+
+    url: WebUrl = DEFAULT_URL
+
+
+def _text(value: Any) -> str | None:
+    return repair_mojibake(value) if isinstance(value, str) else None
+
+
+class RemoteOkSource(Source):
+    key = "remoteok"
+    Config = RemoteOkConfig
+
+    def parse(self, body: bytes, config: RemoteOkConfig) -> list[Opportunity]:
+        payload = expect(load_json(body, self.key), list, self.key, "a JSON array of jobs")
+        items: list[Opportunity] = []
+        for job in records(payload):
+            # Element 0 is the legal notice; jobs without a position are empty placeholders.
+            if "legal" in job or not one_line(_text(job.get("position"))):
+                continue
+            salary = to_decimal(job.get("salary_max")) or to_decimal(job.get("salary_min"))
+            opportunity = build_opportunity(
+                external_id=job.get("id") or job.get("slug"),
+                title=_text(job.get("position")),
+                description_html=_text(job.get("description")),
+                url=job.get("url") or job.get("apply_url"),
+                client_name=_text(job.get("company")),
+                required_skills=[_text(tag) for tag in strings(job.get("tags"))],
+                client_budget=salary,
+                client_currency="USD" if salary is not None else None,
+                posted_at=job.get("epoch") or job.get("date"),
+                raw=job,
+            )
+            if opportunity is not None:
+                items.append(opportunity)
+        return items

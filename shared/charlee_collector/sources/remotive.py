@@ -1,0 +1,70 @@
+"""Remotive (https://remotive.com/api/remote-jobs): ``{"jobs": [...]}`` plus legal notices.
+
+Verified against a real capture (``fixtures/real/remotive``). The API's own narrowing options
+are exposed as explicit config fields (``search``, ``category``, ``limit``) and sent as query
+parameters; the platform filters still apply on our side. ``salary`` is free text ("$50-$75
+/hour", "$80k - $100k"); an hourly figure makes the contract hourly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from charlee_collector.normalize import build_opportunity, parse_budget
+from charlee_collector.opportunity import Opportunity
+from charlee_collector.sources.base import (
+    BaseSourceConfig,
+    Source,
+    WebUrl,
+    expect,
+    load_json,
+    records,
+    strings,
+    text,
+)
+
+DEFAULT_URL = "https://remotive.com/api/remote-jobs"
+
+
+class RemotiveConfig(BaseSourceConfig):
+    """Remotive's query options: ``search`` (title/description), ``category`` slug, ``limit``."""
+
+    url: WebUrl = DEFAULT_URL
+    search: str | None = Field(default=None, min_length=1, max_length=200)
+    category: str | None = Field(default=None, min_length=1, max_length=100)
+    limit: int | None = Field(default=None, ge=1, le=1000)
+
+
+class RemotiveSource(Source):
+    key = "remotive"
+    Config = RemotiveConfig
+
+    def request_params(self, config: RemotiveConfig, secrets: Mapping[str, str]) -> dict[str, Any]:
+        return {"search": config.search, "category": config.category, "limit": config.limit}
+
+    def parse(self, body: bytes, config: RemotiveConfig) -> list[Opportunity]:
+        payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "jobs" list')
+        jobs = expect(payload.get("jobs"), list, self.key, 'a "jobs" list')
+        items: list[Opportunity] = []
+        for job in records(jobs):
+            budget = parse_budget(text(job.get("salary")))
+            opportunity = build_opportunity(
+                external_id=text(job.get("id")),
+                title=text(job.get("title")),
+                description_html=text(job.get("description")),
+                url=text(job.get("url")),
+                client_name=text(job.get("company_name")),
+                required_skills=strings(job.get("tags")),
+                category=text(job.get("category")),
+                client_budget=budget.amount if budget else None,
+                client_currency=budget.currency if budget else None,
+                contract_type=budget.contract_type if budget else None,
+                posted_at=text(job.get("publication_date")),
+                raw=job,
+            )
+            if opportunity is not None:
+                items.append(opportunity)
+        return items

@@ -1,0 +1,210 @@
+"""Property: whatever the body, every adapter's parse gives Opportunities or a SourceError.
+
+Three kinds of input per source: arbitrary bytes, arbitrary JSON, and JSON in the source's own
+envelope whose item fields hold arbitrary JSON values (the likeliest way a real API drifts).
+Every Opportunity that comes out must be storable as is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from charlee_collector.errors import SourceError
+from charlee_collector.models import LIMITS
+from charlee_collector.opportunity import Opportunity
+from charlee_collector.sources import SOURCE_KEYS, parse_items
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "rss": {"url": "https://feeds.example/jobs.rss"},
+    "json_api": {
+        "url": "https://api.example/jobs",
+        "items": "data.jobs",
+        "fields": {"external_id": "id", "title": "title", "client_budget": "budget", "posted_at": "date"},
+    },
+    "hn_freelancer": {"thread": "hiring"},
+}
+ITEM_FIELDS = {
+    "remoteok": [
+        "id",
+        "slug",
+        "position",
+        "company",
+        "description",
+        "url",
+        "tags",
+        "salary_min",
+        "salary_max",
+        "epoch",
+    ],
+    "remotive": [
+        "id",
+        "title",
+        "company_name",
+        "description",
+        "url",
+        "tags",
+        "category",
+        "salary",
+        "publication_date",
+    ],
+    "himalayas": [
+        "guid",
+        "title",
+        "companyName",
+        "description",
+        "applicationLink",
+        "categories",
+        "maxSalary",
+        "pubDate",
+    ],
+    "arbeitnow": ["slug", "title", "company_name", "description", "url", "tags", "created_at"],
+    "jobicy": [
+        "id",
+        "jobTitle",
+        "companyName",
+        "jobDescription",
+        "url",
+        "jobIndustry",
+        "salaryMax",
+        "pubDate",
+    ],
+    "hn_freelancer": ["objectID", "comment_text", "author", "parent_id", "story_id", "created_at_i"],
+    "freelancer_com": [
+        "id",
+        "title",
+        "description",
+        "seo_url",
+        "currency",
+        "budget",
+        "type",
+        "time_submitted",
+        "jobs",
+    ],
+    "json_api": ["id", "title", "budget", "date"],
+}
+ENVELOPES = {
+    "remoteok": lambda items: [{"legal": "notice"}, *items],
+    "remotive": lambda items: {"jobs": items},
+    "himalayas": lambda items: {"jobs": items},
+    "arbeitnow": lambda items: {"data": items, "links": {"next": None}},
+    "jobicy": lambda items: {"jobs": items, "success": True},
+    "hn_freelancer": lambda items: {"hits": items},
+    "freelancer_com": lambda items: {"status": "success", "result": {"projects": items}},
+    "json_api": lambda items: {"data": {"jobs": items}},
+}
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | st.sampled_from(["$15.00-$30.00", "<p>x</p>", "2026-01-01T00:00:00Z", "\x00", "\ud800", "1e400", "7"])
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _dumps(value: Any) -> bytes:
+    # allow_nan: real APIs have sent NaN; surrogates survive as escapes, as a server would send them.
+    return json.dumps(value, allow_nan=True).encode()
+
+
+def _check(source: str, body: bytes) -> None:
+    try:
+        items = parse_items(source, body, CONFIGS.get(source, {}))
+    except SourceError:
+        return
+    assert isinstance(items, list)
+    assert len({item.external_id for item in items}) == len(items)
+    for item in items:
+        _assert_storable(item)
+
+
+def _assert_storable(item: Opportunity) -> None:
+    assert isinstance(item, Opportunity)
+    assert item.title and item.external_id
+    for column, limit in LIMITS.items():
+        value = getattr(item, column)
+        assert value is None or len(value) <= limit, column
+    for value in (
+        item.title,
+        item.description,
+        item.url,
+        item.client_name,
+        item.category,
+        *item.required_skills,
+    ):
+        assert value is None or ("\x00" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value))
+    if item.client_budget is not None:
+        assert item.client_budget.is_finite() and Decimal(0) < item.client_budget < Decimal("1e12")
+    assert item.posted_at is None or item.posted_at.tzinfo is UTC
+    assert item.url is None or item.url.startswith(("http://", "https://"))
+    assert item.contract_type in (None, "fixed_price", "hourly")
+    json.dumps(item.raw, allow_nan=False)  # JSONB refuses NaN
+    assert all(not isinstance(v, float) or math.isfinite(v) for v in (item.raw or {}).values())
+
+
+@PROPERTY
+@given(source=st.sampled_from(SOURCE_KEYS), body=st.binary(max_size=300))
+def test_arbitrary_bytes(source, body):
+    _check(source, body)
+
+
+@PROPERTY
+@given(source=st.sampled_from(SOURCE_KEYS), value=json_values)
+def test_arbitrary_json(source, value):
+    _check(source, _dumps(value))
+
+
+@pytest.mark.parametrize("source", sorted(ENVELOPES))
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_source_shaped_json_with_arbitrary_fields(source, data):
+    fields = ITEM_FIELDS[source]
+    item = st.fixed_dictionaries({}, optional={name: json_values for name in fields})
+    items = data.draw(st.lists(item | json_values, max_size=5))
+    if source == "hn_freelancer":  # make some hits top-level posts so the item path runs
+        items = [
+            {**hit, "story_id": 1, "parent_id": 1} if isinstance(hit, dict) and len(hit) % 2 else hit
+            for hit in items
+        ]
+    _check(source, _dumps(ENVELOPES[source](items)))
+
+
+XML_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
+)
+
+
+@PROPERTY
+@given(title=XML_TEXT, description=XML_TEXT, link=XML_TEXT, date=XML_TEXT, wrap=st.booleans())
+def test_feeds_with_arbitrary_text(title, description, link, date, wrap):
+    def escape(text: str) -> str:
+        return (
+            f"<![CDATA[{text.replace(']]>', '')}]]>"
+            if wrap
+            else text.replace("&", "&amp;").replace("<", "&lt;")
+        )
+
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title><item>'
+        f"<title>{escape(title)}</title><description>{escape(description)}</description>"
+        f"<link>{escape(link)}</link><pubDate>{escape(date)}</pubDate><region>{escape(title)}</region>"
+        "</item></channel></rss>"
+    ).encode("utf-8", "surrogatepass")
+    _check("rss", body)
