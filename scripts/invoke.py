@@ -1,0 +1,137 @@
+"""Run one function of the template on this machine, without Docker: `make invoke`.
+
+    .venv/bin/python scripts/invoke.py --function CollectorFunction --event events/sqs_collect_one.json
+
+Reads the built template (.aws-sam/build/template.yaml, after `sam build`) or, when there is
+none, template.yaml with the source folders. From it: the handler, the code folder, the layer's
+folder and the environment. Environment values that are CloudFormation references (the secret
+ARN, the queue URL) are taken from this shell's environment or left unset; a variable set in
+this shell always wins over the template. The handler's JSON result is printed last on stdout
+(logs and metrics come before it) and, with --output, written to a file.
+
+Point it at real services the usual way: DATABASE_URL=postgresql://... for the database,
+COLLECT_QUEUE_URL and AWS_ENDPOINT_URL (moto, LocalStack) or an AWS profile for SQS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support import cfn_yaml  # noqa: E402 - needs ROOT on sys.path first
+
+
+class FakeLambdaContext:
+    """The parts of the Lambda context the handlers and Powertools read."""
+
+    def __init__(self, function_name: str, timeout_s: int, memory_mb: int) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def find_template() -> tuple[Path, bool]:
+    """The built template when there is one (True), else the source template (False)."""
+    if cfn_yaml.BUILT_TEMPLATE.is_file():
+        return cfn_yaml.BUILT_TEMPLATE, True
+    return cfn_yaml.TEMPLATE, False
+
+
+def layer_dirs(template: dict[str, Any], layers: list[Any], base: Path, built: bool) -> list[Path]:
+    """The folders to import each layer from: `python/` of a built layer, the source folder otherwise."""
+    dirs = []
+    for layer in layers:
+        if not (isinstance(layer, dict) and "Ref" in layer):
+            continue  # a layer ARN from outside the template: nothing local to load
+        content = template["Resources"][layer["Ref"]]["Properties"]["ContentUri"]
+        folder = base / content
+        dirs.append(folder / "python" if built else folder)
+    return dirs
+
+
+def function_environment(properties: dict[str, Any], environ: dict[str, str]) -> dict[str, str]:
+    """The template's variables with literal values, under whatever this shell sets itself."""
+    env: dict[str, str] = {}
+    variables = properties.get("Environment", {}).get("Variables", {})
+    for name, value in variables.items():
+        if name in environ:
+            continue
+        if isinstance(value, bool):
+            env[name] = str(value).lower()
+        elif isinstance(value, str | int | float):
+            env[name] = str(value)
+    return env
+
+
+def prepare(function: str) -> tuple[Any, FakeLambdaContext, dict[str, str]]:
+    """Import ``function``'s handler with its code and layers on sys.path; the environment it gets."""
+    path, built = find_template()
+    template = cfn_yaml.load(path)
+    if function not in cfn_yaml.resources(template, "AWS::Serverless::Function"):
+        names = ", ".join(sorted(cfn_yaml.resources(template, "AWS::Serverless::Function")))
+        raise SystemExit(f"{function} is not a function of {path} (functions: {names})")
+    properties = cfn_yaml.function_properties(template, function)
+    base = path.parent
+    code_dir = base / properties["CodeUri"]
+    paths = [code_dir, *layer_dirs(template, properties.get("Layers", []), base, built)]
+    for folder in reversed(paths):
+        sys.path.insert(0, str(folder))
+
+    env = function_environment(properties, dict(os.environ))
+    env["AWS_LAMBDA_FUNCTION_NAME"] = function
+    env["AWS_REGION"] = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    env["AWS_DEFAULT_REGION"] = os.environ.get("AWS_REGION", "us-east-1")
+    # There is no X-Ray daemon here; set POWERTOOLS_TRACE_DISABLED=false to trace anyway.
+    env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    env = {k: v for k, v in env.items() if k not in os.environ}  # this shell wins
+    os.environ.update(env)
+
+    module_name, _, attribute = properties["Handler"].rpartition(".")
+    handler = getattr(importlib.import_module(module_name), attribute)
+    context = FakeLambdaContext(
+        function, int(properties.get("Timeout", 3)), int(properties.get("MemorySize", 128))
+    )
+    source = "built" if built else "source (run `make validate` or `sam build` to use the built one)"
+    print(f"invoke: {function} from the {source} template {path.relative_to(ROOT)}", file=sys.stderr)
+    return handler, context, env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--function", required=True, help="logical id, e.g. CollectorFunction")
+    parser.add_argument("--event", required=True, help="a JSON event file, e.g. events/scheduled.json")
+    parser.add_argument("--output", type=Path, help="also write the result to this file")
+    args = parser.parse_args(argv)
+    if not args.function or not args.event:
+        parser.error("usage: make invoke FUNCTION=CollectorFunction EVENT=events/sqs_collect_one.json")
+
+    event = json.loads(Path(args.event).read_text(encoding="utf-8"))
+    handler, context, _env = prepare(args.function)
+    result = handler(event, context)
+    text = json.dumps(result, indent=2, default=str)
+    print(text)
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
