@@ -36,8 +36,9 @@ from _db import report, scratch_database
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from charlee_collector.models import FreelanceOpportunity, platforms, utcnow
+from charlee_collector.models import platforms, utcnow
 from charlee_collector.opportunity import Opportunity
+from charlee_collector.orm import FreelanceOpportunity
 from charlee_collector.storage import UpsertCounts, upsert_opportunities
 
 ITEMS = 20_000

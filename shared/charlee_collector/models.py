@@ -1,32 +1,34 @@
-"""The three tables (DESIGN section 2), as SQLAlchemy 2.0 typed models.
+"""The three tables (DESIGN section 2) as SQLAlchemy Core tables: what the handlers use.
 
 Names are kept from the system this replaces. ``user_id`` is an owner key, not a foreign key:
-the users table belongs to the application that reads these results.
+the users table belongs to the application that reads these results. The typed ORM models of
+the same tables are in ``orm.py``: the Lambda handlers never import the ORM (a cold-start cost).
+The schema itself is the Alembic migrations'; a test holds these tables equal to them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -60,9 +62,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Base(DeclarativeBase):
-    pass
-
+metadata = MetaData()
 
 # Column widths; normalisation cuts longer values to these instead of rejecting them.
 LIMITS = {
@@ -75,94 +75,80 @@ LIMITS = {
     "client_currency": 10,
     "contract_type": 20,
 }
+_BIG_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
 
+# One watched source of one user. The partial index ix_freelance_platforms_due that serves the
+# dispatcher's claim query is created by migration 0001 (its column order differs per dialect).
+platforms = Table(
+    "freelance_platforms",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", BigInteger, nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("source", String(50), nullable=False),
+    Column("config", JSONType, nullable=False, default=dict),
+    Column("credentials_secret", String(512)),
+    Column("active", Boolean, nullable=False, default=True, server_default=text("true")),
+    Column("auto_collect", Boolean, nullable=False, default=True, server_default=text("true")),
+    Column("collection_interval_minutes", Integer, nullable=False, default=15, server_default=text("15")),
+    Column("last_collection_at", UTCDateTime),
+    Column("last_collection_count", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("total_projects_collected", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("next_collection_at", UTCDateTime),
+    Column("etag", String(512)),
+    Column("last_modified", String(100)),
+    Column("consecutive_failures", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Column("paused_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+)
 
-class FreelancePlatform(Base):
-    """One watched source of one user."""
+# What was collected.
+opportunities = Table(
+    "freelance_opportunities",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("user_id", BigInteger, nullable=False, index=True),
+    Column("platform_id", ForeignKey("freelance_platforms.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(LIMITS["external_id"]), nullable=False),
+    Column("title", String(LIMITS["title"]), nullable=False),
+    Column("description", Text),
+    Column("url", String(LIMITS["url"])),
+    Column("client_name", String(LIMITS["client_name"])),
+    Column("client_country", String(LIMITS["client_country"])),
+    Column("required_skills", JSONType, nullable=False, default=list),
+    Column("category", String(LIMITS["category"])),
+    Column("client_budget", Numeric(14, 2)),
+    Column("client_currency", String(LIMITS["client_currency"])),
+    Column("contract_type", String(LIMITS["contract_type"])),
+    Column("posted_at", UTCDateTime),
+    Column("collected_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("content_hash", String(64), nullable=False),
+    Column("raw", JSONType),
+    Column("status", String(20), nullable=False, default="new", server_default=text("'new'")),
+    UniqueConstraint("platform_id", "external_id", name="uq_freelance_opportunities_platform_external"),
+    Index("ix_freelance_opportunities_platform_posted", "platform_id", "posted_at"),
+)
 
-    __tablename__ = "freelance_platforms"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    source: Mapped[str] = mapped_column(String(50))
-    config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    credentials_secret: Mapped[str | None] = mapped_column(String(512))
-    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
-    auto_collect: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
-    collection_interval_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default=text("15"))
-    last_collection_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_collection_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
-    total_projects_collected: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
-    next_collection_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    etag: Mapped[str | None] = mapped_column(String(512))
-    last_modified: Mapped[str | None] = mapped_column(String(100))
-    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-    # The partial index ix_freelance_platforms_due that serves the dispatcher's claim query is
-    # created by migration 0001 (its column order differs per dialect); the schema is the
-    # migrations', these models only map it.
-
-
-class FreelanceOpportunity(Base):
-    """One collected work opportunity."""
-
-    __tablename__ = "freelance_opportunities"
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("freelance_platforms.id", ondelete="CASCADE"))
-    external_id: Mapped[str] = mapped_column(String(LIMITS["external_id"]))
-    title: Mapped[str] = mapped_column(String(LIMITS["title"]))
-    description: Mapped[str | None] = mapped_column(Text)
-    url: Mapped[str | None] = mapped_column(String(LIMITS["url"]))
-    client_name: Mapped[str | None] = mapped_column(String(LIMITS["client_name"]))
-    client_country: Mapped[str | None] = mapped_column(String(LIMITS["client_country"]))
-    required_skills: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    category: Mapped[str | None] = mapped_column(String(LIMITS["category"]))
-    client_budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
-    client_currency: Mapped[str | None] = mapped_column(String(LIMITS["client_currency"]))
-    contract_type: Mapped[str | None] = mapped_column(String(LIMITS["contract_type"]))
-    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    collected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    content_hash: Mapped[str] = mapped_column(String(64))
-    raw: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    status: Mapped[str] = mapped_column(String(20), default="new", server_default=text("'new'"))
-
-    __table_args__ = (
-        UniqueConstraint("platform_id", "external_id", name="uq_freelance_opportunities_platform_external"),
-        Index("ix_freelance_opportunities_platform_posted", "platform_id", "posted_at"),
-    )
-
-
-class CollectionRun(Base):
-    """One collection attempt: the task history Flower used to show."""
-
-    __tablename__ = "collection_runs"
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("freelance_platforms.id", ondelete="CASCADE"))
-    trigger: Mapped[str] = mapped_column(String(20))
-    message_id: Mapped[str | None] = mapped_column(String(128))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    outcome: Mapped[str] = mapped_column(String(20))
-    http_status: Mapped[int | None] = mapped_column(Integer)
-    fetched: Mapped[int] = mapped_column(Integer, default=0)
-    inserted: Mapped[int] = mapped_column(Integer, default=0)
-    updated: Mapped[int] = mapped_column(Integer, default=0)
-    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-
-    __table_args__ = (Index("ix_collection_runs_platform_started", "platform_id", "started_at"),)
-
-
-platforms = FreelancePlatform.__table__
-opportunities = FreelanceOpportunity.__table__
-runs = CollectionRun.__table__
+# One collection attempt: the task history Flower used to show.
+runs = Table(
+    "collection_runs",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("platform_id", ForeignKey("freelance_platforms.id", ondelete="CASCADE"), nullable=False),
+    Column("trigger", String(20), nullable=False),
+    Column("message_id", String(128)),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("http_status", Integer),
+    Column("fetched", Integer, nullable=False, default=0),
+    Column("inserted", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("duration_ms", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Index("ix_collection_runs_platform_started", "platform_id", "started_at"),
+)

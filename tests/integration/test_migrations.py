@@ -54,10 +54,10 @@ def test_postgres_upgrade_downgrade_upgrade(postgres_server_url: object) -> None
 @pytest.mark.parametrize("engine_name", ["sqlite_engine", "pg_engine"])
 def test_models_match_migrations(engine_name: str, request: pytest.FixtureRequest) -> None:
     """The typed models and the migration describe the same columns."""
-    from charlee_collector.models import Base
+    from charlee_collector.models import metadata
 
     engine = request.getfixturevalue(engine_name)
     inspector = inspect(engine)
-    for table in Base.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         in_db = {c["name"] for c in inspector.get_columns(table.name)}
         assert in_db == {c.name for c in table.columns}, table.name

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from charlee_collector.models import Base
+from charlee_collector.models import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():
