@@ -13,6 +13,7 @@ import hashlib
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,7 +24,6 @@ from html import unescape
 from typing import Any
 
 from lxml import etree
-from lxml import html as lxml_html
 
 from charlee_collector.models import LIMITS
 from charlee_collector.opportunity import ContractType, Opportunity
@@ -77,27 +77,48 @@ def html_to_text(html: Any) -> str | None:
 
 
 # libxml2's HTML parser (through lxml) is ~35x faster than BeautifulSoup's html.parser on job
-# descriptions, which decides how many platforms one collector batch parses in its time.
-_HTML_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True)
+# descriptions, which decides how many platforms one collector batch parses in its time. Plain
+# etree elements skip lxml.html's per-element class lookup. A parser must not be used by two
+# threads at once, and the collector parses on a thread pool: one parser per thread.
+_parsers = threading.local()
+
+
+def _html_parser() -> etree.HTMLParser:
+    parser = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = etree.HTMLParser(
+            encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True
+        )
+    return parser
 
 
 def _html_lines(fragment: str) -> str | None:
     """The fragment's text with a line break wherever a block element starts or ends."""
     try:
-        root = lxml_html.fragment_fromstring(
-            fragment.encode("utf-8", "replace"), create_parent="div", parser=_HTML_PARSER
-        )
-    except (etree.ParserError, ValueError):
+        root = etree.fromstring(f"<div>{fragment}</div>".encode("utf-8", "replace"), _html_parser())
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        root = None
+    if root is None:
         return unescape(_TAG.sub(" ", fragment))  # nothing a parser can read: keep the words
     for element in list(root.iter("script", "style")):
-        element.drop_tree()  # code and styling are not text a person reads
+        _remove_keeping_tail(element)  # code and styling are not text a person reads
     for element in root.iter(*_BLOCK_TAGS):
         # HN-style "<p>" opens a paragraph without closing it: break before AND after.
         element.text = (_BREAK + "- " if element.tag == "li" else _BREAK) + (element.text or "")
         if element.tag not in ("li", "br"):
             element.tail = _BREAK + (element.tail or "")
     # Source newlines are plain whitespace in HTML; only block elements break lines.
-    return str(root.text_content()).replace("\n", " ").replace(_BREAK, "\n")
+    return "".join(root.itertext()).replace("\n", " ").replace(_BREAK, "\n")
+
+
+def _remove_keeping_tail(element: Any) -> None:
+    parent, tail = element.getparent(), element.tail or ""
+    previous = element.getprevious()
+    if previous is not None:
+        previous.tail = (previous.tail or "") + tail
+    else:
+        parent.text = (parent.text or "") + tail
+    parent.remove(element)
 
 
 def first_line(text: str | None) -> str | None:

@@ -1,0 +1,175 @@
+"""Collector batch: 10 platforms whose server answers after 100 ms, each with 50 items.
+
+Side by side in one run: the collector handler (records of one SQS batch processed
+concurrently, COLLECTOR_CONCURRENCY=10) against the same work done one platform after another
+(``collect.collect_platform`` in a loop). Each method gets its own 10 platforms, so both insert
+500 new opportunities into PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from _db import ROOT, report, scratch_database
+
+sys.path[:0] = [str(ROOT / "functions" / "collector")]
+
+from sqlalchemy import Engine, insert  # noqa: E402
+
+from charlee_collector import runtime  # noqa: E402
+from charlee_collector.collect import collect_platform  # noqa: E402
+from charlee_collector.local.handlers import LocalLambdaContext  # noqa: E402
+from charlee_collector.local.poller import sqs_event  # noqa: E402
+from charlee_collector.messages import CollectMessage  # noqa: E402
+from charlee_collector.models import platforms, utcnow  # noqa: E402
+
+PLATFORMS = 10
+ITEMS = 50
+LATENCY_S = 0.1
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:bench-collect"
+
+
+def payload(platform: int) -> bytes:
+    """A remotive-shaped answer: 50 jobs with ~1 KB HTML descriptions."""
+    jobs = [
+        {
+            "id": platform * 1000 + i,
+            "url": f"https://remotive.com/remote-jobs/software-development/job-{platform}-{i}",
+            "title": f"Senior Python Engineer {platform}-{i}",
+            "company_name": "Initech",
+            "category": "Software Development",
+            "tags": ["python", "django", "aws", "postgresql"],
+            "job_type": "contract",
+            "publication_date": "2026-11-20T09:30:00",
+            "candidate_required_location": "Worldwide",
+            "salary": "$60-$90 /hour",
+            "description": "<p>We build <strong>APIs</strong> for payments.</p>" * 20
+            + "<ul><li>Python</li><li>AWS</li></ul>",
+        }
+        for i in range(ITEMS)
+    ]
+    return json.dumps({"job-count": ITEMS, "jobs": jobs}).encode()
+
+
+class _SlowFiles(SimpleHTTPRequestHandler):
+    """Serves the payload files after LATENCY_S, like a platform far away."""
+
+    def do_GET(self) -> None:
+        time.sleep(LATENCY_S)
+        super().do_GET()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def serve(directory: str) -> None:
+    """The platforms' server, in its own process so its CPU is not the collector's."""
+    handler = partial(_SlowFiles, directory=directory)
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        print(server.server_address[1], flush=True)
+        server.serve_forever()
+
+
+def start_server(directory: Path) -> tuple[subprocess.Popen[str], str]:
+    for prefix in ("warm", "handler", "sequential"):
+        (directory / prefix).mkdir()
+        for n in range(PLATFORMS):
+            (directory / prefix / f"{n}.json").write_bytes(payload(n))
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(directory)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    return process, f"http://127.0.0.1:{process.stdout.readline().strip()}"
+
+
+def seed(engine: Engine, base_url: str, prefix: str) -> list[int]:
+    ids = []
+    with engine.begin() as conn:
+        for n in range(PLATFORMS):
+            now = utcnow()
+            ids.append(
+                conn.execute(
+                    insert(platforms)
+                    .values(
+                        user_id=1,
+                        name=f"{prefix} {n}",
+                        source="remotive",
+                        config={"url": f"{base_url}/{prefix}/{n}.json"},
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(platforms.c.id)
+                ).scalar_one()
+            )
+    return ids
+
+
+def main() -> None:
+    scratch = tempfile.TemporaryDirectory()
+    server, base_url = start_server(Path(scratch.name))
+    os.environ.update(
+        COLLECTOR_ALLOW_PRIVATE_NETWORKS="true",
+        COLLECTOR_CONCURRENCY=str(PLATFORMS),
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_NAMESPACE="Bench",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    try:
+        with scratch_database("charlee_bench_collector", pool_size=PLATFORMS) as engine:
+            os.environ["DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+            os.environ["DB_POOL_SIZE"] = str(PLATFORMS)
+            runtime.reset()
+            import collector_handler
+
+            rt = runtime.get_runtime()
+            warm = seed(engine, base_url, "warm")  # first use builds the engine, client and parsers
+            collect_platform(rt.engine, rt.http, CollectMessage(platform_id=warm[0]), rt.settings)
+
+            handler_ids = seed(engine, base_url, "handler")
+            messages = [
+                {"MessageId": f"m-{i}", "ReceiptHandle": f"r-{i}", "Body": json.dumps({"platform_id": i})}
+                for i in handler_ids
+            ]
+            devnull = open(os.devnull, "w")  # noqa: SIM115 - the handler prints EMF per invocation
+            stdout, sys.stdout = sys.stdout, devnull
+            try:
+                started = time.perf_counter()
+                answer = collector_handler.handler(
+                    sqs_event(messages, QUEUE_ARN), LocalLambdaContext("Bench")
+                )
+                concurrent = time.perf_counter() - started
+                assert answer == {"batchItemFailures": []}, answer
+
+                sequential_ids = seed(engine, base_url, "sequential")
+                started = time.perf_counter()
+                for platform_id in sequential_ids:
+                    result = collect_platform(
+                        rt.engine, rt.http, CollectMessage(platform_id=platform_id), rt.settings
+                    )
+                    assert result.inserted == ITEMS, result
+                sequential = time.perf_counter() - started
+            finally:
+                sys.stdout = stdout
+                devnull.close()
+            report("collector_batch_handler_seconds", concurrent, "s")
+            report("collector_batch_sequential_seconds", sequential, "s")
+            report("collector_batch_handler_vs_sequential", sequential / concurrent, "x")
+            runtime.reset()
+    finally:
+        server.terminate()
+        scratch.cleanup()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        serve(sys.argv[2])
+    else:
+        main()
