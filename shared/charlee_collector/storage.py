@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 
 from charlee_collector.models import UTCDateTime, opportunities, platforms, runs
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
 from charlee_collector.scheduling import next_after_failure, next_after_success, should_pause
 from charlee_collector.settings import SchedulingPolicy
 
@@ -268,22 +268,7 @@ def load_platform(conn: Connection, platform_id: int, *, lock: bool = False) -> 
 
 
 # The columns an upsert writes from the item; the rest (ids, clock, status) come from the call.
-_ITEM_COLUMNS = (
-    "external_id",
-    "title",
-    "description",
-    "url",
-    "client_name",
-    "client_country",
-    "required_skills",
-    "category",
-    "client_budget",
-    "client_currency",
-    "contract_type",
-    "posted_at",
-    "content_hash",
-    "raw",
-)
+_ITEM_COLUMNS = ("external_id", *HASHED_FIELDS, "content_hash", "raw")
 # Rewritten when the content hash changed; status (the reader's workflow) and collected_at stay.
 _UPDATED_ON_CHANGE = (*(c for c in _ITEM_COLUMNS if c != "external_id"), "user_id", "updated_at")
 
