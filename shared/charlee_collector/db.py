@@ -64,7 +64,7 @@ def resolve_url(settings: Settings, *, local_default: bool = False) -> URL:
             raise ConfigurationError(
                 f"cannot read database secret {settings.db_secret_arn}: {type(exc).__name__}"
             ) from exc
-        return url_from_secret(secret)  # type: ignore[arg-type]
+        return url_from_secret(secret)
     if local_default:
         DEFAULT_LOCAL_DB.parent.mkdir(parents=True, exist_ok=True)
         return make_url(f"sqlite:///{DEFAULT_LOCAL_DB}")

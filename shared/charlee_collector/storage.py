@@ -360,11 +360,11 @@ def _upsert_chunk_sqlite(
     # statement's inserts (SQLite has no xmax).
     _take_sqlite_write_lock(conn)
     watermark = conn.execute(select(func.coalesce(func.max(opportunities.c.id), 0))).scalar_one()
-    stmt = sqlite.insert(opportunities)
-    stmt = stmt.on_conflict_do_update(
+    insert = sqlite.insert(opportunities)
+    stmt = insert.on_conflict_do_update(
         index_elements=[opportunities.c.platform_id, opportunities.c.external_id],
-        set_={name: stmt.excluded[name] for name in _UPDATED_ON_CHANGE},
-        where=opportunities.c.content_hash != stmt.excluded.content_hash,
+        set_={name: insert.excluded[name] for name in _UPDATED_ON_CHANGE},
+        where=opportunities.c.content_hash != insert.excluded.content_hash,
     ).returning(opportunities.c.id)
     params = [
         {
