@@ -21,7 +21,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
     guard_deadline(lambda_context.get_remaining_time_in_millis, runtime.settings.time_margin_ms)
     logger.thread_safe_append_keys(message_id=record.message_id)
     try:
-        return collect_message(runtime, record.body, message_id=record.message_id).outcome
+        attempt = int(record.attributes.approximate_receive_count or 1)
+        return collect_message(runtime, record.body, message_id=record.message_id, attempt=attempt).outcome
     finally:
         logger.thread_safe_clear_keys()
 

@@ -7,7 +7,9 @@ This is the one place that decides where each failure goes (DESIGN section 5):
 | platform unknown or deleted                     | acknowledged; warning + metric        |
 | inactive / paused and not forced                | acknowledged; run ``skipped``         |
 | TransientSourceError (network, timeout, 5xx)    | run ``failed`` recorded, then raised: |
-|                                                 | SQS redelivers, DLQ after the limit   |
+|                                                 | SQS redelivers, DLQ after the limit;  |
+|                                                 | counted once per message, not per     |
+|                                                 | receive (backoff and pause)           |
 | database unavailable (sqlalchemy DBAPIError)    | raised: SQS redelivers                |
 | RateLimited                                     | acknowledged; run ``rate_limited``    |
 | PermanentSourceError (4xx, payload, config)     | acknowledged; run ``failed``          |
@@ -65,7 +67,9 @@ class CollectResult:
     paused: bool = False
 
 
-def collect_message(runtime: Runtime, body: str, *, message_id: str | None = None) -> CollectResult:
+def collect_message(
+    runtime: Runtime, body: str, *, message_id: str | None = None, attempt: int = 1
+) -> CollectResult:
     """Validate one SQS body and collect its platform; InvalidMessage leaves the record failed (-> DLQ)."""
     try:
         message = parse_collect_message(body)
@@ -79,7 +83,9 @@ def collect_message(runtime: Runtime, body: str, *, message_id: str | None = Non
         logger.warning(
             "collect message has unknown fields; ignored", extra={"fields": message.unknown_fields}
         )
-    return collect_platform(runtime.engine, runtime.http, message, runtime.settings, message_id=message_id)
+    return collect_platform(
+        runtime.engine, runtime.http, message, runtime.settings, message_id=message_id, attempt=attempt
+    )
 
 
 def collect_platform(
@@ -89,6 +95,7 @@ def collect_platform(
     settings: Settings,
     *,
     message_id: str | None = None,
+    attempt: int = 1,
     clock: Callable[[], datetime] = utcnow,
     secret_reader: Callable[[str], dict[str, str]] = read_platform_secret,
 ) -> CollectResult:
@@ -109,6 +116,7 @@ def collect_platform(
             outcome=outcome,
             started_at=started_at,
             finished_at=clock(),
+            attempt=attempt,
             **fields,
         )
         with engine.begin() as conn:

@@ -100,6 +100,7 @@ class RunRecord:
     retry_at: datetime | None = None
     etag: str | None = None
     last_modified: str | None = None
+    attempt: int = 1  # SQS's receive count: redeliveries of one message are one failure, not five
 
 
 @dataclass(frozen=True)
@@ -425,6 +426,9 @@ def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> Pl
             values.update(etag=run.etag, last_modified=run.last_modified)
     elif run.outcome == "rate_limited":
         values["next_collection_at"] = next_after_success(now, interval, run.retry_at)
+    elif run.outcome == "failed" and run.attempt > 1:
+        # SQS is retrying a message whose first attempt already counted: note the error only.
+        values.update(last_error=run.error, last_error_at=now)
     elif run.outcome == "failed":
         failures += 1
         values.update(

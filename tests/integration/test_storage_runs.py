@@ -215,6 +215,23 @@ def test_failure_does_not_touch_the_success_columns(any_engine: Engine) -> None:
         assert row[name] == before[name], name
 
 
+def test_redeliveries_of_one_message_count_one_failure(any_engine: Engine) -> None:
+    """SQS retries a transiently failing message up to MaxReceiveCount: one tick, one failure."""
+    with any_engine.begin() as conn:
+        platform_id = add_platform(conn, collection_interval_minutes=INTERVAL)
+        first = finish_run(conn, _run(platform_id, "failed", error="500"), POLICY)
+        for attempt in (2, 3, 4, 5):
+            later = finish_run(
+                conn, _run(platform_id, "failed", error=f"500 again ({attempt})", attempt=attempt), POLICY
+            )
+            assert later.consecutive_failures == 1
+            assert later.next_collection_at == first.next_collection_at
+        row = _platform(conn, platform_id)
+        assert row["last_error"] == "500 again (5)"
+        assert row["paused_at"] is None
+        assert len(_runs(conn, platform_id)) == 5  # every attempt stays in the history
+
+
 def test_failure_never_retries_before_retry_after(any_engine: Engine) -> None:
     with any_engine.begin() as conn:
         platform_id = add_platform(conn, collection_interval_minutes=INTERVAL)

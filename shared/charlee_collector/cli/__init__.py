@@ -1,0 +1,137 @@
+"""``charlee-collector``: the operator command.
+
+```
+migrate                                 create or upgrade the schema
+platforms add|list|show|update|pause|resume|remove
+collect PLATFORM_ID | --user USER_ID    collect now (through SQS with --queue-url, else here)
+dispatch [--dry-run]                    the scheduled tick, now
+runs | opportunities | status           what happened, what was collected, what needs attention
+dlq list | dlq redrive                  the dead-letter queue
+local run [--every 15m] | local poll    the whole pipeline on this machine
+```
+Every command uses ``DATABASE_URL`` when set, else the local SQLite file
+(``$CHARLEE_HOME/collector.sqlite3``, by default ``~/.charlee-collector/collector.sqlite3``),
+which is created and upgraded on first use. ``--db`` overrides both. Exit codes are in
+``common.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from charlee_collector import __version__
+from charlee_collector.cli import collecting, dlq, local_mode, platforms, reports
+from charlee_collector.cli.common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    CliError,
+    describe_db,
+    err,
+    open_engine,
+    options,
+)
+
+try:  # typer 0.2x carries its own copy of click; older releases use click itself
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import ClickException  # type: ignore[assignment]
+
+app = typer.Typer(
+    name="charlee-collector",
+    help="Operate Charlee Collector: platforms, collections, the queues, and the local run.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(platforms.app, name="platforms")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(local_mode.app, name="local")
+app.command("collect")(collecting.collect_command)
+app.command("dispatch")(collecting.dispatch_command)
+app.command("runs")(reports.runs_command)
+app.command("opportunities")(reports.opportunities_command)
+app.command("status")(reports.status_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"charlee-collector {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def callback(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL or SQLite file path. Default: $DATABASE_URL, else the local SQLite file.",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Operate Charlee Collector: platforms, collections, the queues, and the local run."""
+    options.db = db
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Create the schema, or upgrade it to this version (PostgreSQL or SQLite)."""
+    from charlee_collector.cli.common import database_url, head_revision
+
+    url = database_url()
+    with open_engine(upgrade=True):
+        pass
+    err.print(f"{describe_db(url)} is at revision {head_revision()}")
+
+
+def _explain(exc: BaseException) -> tuple[str, int] | None:
+    """A message and exit code for the errors an operator can meet and fix; None for bugs."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    from charlee_collector.errors import ConfigurationError, InvalidPlatformConfig
+
+    if isinstance(exc, ConfigurationError | InvalidPlatformConfig):
+        return str(exc), EXIT_USAGE
+    if isinstance(exc, ArgumentError):
+        return f"bad database URL: {exc}", EXIT_USAGE
+    if isinstance(exc, DBAPIError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return f"database error: {reason}", EXIT_FAILED
+    module = type(exc).__module__
+    if module.startswith(("botocore", "boto3")):
+        return f"AWS error: {exc}", EXIT_FAILED
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script: run the app, turning expected errors into one line and an exit code."""
+    try:
+        code = app(
+            args=list(argv) if argv is not None else None,
+            standalone_mode=False,
+            prog_name="charlee-collector",
+        )
+    except CliError as exc:
+        exc.show()
+        code = exc.exit_code
+    except ClickException as exc:  # usage errors: a bad option, a missing argument
+        exc.show()
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        code = 130
+    except Exception as exc:
+        explained = _explain(exc)
+        if explained is None:
+            raise
+        message, code = explained
+        err.print(f"[bold red]error:[/] {escape(message)}")
+    sys.exit(code if isinstance(code, int) else 0)

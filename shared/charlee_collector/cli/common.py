@@ -1,0 +1,361 @@
+"""What every command shares: the database it opens, the two consoles, errors, JSON and tables.
+
+Exit codes: 0 done; 1 something was not found or did not work (a failed collection, an
+unreachable database or queue); 2 the input is wrong (a bad option, an invalid platform config,
+a malformed environment variable). stdout carries the result (a table, one JSON document, an
+id); progress, notices and errors go to stderr, so ``--json`` output can be piped as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy import URL, Engine, make_url
+
+from charlee_collector.settings import Settings
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+# Piped output is not wrapped at 80 columns (tables stay one row per line for grep and files).
+out = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
+err = Console(stderr=True, highlight=False)
+
+
+class CliError(Exception):
+    """An expected failure: ``main`` prints one line on stderr, no traceback, and exits with the code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+    def show(self) -> None:
+        err.print(f"[bold red]error:[/] {escape(self.message)}")
+
+
+class NotFound(CliError):
+    """A platform (or another row) the command was pointed at does not exist."""
+
+
+class BadInput(CliError):
+    """The input cannot work as given (exit code 2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_USAGE)
+
+
+# --- the database ------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    """Global options (set by the app callback before any command runs)."""
+
+    db: str | None = None
+
+
+options = Options()
+
+
+def local_db_path() -> Path:
+    """The embedded SQLite file: ``$CHARLEE_HOME/collector.sqlite3``, else ``db.DEFAULT_LOCAL_DB``."""
+    home = os.environ.get("CHARLEE_HOME")
+    if home:
+        return Path(home).expanduser() / "collector.sqlite3"
+    from charlee_collector.db import DEFAULT_LOCAL_DB
+
+    return DEFAULT_LOCAL_DB
+
+
+def settings() -> Settings:
+    """Settings from the environment; a malformed variable is a usage error naming it."""
+    from charlee_collector.errors import ConfigurationError
+
+    try:
+        return Settings.from_env()
+    except ConfigurationError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def database_url() -> URL:
+    """``--db``, else ``DATABASE_URL`` (or ``DB_SECRET_ARN``), else the local SQLite file."""
+    from charlee_collector.db import normalize_url, resolve_url
+
+    if options.db:
+        if "://" in options.db:
+            return normalize_url(options.db)
+        return make_url(f"sqlite:///{Path(options.db).expanduser().resolve()}")
+    current = settings()
+    if current.database_url or current.db_secret_arn:
+        return resolve_url(current)
+    path = local_db_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return make_url(f"sqlite:///{path}")
+
+
+def command_settings() -> Settings:
+    """The environment's settings, pointed at the database this command uses."""
+    return replace(settings(), database_url=database_url().render_as_string(hide_password=False))
+
+
+def describe_db(url: URL) -> str:
+    """The database for a message: the SQLite path, or the URL without its password."""
+    if url.get_backend_name() == "sqlite":
+        return str(url.database)
+    return url.render_as_string(hide_password=True)
+
+
+@contextmanager
+def open_engine(*, upgrade: bool | None = None) -> Iterator[Engine]:
+    """An engine on the command's database, with its schema current.
+
+    SQLite (the embedded database) is created and upgraded on first use, so a fresh machine needs
+    no setup; PostgreSQL is upgraded only by ``migrate`` (or ``upgrade=True``), and a database
+    that was never migrated is an error that says so.
+    """
+    from charlee_collector.db import create_db_engine
+
+    url = database_url()
+    current = settings()
+    engine = create_db_engine(url, tls=current.db_tls, pool_size=current.db_pool_size)
+    try:
+        if upgrade is None:
+            upgrade = url.get_backend_name() == "sqlite"
+        ensure_schema(engine, url, upgrade=upgrade)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def ensure_schema(engine: Engine, url: URL, *, upgrade: bool) -> None:
+    """Upgrade the schema (when allowed and behind), or fail when the database was never migrated."""
+    revision = stored_revision(engine)
+    head = head_revision()
+    if revision == head:
+        return
+    if upgrade:
+        from charlee_collector import migrate
+
+        migrate.upgrade(engine)
+        return
+    if revision is None:
+        raise CliError(
+            f"the database {describe_db(url)} has no collector schema yet: run `charlee-collector migrate`"
+        )
+    err.print(
+        f"[yellow]warning:[/] the database schema is at {revision}, this version expects {head}: "
+        "run `charlee-collector migrate`"
+    )
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The Alembic revision stored in the database (None when never migrated)."""
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+_REVISION = re.compile(r"^revision\s*(?::[^=]+)?=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=]+)?=\s*(.+)$", re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """The newest revision this version of the package ships.
+
+    Read from the migration files' ``revision`` / ``down_revision`` lines, which every command
+    can afford (importing Alembic costs half a second); Alembic itself decides when that reading
+    is not a single plain head.
+    """
+    migrations = Path(__file__).resolve().parents[1] / "migrations"  # not migrate.MIGRATIONS: no Alembic
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (migrations / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            continue
+        revisions.add(revision.group(1))
+        parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
+    heads = revisions - parents
+    if len(heads) == 1:
+        return heads.pop()
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(migrations)).get_current_head()
+
+
+# --- the collector's own logging ---------------------------------------------------------------
+
+
+def quiet_handler_logs(level: str | None = None) -> None:
+    """Before collecting in this process: Powertools logs to stderr (errors only unless
+    ``POWERTOOLS_LOG_LEVEL`` says otherwise), no EMF metric lines, no tracing."""
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    from charlee_collector.local.runner import quiet_logs
+
+    quiet_logs(level or os.environ.get("POWERTOOLS_LOG_LEVEL") or "error")
+
+
+# --- SQS ---------------------------------------------------------------------------------------
+
+_REGION_IN_URL = re.compile(r"sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
+
+
+def sqs_client(queue_url: str | None = None, endpoint_url: str | None = None) -> Any:
+    """A boto3 SQS client; the region comes from the environment, else from the queue URL."""
+    import boto3
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region and queue_url and (match := _REGION_IN_URL.search(queue_url)):
+        region = match.group(1)
+    return boto3.client("sqs", region_name=region or "us-east-1", endpoint_url=endpoint_url)
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout and nothing else."""
+    typer.echo(json.dumps(document, default=_json_default, ensure_ascii=False))
+
+
+def when(value: datetime | None, *, empty: str = "-") -> str:
+    """A timestamp for a table: UTC, to the second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else empty
+
+
+def seconds(duration_ms: int | None) -> str:
+    return "-" if duration_ms is None else f"{duration_ms / 1000:.1f}s"
+
+
+def clip(value: str | None, width: int = 80) -> str:
+    """A single line of at most ``width`` characters."""
+    if not value:
+        return ""
+    line = " ".join(value.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A rich table; cells are shown as text, never interpreted as markup."""
+    result = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
+    for column in columns:
+        numeric = column in {"ID", "User", "Fetched", "New", "Updated", "Total", "Failures", "Attempts"}
+        result.add_column(column, justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        result.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
+    return result
+
+
+def outcome_style(outcome: str) -> str:
+    colour = {"success": "green", "not_modified": "green", "failed": "red", "rate_limited": "yellow"}
+    style = colour.get(outcome)
+    return f"[{style}]{outcome}[/]" if style else outcome
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One platform's outcome, as ``collect``, ``dispatch`` and ``local run`` report it."""
+
+    platform_id: int
+    name: str
+    outcome: str
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    duration_ms: int = 0
+    error: str | None = None
+    attempts: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Outcome(Protocol):
+    """What a per-platform summary row shows (``ResultRow`` here, ``PlatformOutcome`` locally)."""
+
+    @property
+    def platform_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def fetched(self) -> int: ...
+    @property
+    def inserted(self) -> int: ...
+    @property
+    def updated(self) -> int: ...
+    @property
+    def duration_ms(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+def results_table(title: str, rows: Sequence[Outcome], *, attempts: bool = False) -> Table:
+    """The per-platform summary table."""
+    columns = ["ID", "Platform", "Outcome", "Fetched", "New", "Updated", "Duration", "Error"]
+    if attempts:
+        columns.insert(3, "Attempts")
+    result = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        numeric = column in {"ID", "Attempts", "Fetched", "New", "Updated", "Duration"}
+        result.add_column(column, justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        cells = [
+            str(row.platform_id),
+            escape(row.name),
+            outcome_style(row.outcome),
+            str(row.fetched),
+            str(row.inserted),
+            str(row.updated),
+            seconds(row.duration_ms),
+            escape(clip(row.error, 120)),
+        ]
+        if attempts:
+            cells.insert(3, str(row.attempts))
+        result.add_row(*cells)
+    return result
+
+
+def platform_names(engine: Engine, ids: Iterable[int]) -> Mapping[int, str]:
+    """Platform id -> name for the ids given (missing ones are left out)."""
+    from sqlalchemy import select
+
+    from charlee_collector.models import platforms
+
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(platforms.c.id, platforms.c.name).where(platforms.c.id.in_(wanted)))
+        return {row.id: row.name for row in rows}

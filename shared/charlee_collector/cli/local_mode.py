@@ -1,0 +1,228 @@
+"""``local run`` (the whole pipeline on this machine) and ``local poll`` (work a real queue here)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+import time
+from datetime import timedelta
+from typing import Annotated, Any, TextIO
+
+import typer
+
+from charlee_collector.cli.common import (
+    BadInput,
+    database_url,
+    err,
+    open_engine,
+    out,
+    print_json,
+    results_table,
+    sqs_client,
+    when,
+)
+
+app = typer.Typer(help="Run the pipeline on this machine (SQLite or DATABASE_URL, in-process SQS).")
+
+LogLevel = Annotated[
+    str,
+    typer.Option("--log-level", help="Handler log level on stderr: debug, info, warning, error."),
+]
+ExitZero = Annotated[
+    bool, typer.Option("--exit-zero", help="Exit 0 even when platforms failed (the summary says which).")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print each summary as one JSON array.")]
+
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
+
+
+def parse_interval(value: str) -> timedelta:
+    """``90s``, ``15m``, ``1h``; a bare number is minutes."""
+    match = _INTERVAL.match(value)
+    if not match or int(match.group(1)) == 0:
+        raise BadInput(f"--every takes a duration such as 30s, 15m or 1h, got {value!r}")
+    amount, unit = int(match.group(1)), match.group(2) or "m"
+    return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours"}[unit]: amount})
+
+
+def _check_level(level: str) -> str:
+    if level.lower() not in {"debug", "info", "warning", "error", "critical"}:
+        raise BadInput(f"--log-level must be debug, info, warning or error, got {level!r}")
+    return level
+
+
+def handler_stdout(level: str) -> TextIO:
+    """Where the handlers' prints (EMF metric lines) go: stderr when logging at info or below."""
+    return sys.stderr if level.lower() in ("debug", "info") else _Discard()
+
+
+class _Discard(io.StringIO):
+    """A sink that keeps nothing (a StringIO would grow for as long as --every runs)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        print_json([p.as_dict() for p in report.platforms])
+        return
+    dispatch = report.dispatch
+    if not report.platforms and not dispatch.get("dispatched"):
+        out.print(f"nothing is due; next collection at {when(report.next_due, empty='-')} UTC")
+        return
+    title = (
+        f"Local run: {dispatch.get('dispatched', 0)} platform(s) dispatched, "
+        f"{sum(p.inserted for p in report.platforms)} new opportunities, {report.seconds:.1f}s"
+    )
+    out.print(results_table(title, report.platforms, attempts=True))
+    for problem in report.handler_errors:
+        err.print(f"[red]collector handler failed a whole batch:[/] {problem}")
+    if report.failed:
+        failed = sum(p.outcome == "failed" for p in report.platforms)
+        err.print(f"{failed} platform(s) failed; see the Error column (and `charlee-collector status`)")
+
+
+@app.command("run")
+def run(
+    every: Annotated[
+        str | None, typer.Option("--every", help="Keep going: one tick every INTERVAL (30s, 15m, 1h).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Collect every active platform now, due or not.")
+    ] = False,
+    seed: Annotated[
+        bool, typer.Option("--seed/--no-seed", help="Add the default public platforms to an empty database.")
+    ] = True,
+    log_level: LogLevel = "error",
+    exit_zero: ExitZero = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Collect what is due, on this machine: dispatcher -> in-process SQS -> collector.
+
+    Migrates the database, adds the default public platforms when it has none, runs the
+    dispatcher handler with a scheduled event, polls the queue until it is drained (failed
+    messages retried up to the DLQ, as in AWS) and prints a summary per platform. Exit 1 when a
+    platform failed (unless --exit-zero). With --every it keeps ticking until Ctrl-C.
+    """
+    interval = parse_interval(every) if every else None
+    _check_level(log_level)
+    from charlee_collector.local.defaults import seed_defaults
+    from charlee_collector.local.runner import LocalRunner, local_environment, quiet_logs
+    from charlee_collector.local.sqs import local_sqs
+
+    url = database_url()
+    overrides = {"DATABASE_URL": url.render_as_string(hide_password=False)}
+    failed = False
+    with open_engine(upgrade=True) as engine:
+        if seed and (added := seed_defaults(engine)):
+            err.print(f"the database had no platforms: added {len(added)} default public ones (user 1)")
+        with local_environment(overrides), local_sqs() as sqs:
+            quiet_logs(log_level)
+            os.environ["COLLECT_QUEUE_URL"] = sqs.queues.queue_url
+            try:
+                with err.status("starting") as status:
+                    runner = LocalRunner(
+                        engine, sqs, on_progress=status.update, handler_stdout=handler_stdout(log_level)
+                    )
+                    if not runner.handlers.from_functions:
+                        err.print(
+                            "no functions/ folder here: running the package functions the handlers call"
+                        )
+                    while True:
+                        started = time.monotonic()
+                        report = runner.tick(force=force)
+                        status.stop()
+                        _print_report(report, as_json)
+                        failed = report.failed
+                        if interval is None:
+                            break
+                        pause = max(interval.total_seconds() - (time.monotonic() - started), 0)
+                        err.print(f"next tick in {pause:.0f}s (Ctrl-C stops)")
+                        time.sleep(pause)
+                        status.start()
+            except KeyboardInterrupt:
+                err.print("stopped")
+                failed = False
+            finally:
+                from charlee_collector.db import dispose_engines
+
+                dispose_engines()
+    if failed and not exit_zero:
+        raise typer.Exit(1)
+
+
+@app.command("poll")
+def poll(
+    queue_url: Annotated[
+        str, typer.Option("--queue-url", envvar="COLLECT_QUEUE_URL", help="The collect queue to work.")
+    ],
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="A non-AWS SQS endpoint.")
+    ] = None,
+    forever: Annotated[
+        bool, typer.Option("--forever", help="Keep long-polling instead of stopping when the queue is empty.")
+    ] = False,
+    log_level: LogLevel = "error",
+    exit_zero: ExitZero = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Work an SQS collect queue here: its messages go to the collector handler on this machine.
+
+    Failed records are made visible again at once, so they reach the queue's DLQ after its
+    maxReceiveCount. Stops when the queue is empty (unless --forever) and prints a summary.
+    """
+    _check_level(log_level)
+    from charlee_collector.local.handlers import load_handlers
+    from charlee_collector.local.poller import Poller
+    from charlee_collector.local.runner import TickReport, local_environment, quiet_logs, summarize
+    from charlee_collector.local.sqs import queue_arn
+
+    url = database_url()
+    sqs = sqs_client(queue_url, endpoint_url)
+    overrides = {"DATABASE_URL": url.render_as_string(hide_password=False), "COLLECT_QUEUE_URL": queue_url}
+    with open_engine() as engine:
+        arn = queue_arn(sqs, queue_url)
+        with local_environment(overrides, mocked_aws=False):
+            quiet_logs(log_level)
+            started = time.monotonic()
+            poller = Poller(
+                sqs, queue_url, arn, load_handlers().collector, handler_stdout=handler_stdout(log_level)
+            )
+            try:
+                with err.status("polling") as status:
+                    poller.on_batch = lambda s: status.update(
+                        f"polling: {s.succeeded} done, {s.failed} to retry"
+                    )
+                    if forever:
+                        poller.run_forever()
+                    else:
+                        poller.drain()
+            except KeyboardInterrupt:
+                err.print("stopped")
+            finally:
+                from charlee_collector.db import dispose_engines
+
+                dispose_engines()
+        report = TickReport(
+            dispatch={"dispatched": poller.stats.received},
+            platforms=summarize(engine, poller.stats.message_ids),
+            handler_errors=poller.stats.handler_errors,
+            seconds=time.monotonic() - started,
+        )
+    if as_json:
+        print_json([p.as_dict() for p in report.platforms])
+    elif not poller.stats.received:
+        out.print("the queue was empty")
+    else:
+        out.print(
+            results_table(
+                f"Polled {poller.stats.received} message(s) in {report.seconds:.1f}s",
+                report.platforms,
+                attempts=True,
+            )
+        )
+    if report.failed and not exit_zero:
+        raise typer.Exit(1)

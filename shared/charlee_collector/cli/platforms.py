@@ -1,0 +1,443 @@
+"""``platforms add|list|show|update|pause|resume|remove``: the watched sources."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from charlee_collector.cli.common import (
+    BadInput,
+    CliError,
+    NotFound,
+    clip,
+    command_settings,
+    err,
+    open_engine,
+    out,
+    print_json,
+    quiet_handler_logs,
+    table,
+    when,
+)
+from charlee_collector.models import opportunities, platforms, runs, utcnow
+
+app = typer.Typer(help="Add, inspect, change, pause and remove watched platforms.", no_args_is_help=True)
+
+PlatformId = Annotated[int, typer.Argument(help="The platform's id (see `platforms list`).", min=1)]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+ConfigText = Annotated[
+    str | None,
+    typer.Option("--config", help='The source\'s config as a JSON object, e.g. \'{"url": "https://..."}\'.'),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config-file", help="Read the config JSON object from this file instead.", dir_okay=False),
+]
+
+
+# --- input -------------------------------------------------------------------------------------
+
+
+def read_config(config: str | None, config_file: Path | None, *, required: bool) -> dict[str, Any] | None:
+    """The config JSON object from ``--config`` or ``--config-file`` (never both)."""
+    if config is not None and config_file is not None:
+        raise BadInput("give --config or --config-file, not both")
+    if config_file is not None:
+        try:
+            config = config_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"cannot read --config-file {config_file}: {exc.strerror}") from None
+        where = f"--config-file {config_file}"
+    else:
+        where = "--config"
+    if config is None:
+        return {} if required else None
+    try:
+        value = json.loads(config)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadInput(f"{where} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def validate(source: str, config: dict[str, Any]) -> None:
+    """Check the source exists and the config matches its schema (exit 2, naming the field)."""
+    from charlee_collector import sources
+    from charlee_collector.errors import InvalidPlatformConfig
+
+    try:
+        sources.validate_config(source, config)
+    except InvalidPlatformConfig as exc:
+        raise BadInput(str(exc)) from None
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise BadInput("--name must be 1 to 200 characters")
+    return name
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def load(conn: Connection, platform_id: int) -> dict[str, Any]:
+    """The platform row as a dict, or NotFound."""
+    row = conn.execute(select(platforms).where(platforms.c.id == platform_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"platform {platform_id} not found")
+    return dict(row)
+
+
+def state(row: dict[str, Any]) -> str:
+    """One word for where a platform stands."""
+    if row["paused_at"] is not None:
+        return "paused"
+    if not row["active"]:
+        return "inactive"
+    if row["consecutive_failures"]:
+        return "failing"
+    return "ok"
+
+
+def as_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "state": state(row)}
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+@app.command("add")
+def add(
+    user: Annotated[int, typer.Option("--user", help="The owner's user id.", min=1)],
+    name: Annotated[str, typer.Option("--name", help="A name to recognise the platform by.")],
+    source: Annotated[str, typer.Option("--source", help="The source adapter, e.g. rss, remoteok.")],
+    config: ConfigText = None,
+    config_file: ConfigFile = None,
+    interval: Annotated[int, typer.Option("--interval", help="Minutes between collections.", min=1)] = 15,
+    auto_collect: Annotated[
+        bool, typer.Option("--auto-collect/--no-auto-collect", help="Collect on the schedule.")
+    ] = True,
+    credentials_secret: Annotated[
+        str | None,
+        typer.Option("--credentials-secret", help="Secrets Manager name holding the platform's credentials."),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Fetch once and show the first items; store nothing.")
+    ] = False,
+    show: Annotated[int, typer.Option("--show", help="How many items --check shows.", min=1)] = 5,
+) -> None:
+    """Add a platform and print its id (only the id, on stdout).
+
+    The config is validated against the source's schema first; --check also fetches it once.
+    """
+    name = check_name(name)
+    values = read_config(config, config_file, required=True) or {}
+    validate(source, values)
+    if check:
+        _check(source, values, credentials_secret, show)
+        return
+    now = utcnow()
+    with open_engine() as engine, engine.begin() as conn:
+        platform_id = conn.execute(
+            insert(platforms)
+            .values(
+                user_id=user,
+                name=name,
+                source=source,
+                config=values,
+                credentials_secret=credentials_secret or None,
+                active=True,
+                auto_collect=auto_collect,
+                collection_interval_minutes=interval,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(platforms.c.id)
+        ).scalar_one()
+    err.print(f"added platform {platform_id} ({name}, {source})")
+    typer.echo(platform_id)
+
+
+def _check(source: str, config: dict[str, Any], credentials_secret: str | None, show: int) -> None:
+    quiet_handler_logs()
+    from charlee_collector import sources
+    from charlee_collector.errors import InvalidPlatformConfig, SourceError
+    from charlee_collector.fetch import build_client
+    from charlee_collector.platform_secrets import read_platform_secret
+
+    current = command_settings()
+    client = build_client(current)
+    try:
+        secrets = read_platform_secret(credentials_secret) if credentials_secret else None
+        with err.status(f"fetching {source} ..."):
+            result = sources.fetch_platform(
+                source, config, client, current, etag=None, last_modified=None, secrets=secrets
+            )
+    except InvalidPlatformConfig as exc:
+        raise BadInput(str(exc)) from None
+    except SourceError as exc:
+        raise CliError(f"check failed: {exc}") from None
+    finally:
+        client.close()
+    filtered = getattr(result, "filtered_out", 0)
+    note = f" ({filtered} dropped by the filters)" if filtered else ""
+    err.print(f"check passed: {len(result.items)} opportunities{note}; nothing was stored")
+    out.print(
+        table(
+            f"First {min(show, len(result.items))} of {len(result.items)}",
+            ["Title", "Posted", "Budget", "URL"],
+            [
+                (
+                    clip(item.title, 70),
+                    when(item.posted_at),
+                    f"{item.client_budget} {item.client_currency or ''}".strip()
+                    if item.client_budget
+                    else "",
+                    item.url,
+                )
+                for item in result.items[:show]
+            ],
+        )
+    )
+
+
+@app.command("list")
+def list_(
+    user: Annotated[int | None, typer.Option("--user", help="Only this user's platforms.")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only platforms of this source.")] = None,
+    as_json_: JsonFlag = False,
+) -> None:
+    """List platforms: state, schedule, totals."""
+    query = select(platforms).order_by(platforms.c.id)
+    if user is not None:
+        query = query.where(platforms.c.user_id == user)
+    if source is not None:
+        query = query.where(platforms.c.source == source)
+    with open_engine() as engine, engine.connect() as conn:
+        rows = [dict(row) for row in conn.execute(query).mappings()]
+    if as_json_:
+        print_json([as_json(row) for row in rows])
+        return
+    if not rows:
+        err.print("no platforms yet: add one with `charlee-collector platforms add`")
+        return
+    out.print(
+        table(
+            None,
+            ["ID", "User", "Name", "Source", "State", "Auto", "Every", "Next", "Last collected", "Total"],
+            [
+                (
+                    row["id"],
+                    row["user_id"],
+                    row["name"],
+                    row["source"],
+                    state(row) + (f" ({row['consecutive_failures']})" if row["consecutive_failures"] else ""),
+                    "yes" if row["auto_collect"] else "no",
+                    f"{row['collection_interval_minutes']}m",
+                    when(row["next_collection_at"], empty="now"),
+                    when(row["last_collection_at"], empty="never"),
+                    row["total_projects_collected"],
+                )
+                for row in rows
+            ],
+        )
+    )
+
+
+@app.command("show")
+def show_(platform_id: PlatformId, as_json_: JsonFlag = False) -> None:
+    """Show one platform: its config, state, last error and recent runs."""
+    with open_engine() as engine, engine.connect() as conn:
+        row = load(conn, platform_id)
+        count = conn.execute(
+            select(func.count()).select_from(opportunities).where(opportunities.c.platform_id == platform_id)
+        ).scalar_one()
+        recent = [
+            dict(r)
+            for r in conn.execute(
+                select(runs).where(runs.c.platform_id == platform_id).order_by(runs.c.id.desc()).limit(5)
+            ).mappings()
+        ]
+    if as_json_:
+        print_json({**as_json(row), "opportunities": count, "recent_runs": recent})
+        return
+    fields = [
+        ("id", row["id"]),
+        ("name", row["name"]),
+        ("user", row["user_id"]),
+        ("source", row["source"]),
+        ("config", json.dumps(row["config"], ensure_ascii=False)),
+        ("credentials secret", row["credentials_secret"] or "-"),
+        ("state", state(row)),
+        ("auto collect", "yes" if row["auto_collect"] else "no"),
+        ("interval", f"{row['collection_interval_minutes']} minutes"),
+        ("next collection", when(row["next_collection_at"], empty="now")),
+        ("last collection", when(row["last_collection_at"], empty="never")),
+        ("last count", row["last_collection_count"]),
+        ("opportunities stored", count),
+        ("consecutive failures", row["consecutive_failures"]),
+        ("last error", row["last_error"] or "-"),
+        ("last error at", when(row["last_error_at"])),
+        ("paused at", when(row["paused_at"])),
+        ("created", when(row["created_at"])),
+    ]
+    out.print(table(f"Platform {row['id']}", ["Field", "Value"], fields))
+    if recent:
+        out.print(
+            table(
+                "Recent runs",
+                ["ID", "Started", "Trigger", "Outcome", "Fetched", "New", "Error"],
+                [
+                    (
+                        r["id"],
+                        when(r["started_at"]),
+                        r["trigger"],
+                        r["outcome"],
+                        r["fetched"],
+                        r["inserted"],
+                        clip(r["error"], 60),
+                    )
+                    for r in recent
+                ],
+            )
+        )
+
+
+@app.command("update")
+def update_(
+    platform_id: PlatformId,
+    name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="A new source (give its --config too).")
+    ] = None,
+    config: ConfigText = None,
+    config_file: ConfigFile = None,
+    interval: Annotated[
+        int | None, typer.Option("--interval", help="Minutes between collections.", min=1)
+    ] = None,
+    auto_collect: Annotated[
+        bool | None, typer.Option("--auto-collect/--no-auto-collect", help="Collect on the schedule.")
+    ] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Switch the platform on or off.")
+    ] = None,
+    user: Annotated[
+        int | None, typer.Option("--user", help="Move the platform to another user.", min=1)
+    ] = None,
+    credentials_secret: Annotated[
+        str | None, typer.Option("--credentials-secret", help='Secrets Manager name ("" removes it).')
+    ] = None,
+) -> None:
+    """Change a platform; a new config (or source) is validated before it is stored.
+
+    A new config replaces the old one as a whole, and forgets the stored ETag/Last-Modified.
+    """
+    new_config = read_config(config, config_file, required=False)
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = check_name(name)
+    if interval is not None:
+        values["collection_interval_minutes"] = interval
+    if auto_collect is not None:
+        values["auto_collect"] = auto_collect
+    if active is not None:
+        values["active"] = active
+    if user is not None:
+        values["user_id"] = user
+    if credentials_secret is not None:
+        values["credentials_secret"] = credentials_secret or None
+    if not values and source is None and new_config is None:
+        raise BadInput("nothing to update: give at least one option (see --help)")
+    with open_engine() as engine, engine.begin() as conn:
+        row = load(conn, platform_id)
+        if source is not None or new_config is not None:
+            final_source = source or row["source"]
+            final_config = new_config if new_config is not None else row["config"]
+            validate(final_source, final_config)
+            values.update(source=final_source, config=final_config, etag=None, last_modified=None)
+        conn.execute(
+            update(platforms).where(platforms.c.id == platform_id).values(**values, updated_at=utcnow())
+        )
+    err.print(f"updated platform {platform_id}: {', '.join(sorted(k for k in values if k != 'etag'))}")
+
+
+@app.command("pause")
+def pause(
+    platform_id: PlatformId,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, shown by `status`.")] = None,
+) -> None:
+    """Stop collecting a platform on the schedule until it is resumed."""
+    now = utcnow()
+    with open_engine() as engine, engine.begin() as conn:
+        row = load(conn, platform_id)
+        if row["paused_at"] is not None:
+            err.print(f"platform {platform_id} was already paused")
+            return
+        conn.execute(
+            update(platforms)
+            .where(platforms.c.id == platform_id)
+            .values(
+                paused_at=now,
+                updated_at=now,
+                last_error=f"paused by an operator: {reason or 'no reason given'}",
+            )
+        )
+    err.print(f"paused platform {platform_id}")
+
+
+@app.command("resume")
+def resume(platform_id: PlatformId) -> None:
+    """Resume a paused platform: its failures are forgiven and it is due at once."""
+    with open_engine() as engine, engine.begin() as conn:
+        row = load(conn, platform_id)
+        conn.execute(
+            update(platforms)
+            .where(platforms.c.id == platform_id)
+            .values(paused_at=None, consecutive_failures=0, next_collection_at=None, updated_at=utcnow())
+        )
+    note = "" if row["active"] else " (it is inactive: `platforms update --active` switches it on)"
+    err.print(f"resumed platform {platform_id}{note}")
+
+
+@app.command("remove")
+def remove(
+    platform_id: PlatformId,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a platform with its collected opportunities and its run history."""
+    with open_engine() as engine:
+        with engine.connect() as conn:
+            row = load(conn, platform_id)
+            stored = _count(conn, opportunities, platform_id)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise BadInput("removing deletes the platform's opportunities too: pass --yes to confirm")
+            typer.confirm(
+                f"Delete platform {platform_id} ({row['name']}) and its {stored} opportunities?", abort=True
+            )
+        _delete(engine, platform_id)
+    err.print(f"removed platform {platform_id} ({row['name']}) and its {stored} opportunities")
+
+
+def _count(conn: Connection, tbl: Any, platform_id: int) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(tbl).where(tbl.c.platform_id == platform_id)
+        ).scalar_one()
+    )
+
+
+def _delete(engine: Engine, platform_id: int) -> None:
+    # Explicit deletes rather than relying on ON DELETE CASCADE, which SQLite only honours with
+    # its foreign_keys pragma on.
+    with engine.begin() as conn:
+        conn.execute(delete(runs).where(runs.c.platform_id == platform_id))
+        conn.execute(delete(opportunities).where(opportunities.c.platform_id == platform_id))
+        conn.execute(delete(platforms).where(platforms.c.id == platform_id))

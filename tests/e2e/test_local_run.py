@@ -1,0 +1,144 @@
+"""``charlee-collector local run``: the whole pipeline on one machine, as ``make run`` runs it.
+
+Dispatcher handler -> in-process SQS -> poller -> collector handler -> SQLite, against the local
+HTTP server. A platform on a closed port is retried up to the DLQ and reported failed while the
+others succeed; a fresh database gets the default public platforms, which offline all fail with
+a network error without anything crashing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from charlee_collector import migrate
+from charlee_collector.db import create_db_engine
+from charlee_collector.local.defaults import DEFAULT_PLATFORMS
+from charlee_collector.models import opportunities
+from tests.support.cli import FEED_ITEMS, Cli, rss
+from tests.support.factories import add_platform
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path, {"COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"})
+
+
+@pytest.fixture
+def local_db(tmp_path: Path) -> Iterator[Engine]:
+    """An engine on the local default database the command uses (under CHARLEE_HOME), migrated."""
+    path = tmp_path / "charlee" / "collector.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_db_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def stored(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(opportunities)).scalar_one())
+
+
+def test_local_run_collects_retries_and_reports(cli: Cli, http_server, local_db: Engine) -> None:
+    http_server.route("/feed.xml", body=rss(), content_type="application/rss+xml")
+    http_server.route_file("/remotive.json", FIXTURES / "remotive.json", content_type="application/json")
+    # Platforms straight into the database (`platforms add` is tested in test_cli.py).
+    with local_db.begin() as conn:
+        feed = add_platform(conn, name="Feed", config={"url": http_server.url("/feed.xml")})
+        api = add_platform(
+            conn, name="API", source="remotive", config={"url": http_server.url("/remotive.json")}
+        )
+        down = add_platform(conn, name="Down", config={"url": "http://127.0.0.1:9/feed.xml"})
+
+    first = cli("local", "run", "--json", expect=1)  # one platform failed
+
+    outcomes = {o["platform_id"]: o for o in first.json}
+    assert (outcomes[feed]["outcome"], outcomes[feed]["inserted"]) == ("success", len(FEED_ITEMS))
+    assert outcomes[api]["outcome"] == "success" and outcomes[api]["inserted"] == outcomes[api]["fetched"] > 0
+    assert outcomes[down]["outcome"] == "failed" and outcomes[down]["attempts"] == 5
+    assert "127.0.0.1" in outcomes[down]["error"] and "dead-lettered" in outcomes[down]["error"]
+    assert stored(local_db) == len(FEED_ITEMS) + outcomes[api]["inserted"]
+
+    # Just collected: nothing is due. Forced, everything runs again and nothing new is stored.
+    assert "nothing is due" in cli("local", "run").stdout
+    second = cli("local", "run", "--force", "--exit-zero")
+    assert "Local run: 3 platform(s) dispatched, 0 new opportunities" in second.stdout
+    assert stored(local_db) == len(FEED_ITEMS) + outcomes[api]["inserted"]
+
+
+def _offline(command: list[str]) -> list[str]:
+    """The command in a network namespace of its own (no network at all), when this system allows."""
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True, check=False).returncode == 0:
+        return [unshare, "-rn", *command]
+    return command
+
+
+def test_local_run_on_an_empty_database_seeds_the_defaults_and_survives_offline(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    completed = subprocess.run(
+        _offline([sys.executable, "-m", "charlee_collector", "local", "run"]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=cli.base_env(),
+        check=False,
+    )
+
+    assert completed.returncode == 1, completed.stderr  # every platform failed: exit 1, not a crash
+    assert "Traceback" not in completed.stderr
+    assert f"added {len(DEFAULT_PLATFORMS)} default public ones" in completed.stderr
+    assert f"Local run: {len(DEFAULT_PLATFORMS)} platform(s) dispatched" in completed.stdout
+    for platform in DEFAULT_PLATFORMS:
+        assert platform["name"] in completed.stdout
+    rows = [line for line in completed.stdout.splitlines() if "│ failed " in line]
+    assert len(rows) == len(DEFAULT_PLATFORMS)
+    assert all("could not resolve host" in row or "could not connect" in row for row in rows), rows
+
+
+def test_default_platforms_are_valid_configs() -> None:
+    from charlee_collector import sources
+
+    for platform in DEFAULT_PLATFORMS:
+        sources.validate_config(platform["source"], platform["config"])
+    assert len({p["source"] for p in DEFAULT_PLATFORMS}) == len(DEFAULT_PLATFORMS)
+
+
+def test_without_a_functions_folder_the_runner_calls_the_package_functions(
+    http_server, local_db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What an installed wheel does (no functions/ folder): same events, same answers, in-process."""
+    from charlee_collector.db import dispose_engines
+    from charlee_collector.local.handlers import load_handlers
+    from charlee_collector.local.runner import LocalRunner, local_environment
+    from charlee_collector.local.sqs import local_sqs
+
+    monkeypatch.setenv("COLLECTOR_ALLOW_PRIVATE_NETWORKS", "true")
+    http_server.route("/feed.xml", body=rss())
+    with local_db.begin() as conn:
+        feed = add_platform(conn, name="Feed", config={"url": http_server.url("/feed.xml")})
+        down = add_platform(conn, name="Down", config={"url": "http://127.0.0.1:9/feed.xml"})
+    handlers = load_handlers(tmp_path / "no-functions-here")
+    assert not handlers.from_functions
+
+    try:
+        with local_environment({"DATABASE_URL": str(local_db.url)}), local_sqs() as sqs:
+            monkeypatch.setenv("COLLECT_QUEUE_URL", sqs.queues.queue_url)
+            report = LocalRunner(local_db, sqs, handlers=handlers).tick()
+    finally:
+        dispose_engines()  # the handlers' engine, cached by the runtime
+
+    outcomes = {p.platform_id: p for p in report.platforms}
+    assert (outcomes[feed].outcome, outcomes[feed].inserted) == ("success", len(FEED_ITEMS))
+    assert (outcomes[down].outcome, outcomes[down].attempts) == ("failed", 5)
+    assert report.failed and [json.loads(body)["platform_id"] for body in report.dead_lettered] == [down]
