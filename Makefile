@@ -30,9 +30,10 @@ lint: install ## ruff
 typecheck: install ## mypy on the package
 	$(BIN)/mypy
 
-test: install ## ruff and the whole test suite (needs no running services: it finds or starts PostgreSQL)
+test: install ## ruff, mypy and the whole test suite (needs no running services: it finds or starts PostgreSQL)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 run: install ## the whole pipeline on this machine (SQLite, in-process SQS), once
