@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import io
 import xml.sax.handler
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import defusedxml.sax
 import feedparser
-from bs4 import BeautifulSoup, NavigableString, Tag
 from defusedxml.common import DefusedXmlException
 
 from charlee_collector.errors import PermanentSourceError
@@ -36,6 +35,9 @@ from charlee_collector.normalize import (
 )
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.sources.base import BaseSourceConfig, Source, WebUrl
+
+if TYPE_CHECKING:
+    from bs4 import Tag
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
 UPWORK_LABELS = ("budget", "hourly range", "posted on", "category", "skills", "country")
@@ -76,6 +78,8 @@ def refuse_entity_declarations(body: bytes) -> None:
 
 
 def _label_value(label: Tag) -> str | None:
+    from bs4 import Tag
+
     parts: list[str] = []
     for sibling in label.next_siblings:
         if isinstance(sibling, Tag) and sibling.name in ("b", "br", "a"):
@@ -88,6 +92,9 @@ def upwork_fields(html: str) -> tuple[str | None, dict[str, str]]:
     """The description above Upwork's ``<b>Label</b>: value`` block, and that block's fields."""
     if "<b>" not in html:
         return html, {}
+    # Only Upwork-style items need a tree walk by sibling: bs4 loads on first use, not at cold start.
+    from bs4 import BeautifulSoup, NavigableString, Tag
+
     soup = BeautifulSoup(html, "html.parser")
     fields: dict[str, str] = {}
     first_label: Tag | None = None
