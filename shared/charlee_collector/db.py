@@ -30,6 +30,9 @@ def url_from_secret(secret: dict[str, Any]) -> URL:
     missing = [key for key in ("host", "username", "password") if not secret.get(key)]
     if missing:
         raise ConfigurationError(f"database secret lacks {', '.join(missing)}")
+    from charlee_collector.observability import register_secret_values  # not at import: the CLI
+
+    register_secret_values([secret["password"]])  # log lines mask it from now on
     return URL.create(
         "postgresql+pg8000",
         username=secret["username"],

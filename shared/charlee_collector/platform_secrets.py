@@ -23,6 +23,8 @@ def read_platform_secret(name: str) -> dict[str, str]:
     """The JSON object stored under ``name``; a missing or unreadable secret is a config problem."""
     from aws_lambda_powertools.utilities import parameters
 
+    from charlee_collector.observability import register_secret_values
+
     try:
         value: Any = parameters.get_secret(name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
     except parameters.exceptions.TransformParameterError:
@@ -38,7 +40,9 @@ def read_platform_secret(name: str) -> dict[str, str]:
         ) from None
     if not isinstance(value, dict):
         raise PermanentSourceError(f"credentials secret {name} is not a JSON object")
-    return {str(k): str(v) for k, v in value.items()}
+    secrets = {str(k): str(v) for k, v in value.items()}
+    register_secret_values(secrets.values())  # log lines mask them from now on
+    return secrets
 
 
 def _error_code(exc: BaseException) -> str | None:

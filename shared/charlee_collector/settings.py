@@ -59,7 +59,7 @@ class SchedulingPolicy:
 class Settings:
     """Everything the handlers and the CLI read from the environment."""
 
-    database_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)  # may hold a password
     db_secret_arn: str | None = None
     db_tls: bool = False
     db_pool_size: int = 4

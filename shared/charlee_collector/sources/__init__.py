@@ -80,11 +80,10 @@ def validate_config(source: str, config: Mapping[str, Any] | None) -> BaseSource
 
 
 def _redacted(exc: SourceError, secrets: Mapping[str, str]) -> SourceError:
-    message = str(exc)
-    for value in secrets.values():
-        # Short values (a flag, "1") would blank out ordinary words; real secrets are longer.
-        if isinstance(value, str) and len(value) >= 4 and value in message:
-            message = message.replace(value, "***")
+    from charlee_collector.observability import mask_values
+
+    # Every form a value takes in a message: escaped (a bytes repr), stripped, URL-encoded.
+    message = mask_values(str(exc), secrets.values())
     if message != str(exc):
         exc.args = (message,)
     return exc
