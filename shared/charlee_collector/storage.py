@@ -383,6 +383,12 @@ def _upsert_chunk_sqlite(
     return inserted, len(ids) - inserted
 
 
+def _validator(value: str | None, column: str) -> str | None:
+    """A validator that fits its column, or None: a cut ETag would be a wrong If-None-Match."""
+    limit = getattr(platforms.c[column].type, "length", None)
+    return value if value is None or limit is None or len(value) <= limit else None
+
+
 def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> PlatformAfterRun:
     """Record the run and move the platform on: reset or count failures, back off, pause, resume."""
     conn.execute(
@@ -423,7 +429,10 @@ def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> Pl
             paused_at=None,
         )
         if run.etag is not None or run.last_modified is not None or run.outcome == "success":
-            values.update(etag=run.etag, last_modified=run.last_modified)
+            values.update(
+                etag=_validator(run.etag, "etag"),
+                last_modified=_validator(run.last_modified, "last_modified"),
+            )
     elif run.outcome == "rate_limited":
         values["next_collection_at"] = next_after_success(now, interval, run.retry_at)
     elif run.outcome == "failed" and run.attempt > 1:

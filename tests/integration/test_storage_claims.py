@@ -271,8 +271,6 @@ def test_open_claim_is_skipped_not_waited_for_postgres(pg_engine: Engine) -> Non
     assert [c.platform_id for c in after] == ids[:4] + ids[8:]
 
 
-
-
 def test_concurrent_dispatchers_claim_each_platform_once_sqlite(sqlite_engine: Engine) -> None:
     """The same race on SQLite: correct within one process (threads), which is all local mode needs."""
     with sqlite_engine.begin() as conn:

@@ -67,8 +67,6 @@ def test_changed_title_is_one_update(any_engine: Engine) -> None:
         assert row.content_hash == items[3].content_hash
 
 
-
-
 def test_change_with_the_same_clock_is_an_update(any_engine: Engine) -> None:
     with any_engine.begin() as conn:
         platform_id = add_platform(conn)
