@@ -37,7 +37,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from charlee_collector.models import platforms, utcnow
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
 from charlee_collector.orm import FreelanceOpportunity
 from charlee_collector.storage import UpsertCounts, upsert_opportunities
 
@@ -132,20 +132,7 @@ def bulk_upsert(engine: Engine, platform_id: int, items: Sequence[Opportunity]) 
 
 # --- (b) the legacy per-row ORM loop -------------------------------------------------------------
 
-_ORM_FIELDS = (
-    "title",
-    "description",
-    "url",
-    "client_name",
-    "client_country",
-    "required_skills",
-    "category",
-    "client_budget",
-    "client_currency",
-    "contract_type",
-    "posted_at",
-    "raw",
-)
+_ORM_FIELDS = (*HASHED_FIELDS, "raw")
 
 
 def per_row_orm(engine: Engine, platform_id: int, items: Sequence[Opportunity]) -> int:
@@ -187,17 +174,7 @@ _COPY_COLUMNS = (
     "user_id",
     "platform_id",
     "external_id",
-    "title",
-    "description",
-    "url",
-    "client_name",
-    "client_country",
-    "required_skills",
-    "category",
-    "client_budget",
-    "client_currency",
-    "contract_type",
-    "posted_at",
+    *HASHED_FIELDS,
     "collected_at",
     "updated_at",
     "content_hash",

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Connection, Engine, func, select, update
 
 from charlee_collector.models import LIMITS, opportunities
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
 from charlee_collector.storage import UpsertCounts, upsert_opportunities
 from tests.support.factories import add_platform, opportunity
 
@@ -192,20 +192,7 @@ def test_values_at_column_limits_round_trip(any_engine: Engine) -> None:
         assert _upsert(conn, platform_id, [item]) == UpsertCounts(inserted=1)
         assert _upsert(conn, platform_id, [item], LATER) == UpsertCounts(unchanged=1)
         row = _rows(conn)[item.external_id]
-    for name in (
-        "title",
-        "description",
-        "url",
-        "client_name",
-        "client_country",
-        "required_skills",
-        "category",
-        "client_budget",
-        "client_currency",
-        "contract_type",
-        "posted_at",
-        "raw",
-    ):
+    for name in (*HASHED_FIELDS, "raw"):
         assert getattr(row, name) == getattr(item, name), name
     assert row.content_hash == item.content_hash
 
