@@ -15,7 +15,6 @@ from charlee_collector.cli.common import (
     BadInput,
     CliError,
     NotFound,
-    ResultRow,
     command_settings,
     err,
     open_engine,
@@ -28,6 +27,7 @@ from charlee_collector.cli.common import (
     table,
     when,
 )
+from charlee_collector.local.runner import PlatformOutcome
 from charlee_collector.models import platforms, utcnow
 
 QueueUrl = Annotated[
@@ -57,7 +57,9 @@ def progress() -> Progress:
     )
 
 
-def collect_in_process(engine: Engine, ids: Sequence[int], *, trigger: str, force: bool) -> list[ResultRow]:
+def collect_in_process(
+    engine: Engine, ids: Sequence[int], *, trigger: str, force: bool
+) -> list[PlatformOutcome]:
     """Collect the platforms one after another in this process, with a progress bar."""
     quiet_handler_logs()
     from charlee_collector import collect
@@ -67,7 +69,7 @@ def collect_in_process(engine: Engine, ids: Sequence[int], *, trigger: str, forc
 
     current = command_settings()
     names = platform_names(engine, ids)
-    rows: list[ResultRow] = []
+    rows: list[PlatformOutcome] = []
     client = build_client(current)
     try:
         with progress() as bar:
@@ -79,18 +81,21 @@ def collect_in_process(engine: Engine, ids: Sequence[int], *, trigger: str, forc
                     result = collect.collect_platform(engine, client, message, current)
                 except SourceError as exc:
                     # A transient failure: the run is already recorded failed (SQS would retry it).
-                    rows.append(ResultRow(platform_id, names.get(platform_id, "?"), "failed", error=str(exc)))
+                    rows.append(
+                        PlatformOutcome(platform_id, names.get(platform_id, "?"), "failed", 1, error=str(exc))
+                    )
                 else:
                     rows.append(
-                        ResultRow(
+                        PlatformOutcome(
                             platform_id,
                             names.get(platform_id, "?"),
                             result.outcome,
-                            result.fetched,
-                            result.inserted,
-                            result.updated,
-                            result.duration_ms,
-                            result.error,
+                            attempts=1,
+                            fetched=result.fetched,
+                            inserted=result.inserted,
+                            updated=result.updated,
+                            duration_ms=result.duration_ms,
+                            error=result.error,
                         )
                     )
                 bar.advance(task)
@@ -122,7 +127,7 @@ def send_on_demand(sqs: Any, queue_url: str, ids: Sequence[int]) -> list[dict[st
     return sent
 
 
-def report(rows: list[ResultRow], title: str, as_json: bool) -> None:
+def report(rows: list[PlatformOutcome], title: str, as_json: bool) -> None:
     """Print the results; exit 1 when any platform failed."""
     if as_json:
         print_json([row.as_dict() for row in rows])

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import URL, Engine, make_url
 
+from charlee_collector.local.runner import PlatformOutcome
 from charlee_collector.settings import Settings
 
 EXIT_FAILED = 1
@@ -280,48 +281,7 @@ def outcome_style(outcome: str) -> str:
     return f"[{style}]{outcome}[/]" if style else outcome
 
 
-@dataclass(frozen=True)
-class ResultRow:
-    """One platform's outcome, as ``collect``, ``dispatch`` and ``local run`` report it."""
-
-    platform_id: int
-    name: str
-    outcome: str
-    fetched: int = 0
-    inserted: int = 0
-    updated: int = 0
-    duration_ms: int = 0
-    error: str | None = None
-    attempts: int = 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-class Outcome(Protocol):
-    """What a per-platform summary row shows (``ResultRow`` here, ``PlatformOutcome`` locally)."""
-
-    @property
-    def platform_id(self) -> int: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def attempts(self) -> int: ...
-    @property
-    def fetched(self) -> int: ...
-    @property
-    def inserted(self) -> int: ...
-    @property
-    def updated(self) -> int: ...
-    @property
-    def duration_ms(self) -> int: ...
-    @property
-    def error(self) -> str | None: ...
-
-
-def results_table(title: str, rows: Sequence[Outcome], *, attempts: bool = False) -> Table:
+def results_table(title: str, rows: Sequence[PlatformOutcome], *, attempts: bool = False) -> Table:
     """The per-platform summary table."""
     columns = ["ID", "Platform", "Outcome", "Fetched", "New", "Updated", "Duration", "Error"]
     if attempts:
