@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -125,7 +125,7 @@ def collect_platform(
                 counts = upsert_opportunities(
                     conn, platform_id=platform.id, user_id=platform.user_id, items=items, now=run.finished_at
                 )
-                run = RunRecord(**{**run.__dict__, "inserted": counts.inserted, "updated": counts.updated})
+                run = replace(run, inserted=counts.inserted, updated=counts.updated)
             after = finish_run(conn, run, settings.scheduling)
         result = CollectResult(
             platform.id,
