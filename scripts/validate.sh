@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `make validate`: lint the template, validate it the way SAM does, build it, and smoke-test the
+# `make validate`: lint the template, validate it the way SAM does, check the SnapStart wiring
+# through the real transforms (scripts/check_snapstart.py), build it, prove the zipped build
+# imports from bytecode with no connection open (scripts/check_bytecode.py), and smoke-test the
 # built functions the way Lambda loads them (scripts/smoke_built.py). Needs no AWS account and
 # no Docker: credentials are dummies, AWS is moto, the database is the test PostgreSQL.
 #
@@ -44,8 +46,12 @@ stage "cfn-lint template.yaml"
 
 stage "sam validate (SAM's own translator; cfn-lint above already did what --lint does)"
 # `sam validate` calls IAM only to expand managed-policy names; the template uses explicit
-# roles, so it runs offline with the dummy credentials above.
-.sam-venv/bin/sam validate --template template.yaml
+# roles, so it runs offline with the dummy credentials above. --language-extensions: expand
+# AWS::LanguageExtensions locally first, as CloudFormation does before the SAM transform.
+.sam-venv/bin/sam validate --language-extensions --template template.yaml
+
+stage "SnapStart parameter through both transforms, off and on"
+.sam-venv/bin/python scripts/check_snapstart.py
 
 stage "sam build (no Docker; dependencies from PyPI, cached by source and requirements hash)"
 .sam-venv/bin/sam build --cached --parallel --template template.yaml
@@ -55,6 +61,9 @@ stage "boto3 as the Lambda runtime provides it (.aws-sam/runtime-provided)"
 if [[ ! -d .aws-sam/runtime-provided/boto3 ]]; then
     .venv/bin/python -m pip install -q --target .aws-sam/runtime-provided boto3
 fi
+
+stage "bytecode: the zipped, read-only build imports without compiling, no connection open"
+.venv/bin/python scripts/check_bytecode.py --python "$PY312"
 
 stage "smoke test of the built functions"
 .venv/bin/python scripts/smoke_built.py

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from charlee_collector.batch import ConcurrentSqsProcessor, DeadlineReached, guard_deadline
+from charlee_collector.batch import ConcurrentSqsProcessor, DeadlineReached, record_deadline
 from charlee_collector.collect import collect_message
 from charlee_collector.errors import InvalidMessage, SourceError
 from charlee_collector.observability import logger, metrics, tracer
@@ -16,13 +16,16 @@ from charlee_collector.runtime import get_runtime
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
-    """One record: not started past the deadline; a raise reports it failed so SQS redelivers it."""
+    """One record: started only while a whole collection fits in the time left, and bounded by
+    it; a raise reports it failed so SQS redelivers it."""
     runtime = get_runtime()
     logger.thread_safe_append_keys(message_id=record.message_id)
     try:
-        guard_deadline(lambda_context.get_remaining_time_in_millis, runtime.settings.time_margin_ms)
-        attempt = int(record.attributes.approximate_receive_count or 1)
-        return collect_message(runtime, record.body, message_id=record.message_id, attempt=attempt).outcome
+        with record_deadline(lambda_context.get_remaining_time_in_millis, runtime.settings):
+            attempt = int(record.attributes.approximate_receive_count or 1)
+            return collect_message(
+                runtime, record.body, message_id=record.message_id, attempt=attempt
+            ).outcome
     except (SourceError, InvalidMessage):
         raise  # collect.py logged these, with the reason
     except DeadlineReached as exc:

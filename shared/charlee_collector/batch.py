@@ -1,20 +1,26 @@
 """SQS batches for the collector: records run concurrently (bounded), and not past the deadline.
 
 Powertools' ``BatchProcessor`` runs records one after another; this subclass runs them on a
-small thread pool so one slow platform does not hold the others. Records that have not started
-when the remaining time falls below the margin are reported failed without being touched, and
-SQS delivers them again.
+small thread pool so one slow platform does not hold the others. A record starts only while a
+whole collection still fits before the margin (``TIME_MARGIN_MS`` plus
+``COLLECTION_DEADLINE_SECONDS``), and then runs under that deadline (``fetch.collection_deadline``),
+so no fetch can outlive the invocation. Records that would start later are reported failed
+without being touched, and SQS delivers them again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from charlee_collector.errors import CollectorError
+from charlee_collector.fetch import collection_deadline
+from charlee_collector.settings import Settings
 
 
 class DeadlineReached(CollectorError):
@@ -36,8 +42,26 @@ class ConcurrentSqsProcessor(BatchProcessor):
             return list(pool.map(self._process_record, self.records))
 
 
-def guard_deadline(time_left_ms: Callable[[], int], margin_ms: int) -> None:
-    """Raise DeadlineReached when less than ``margin_ms`` remains; call before starting a record."""
+def guard_deadline(
+    time_left_ms: Callable[[], int], margin_ms: int, *, collection_seconds: float = 0.0
+) -> None:
+    """Raise DeadlineReached unless ``margin_ms`` plus a whole collection (``collection_seconds``)
+    remains; call before starting a record."""
     left = time_left_ms()
-    if left < margin_ms:
-        raise DeadlineReached(f"not started: {left} ms left, below the {margin_ms} ms margin")
+    needed = margin_ms + math.ceil(collection_seconds * 1000)
+    if left < needed:
+        raise DeadlineReached(
+            f"not started: {left} ms left, below the {margin_ms} ms margin (TIME_MARGIN_MS) plus "
+            f"{collection_seconds:g} s for a collection (COLLECTION_DEADLINE_SECONDS)"
+        )
+
+
+@contextmanager
+def record_deadline(time_left_ms: Callable[[], int], settings: Settings) -> Iterator[None]:
+    """Start a record only if a whole collection fits before the margin (else DeadlineReached),
+    and bound every fetch in it by that collection deadline."""
+    guard_deadline(
+        time_left_ms, settings.time_margin_ms, collection_seconds=settings.collection_deadline_seconds
+    )
+    with collection_deadline(settings.collection_deadline_seconds):
+        yield

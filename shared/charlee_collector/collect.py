@@ -13,8 +13,13 @@ This is the one place that decides where each failure goes (DESIGN section 5):
 | database unavailable (sqlalchemy DBAPIError)    | raised: SQS redelivers                |
 | RateLimited                                     | acknowledged; run ``rate_limited``    |
 | PermanentSourceError (4xx, payload, config)     | acknowledged; run ``failed``          |
+| items the database refuses (a value it cannot   | upsert rolled back; acknowledged; run |
+| hold, a constraint)                             | ``failed`` recorded on its own        |
 
-The upsert and the run record share one transaction, so a platform is never half-written.
+The upsert and the run record share one transaction, so a platform is never half-written. When
+the database refuses the items, writing them again cannot help: the attempt is recorded as a
+failed run in a transaction of its own, and only a failure of that is retried by SQS. Stored
+error text is cleaned by ``storage.finish_run``, so recording a run never fails on it.
 """
 
 from __future__ import annotations
@@ -44,10 +49,14 @@ from charlee_collector.platform_secrets import read_platform_secret
 from charlee_collector.runtime import Runtime
 from charlee_collector.settings import Settings
 from charlee_collector.storage import (
+    PlatformAfterRun,
     PlatformRecord,
     RunRecord,
+    database_reason,
     finish_run,
     load_platform,
+    refused_by_database,
+    stored_error,
     upsert_opportunities,
 )
 
@@ -119,22 +128,23 @@ def collect_platform(
             attempt=attempt,
             **fields,
         )
-        with engine.begin() as conn:
-            counts = None
-            if items is not None:
-                counts = upsert_opportunities(
-                    conn, platform_id=platform.id, user_id=platform.user_id, items=items, now=run.finished_at
-                )
-                run = replace(run, inserted=counts.inserted, updated=counts.updated)
-            after = finish_run(conn, run, settings.scheduling)
+        try:
+            run, after = _record(engine, platform, run, items, settings)
+        except Exception as exc:
+            if items is None or not refused_by_database(exc):
+                raise  # the database is unavailable (or a bug): SQS redelivers
+            reason = f"the database refused the items: {database_reason(exc)}"
+            logger.warning("items refused by the database; message acknowledged", extra={"error": reason})
+            run = replace(run, outcome="failed", error=reason)
+            run, after = _record(engine, platform, run, None, settings)
         result = CollectResult(
             platform.id,
-            outcome,
+            run.outcome,
             fetched=run.fetched,
             inserted=run.inserted,
             updated=run.updated,
             http_status=run.http_status,
-            error=run.error,
+            error=stored_error(run.error),
             duration_ms=int((time.monotonic() - started) * 1000),
             paused=after.paused,
         )
@@ -182,6 +192,23 @@ def collect_platform(
         etag=fetched.etag,
         last_modified=fetched.last_modified,
     )
+
+
+def _record(
+    engine: Engine,
+    platform: PlatformRecord,
+    run: RunRecord,
+    items: list[Opportunity] | None,
+    settings: Settings,
+) -> tuple[RunRecord, PlatformAfterRun]:
+    """Upsert the items (when there are any) and record the run, in one transaction."""
+    with engine.begin() as conn:
+        if items is not None:
+            counts = upsert_opportunities(
+                conn, platform_id=platform.id, user_id=platform.user_id, items=items, now=run.finished_at
+            )
+            run = replace(run, inserted=counts.inserted, updated=counts.updated)
+        return run, finish_run(conn, run, settings.scheduling)
 
 
 def _skip_reason(platform: PlatformRecord, message: CollectMessage) -> str | None:

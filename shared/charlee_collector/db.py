@@ -4,16 +4,28 @@ The URL comes from ``DATABASE_URL``, or from the RDS secret named by ``DB_SECRET
 (host/port/username/password/dbname), read through Powertools Parameters with caching.
 SQLite (a file) is the embedded default for local runs only; a Lambda without a database
 setting fails at cold start.
+
+A PostgreSQL engine never hands out, or keeps, a connection a failure may have broken: a pooled
+connection is pinged on checkout and replaced when the ping fails in any way (pg8000 can let a
+raw ``ConnectionResetError`` out, which SQLAlchemy's own pre-ping raises to the caller instead of
+reconnecting), and a statement that fails with anything but the database's own error (a socket
+error, ``struct.error``, an ``AttributeError`` inside the driver) invalidates its connection,
+since the driver's protocol state is then unknown. The caller still gets the error (a collector
+record is retried); the next use gets a fresh connection.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from charlee_collector.errors import ConfigurationError
 from charlee_collector.settings import Settings
@@ -75,7 +87,7 @@ def resolve_url(settings: Settings, *, local_default: bool = False) -> URL:
 
 
 def create_db_engine(url: str | URL, *, tls: bool = False, pool_size: int = 4) -> Engine:
-    """A new engine sized for Lambda: a small pool, pre-ping, recycled connections."""
+    """A new engine sized for Lambda: a small pool, pinged and recycled connections, none kept broken."""
     url = normalize_url(url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -84,14 +96,75 @@ def create_db_engine(url: str | URL, *, tls: bool = False, pool_size: int = 4) -
     connect_args: dict[str, Any] = {"timeout": 10}
     if tls:
         connect_args["ssl_context"] = ssl.create_default_context()
-    return create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=2,
-        pool_pre_ping=True,
-        pool_recycle=300,
-        connect_args=connect_args,
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=2, pool_recycle=300, connect_args=connect_args
     )
+    event.listen(engine, "connect", _no_delay)
+    _replace_broken_connections(engine)
+    return engine
+
+
+def _no_delay(dbapi_connection: Any, _record: Any) -> None:
+    """Turn Nagle off: a statement is one small write the server must see at once.
+
+    With Nagle on, a write that follows another unacknowledged one waits for the server's delayed
+    ACK (~40 ms): a 25-item upsert took 47.8 ms instead of 6.5 ms.
+    """
+    sock = getattr(dbapi_connection, "_usock", None)  # pg8000 keeps its socket there
+    if not isinstance(sock, socket.socket):
+        # A pg8000 that renamed it would silently bring the stall back: fail loudly instead.
+        raise RuntimeError("pg8000 internals changed: cannot set TCP_NODELAY on the connection")
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+_FRESH = "charlee_fresh"  # connection_record.info key: connected, not yet checked out
+
+
+def _replace_broken_connections(engine: Engine) -> None:
+    """Ping pooled connections on checkout and invalidate those a failed statement may have broken."""
+
+    def mark_fresh(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_FRESH] = True
+
+    def ping(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if record.info.pop(_FRESH, False):
+            return  # just connected: nothing can have broken it yet (pre-ping skips these too)
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # Whatever the ping met, this connection is of no use; the pool connects a new one
+            # and, as pre-ping does, drops the others opened before (a failover kills them all).
+            raise InvalidatePoolError(f"pooled connection failed its ping: {exc!r}") from exc
+
+    event.listen(engine, "connect", mark_fresh)
+    event.listen(engine, "checkout", ping)
+    event.listen(engine, "handle_error", _invalidate_when_broken)
+
+
+def _invalidate_when_broken(context: ExceptionContext) -> None:
+    """Mark the connection a disconnect when the driver failed with something not the database's."""
+    error = context.original_exception
+    if context.is_disconnect or context.connection is None:
+        return  # already invalidated, or no connection (a failed connect)
+    if isinstance(error, OSError):
+        # The socket failed (reset, timeout, TLS): the server may be gone for every connection.
+        context.is_disconnect = True
+    elif (
+        isinstance(error, Exception)
+        and not isinstance(error, (context.dialect.loaded_dbapi.Error, SQLAlchemyError))
+        and _reached_the_driver(context)
+    ):
+        # struct.error, AttributeError, ...: the driver may have sent half a message. Only this
+        # connection is suspect, so the rest of the pool is kept.
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = False
+
+
+def _reached_the_driver(context: ExceptionContext) -> bool:
+    # Without an execution context, a statement failed while SQLAlchemy built it (a bind value:
+    # the driver saw nothing); commit and rollback have neither context nor statement.
+    return context.execution_context is not None or context.statement is None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

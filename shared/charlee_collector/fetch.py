@@ -2,8 +2,12 @@
 
 Every source fetches through ``get`` with a client from ``build_client``. What it guarantees:
 
-- connect and read timeouts from ``Settings``, plus a wall-clock cap on one body read, so a
-  server that drips bytes cannot hold a collector;
+- one wall-clock deadline per collection (``COLLECTION_DEADLINE_SECONDS``, ``collection_deadline``)
+  over every DNS lookup, connect, TLS handshake, read and write of every request in it (each
+  redirect hop, each page), on top of the per-operation connect and read timeouts: a server
+  that drips its headers or its body one byte at a time, or a chain of slow redirects, is cut
+  off at the deadline (``TransientSourceError``, retried). ``get`` outside a collection opens
+  one of its own;
 - a descriptive User-Agent, gzip/deflate, conditional GET (``If-None-Match`` /
   ``If-Modified-Since``; 304 gives ``not_modified``);
 - the body cap (``MAX_RESPONSE_BYTES``) enforced while streaming the *decoded* bytes, so a
@@ -11,18 +15,23 @@ Every source fetches through ``get`` with a client from ``build_client``. What i
 - at most ``MAX_REDIRECTS`` redirects, followed here so every hop is checked; headers the caller
   gave (credentials among them) are not sent on to another origin;
 - the SSRF guard: only http/https, and a host that resolves to a private, loopback, link-local,
-  reserved, multicast or unspecified address is refused unless ``allow_private_networks``
-  (``COLLECTOR_ALLOW_PRIVATE_NETWORKS=true``, for local runs and tests). Cloud metadata
-  addresses (``METADATA_ADDRESSES``) are refused ALWAYS, even when private networks are allowed:
-  no legitimate feed lives there and they hand out credentials. The check runs before each
-  request and again when the socket connects (the client's network backend), so a DNS answer
-  that changes between the two (rebinding) cannot slip through.
+  site-local, reserved, multicast or unspecified address is refused unless
+  ``allow_private_networks`` (``COLLECTOR_ALLOW_PRIVATE_NETWORKS=true``, for local runs and
+  tests). An IPv6 address that carries an IPv4 one (mapped, translated, compatible, NAT64, 6to4,
+  Teredo, ISATAP: ``embedded_ipv4``) is judged by what it carries. Cloud metadata addresses
+  (``METADATA_NETWORKS``: all of IPv4 link-local, AWS's ``fd00:ec2::/32``, ...) are refused
+  ALWAYS, in every form, even when private networks are allowed: no legitimate feed lives there
+  and they hand out credentials. The check runs before each request and again when the socket
+  connects (the client's network backend), so a DNS answer that changes between the two
+  (rebinding) cannot slip through.
 
 Failures map to the error tree (``errors.py``): connect errors are retried once after a short
-pause, then ``TransientSourceError``; timeouts and 5xx are transient; 429, and 503 with a
-Retry-After, raise ``RateLimited``; other 4xx and refused destinations are permanent. Messages
-name the host, the status and what to do, and never carry credentials: URLs in them lose their
-userinfo and query string, and header values are never logged.
+pause (unless the pause would pass the deadline), then ``TransientSourceError``; timeouts, an
+expired deadline and 5xx are transient; 429, and 503 with a Retry-After, raise ``RateLimited``;
+other 4xx and refused destinations are permanent. Messages name the host, the status and what
+to do, and never carry credentials: URLs in them lose their userinfo and query string, and
+header values are never logged (secret values a host name may carry are masked by
+``sources.fetch_platform`` and the log filter).
 """
 
 from __future__ import annotations
@@ -31,14 +40,17 @@ import ipaddress
 import logging
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -48,50 +60,124 @@ from charlee_collector.settings import Settings
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 USER_AGENT = "CharleeCollector/0.1 (+https://github.com/charlee/collector)"
 MAX_REDIRECTS = 5
 CONNECT_ATTEMPTS = 2
 RETRY_PAUSE_SECONDS = 0.25
 DEFAULT_RATE_LIMIT_DELAY = timedelta(minutes=30)
 MAX_RETRY_AFTER = timedelta(days=7)
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(address)
-    for address in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
-)
 _REDIRECTS = {301, 302, 303, 307, 308}
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# --- destinations ------------------------------------------------------------------------------
+
+# The hosts clouds serve instance metadata, credentials and platform services on: AWS IMDS (also
+# GCP, Azure, OCI, DigitalOcean), ECS task metadata, EKS pod identity, AWS DNS and NTP, Alibaba,
+# Azure's WireServer, and AWS's IPv6 twins.
+METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
+    ipaddress.ip_address(address)
+    for address in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "169.254.170.23",
+        "169.254.169.253",
+        "169.254.169.123",
+        "100.100.100.200",
+        "168.63.129.16",
+        "fd00:ec2::254",
+        "fd00:ec2::253",
+        "fd00:ec2::123",
+        "fd00:ec2::23",
+    )
+)
+# Refused always. All of IPv4 link-local is in: no feed lives there, and every cloud keeps
+# adding services to it; fd00:ec2::/32 is AWS's IPv6 counterpart.
+METADATA_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+    ipaddress.ip_network("169.254.0.0/16"),
+    ipaddress.ip_network("fd00:ec2::/32"),
+    *(ipaddress.ip_network(address) for address in METADATA_ADDRESSES),
+)
+# Not public, yet missing from (some Python versions of) ipaddress's tables.
+_NON_PUBLIC_IPV6 = tuple(
+    ipaddress.IPv6Network(network)
+    for network in (
+        "fec0::/10",  # site-local (deprecated, still routed inside some networks)
+        "64:ff9b:1::/48",  # local-use NAT64 (RFC 8215): reaches the operator's own IPv4 space
+        "100::/64",  # discard-only
+        "2001:db8::/32",  # documentation
+        "3fff::/20",  # documentation
+        "5f00::/16",  # SRv6 segment identifiers
+    )
+)
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # SIIT (RFC 2765)
+_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d (minus :: and ::1)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+# Where RFC 6052 puts the IPv4 address for each NAT64 prefix length (bits 64-71 are skipped).
+_NAT64_PREFIX_LENGTHS = (32, 40, 48, 56, 64, 96)
 
 
-@dataclass(frozen=True)
-class HttpResponse:
-    """What a source needs from one successful (2xx or 304) response."""
-
-    status: int
-    body: bytes
-    headers: Mapping[str, str]
-    url: str
-    etag: str | None
-    last_modified: str | None
-    not_modified: bool
+def _low_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
 
 
-def redact_url(url: httpx.URL | str) -> str:
-    """The URL as it may appear in a message: no userinfo, no query string, no fragment."""
-    parsed = httpx.URL(str(url)) if not isinstance(url, httpx.URL) else url
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
+def _rfc6052_ipv4(address: ipaddress.IPv6Address, prefix_length: int) -> ipaddress.IPv4Address:
+    packed = address.packed
+    if prefix_length == 96:
+        return ipaddress.IPv4Address(packed[12:])
+    without_u = packed[:8] + packed[9:]
+    start = prefix_length // 8
+    return ipaddress.IPv4Address(without_u[start : start + 4])
 
 
-def is_forbidden_address(address: IPAddress, *, allow_private: bool) -> bool:
-    """Whether a connection to ``address`` must be refused (metadata always; non-public unless
-    private networks are allowed)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address in METADATA_ADDRESSES:
+def _stands_for_ipv4(address: ipaddress.IPv6Address) -> bool:
+    """Whether the address is only a way to reach an IPv4 one (so that one alone decides)."""
+    if address.teredo or address.sixtofour:
         return True
-    if allow_private:
+    if address in _MAPPED or address in _TRANSLATED or address in _NAT64:
+        return True
+    return address in _COMPATIBLE and int(address) > 1
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address carries by a defined mechanism: mapped (::ffff:0:0/96),
+    translated (::ffff:0:0:0/96), compatible (::/96), NAT64 (64:ff9b::/96; 64:ff9b:1::/48 at
+    every RFC 6052 position), 6to4 (2002::/16), Teredo (server and client) and ISATAP."""
+    found: list[ipaddress.IPv4Address] = []
+    if _stands_for_ipv4(address):
+        if address.teredo:
+            found.extend(address.teredo)
+        elif address.sixtofour:
+            found.append(address.sixtofour)
+        else:
+            found.append(_low_ipv4(address))
+    elif address in _LOCAL_NAT64:
+        found.extend(_rfc6052_ipv4(address, length) for length in (48, 56, 64, 96))
+    # ISATAP interface identifier: [00|01|02|03]00:5efe:a.b.c.d, under any prefix.
+    if (int(address) >> 32) & 0xFCFFFFFF == 0x5EFE:
+        found.append(_low_ipv4(address))
+    return tuple(dict.fromkeys(found))
+
+
+def is_metadata_address(address: IPAddress) -> bool:
+    """Whether ``address`` is a cloud metadata address in any form (refused always)."""
+    if any(address in network for network in METADATA_NETWORKS):
+        return True
+    if isinstance(address, ipaddress.IPv4Address):
         return False
+    if any(is_metadata_address(inner) for inner in embedded_ipv4(address)):
+        return True
+    # An operator's NAT64 prefix can be any prefix (RFC 6052): the metadata hosts are refused at
+    # every position such a prefix can put them, whatever the prefix.
+    return any(_rfc6052_ipv4(address, length) in METADATA_ADDRESSES for length in _NAT64_PREFIX_LENGTHS)
+
+
+def _is_non_public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and any(address in net for net in _NON_PUBLIC_IPV6):
+        return True
     return (
         not address.is_global
         or address.is_multicast
@@ -103,10 +189,182 @@ def is_forbidden_address(address: IPAddress, *, allow_private: bool) -> bool:
     )
 
 
-def _resolve(host: str, port: int) -> list[IPAddress]:
+def is_forbidden_address(address: IPAddress, *, allow_private: bool) -> bool:
+    """Whether a connection to ``address`` must be refused: metadata in any form always; a
+    non-public address, or an IPv6 one carrying a non-public IPv4 address, unless private
+    networks are allowed."""
+    if is_metadata_address(address):
+        return True
+    if allow_private:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = embedded_ipv4(address)
+        if any(_is_non_public(inner) for inner in embedded):
+            return True
+        if embedded and _stands_for_ipv4(address):
+            return False  # its own prefix (reserved, 6to4, Teredo...) says nothing about the target
+    return _is_non_public(address)
+
+
+def _refuse_forbidden(host: str, addresses: Iterable[IPAddress], *, allow_private: bool) -> None:
+    for address in addresses:
+        if not is_forbidden_address(address, allow_private=allow_private):
+            continue
+        embedded = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else ()
+        culprits = [
+            str(inner) for inner in embedded if is_forbidden_address(inner, allow_private=allow_private)
+        ]
+        carries = f" (which carries {', '.join(culprits)})" if culprits else ""
+        why = (
+            "a cloud metadata address, which is never fetched"
+            if is_metadata_address(address)
+            else "not a public address (set COLLECTOR_ALLOW_PRIVATE_NETWORKS=true only for local runs)"
+        )
+        raise PermanentSourceError(
+            f"refused to fetch from host {host!r}: it resolves to {address}{carries}, {why}"
+        )
+
+
+# --- the deadline of one collection ------------------------------------------------------------
+
+
+class Deadline:
+    """The wall-clock limit of one collection; every socket operation in it ends by ``at``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self._cut_off = False
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def reached(self) -> bool:
+        """Whether it has passed, or an operation was cut off by it."""
+        return self._cut_off or self.remaining() <= 0
+
+    def cut_off(self) -> None:
+        self._cut_off = True
+
+    def error(self, where: str) -> TransientSourceError:
+        return TransientSourceError(
+            f"{where} did not finish within {self.seconds:g} s (COLLECTION_DEADLINE_SECONDS): "
+            "connect, headers, redirects and body together took too long; the collection will be retried"
+        )
+
+
+_deadline: ContextVar[Deadline | None] = ContextVar("collection_deadline", default=None)
+
+
+@contextmanager
+def collection_deadline(seconds: float) -> Iterator[Deadline]:
+    """Bound every fetch in the block (this thread) to ``seconds`` from now; inside an earlier
+    deadline, the earlier one stays."""
+    current = _deadline.get()
+    if current is not None and current.at <= time.monotonic() + seconds:
+        yield current
+        return
+    deadline = Deadline(seconds)
+    token = _deadline.set(deadline)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+        yield deadline
+    finally:
+        _deadline.reset(token)
+
+
+def _within_deadline(
+    operation: Callable[[float | None], T], timeout: float | None, expired: type[httpcore.TimeoutException]
+) -> T:
+    """Run a socket operation with its timeout cut to what is left of the current deadline."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return operation(timeout)
+    left = deadline.remaining()
+    if left <= 0:
+        deadline.cut_off()
+        raise expired(f"the collection deadline ({deadline.seconds:g} s) has passed")
+    if timeout is not None and timeout < left:
+        return operation(timeout)
+    try:
+        return operation(left)
+    except httpcore.TimeoutException:
+        deadline.cut_off()  # the deadline ran out, not the operation's own timeout
+        raise
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read, write and TLS handshake ends by the current deadline.
+
+    The deadline is looked up on each call, not when the stream is made: a pooled connection
+    serves whichever collection (thread) uses it next.
+    """
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return _within_deadline(lambda t: self._stream.read(max_bytes, t), timeout, httpcore.ReadTimeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        _within_deadline(lambda t: self._stream.write(buffer, t), timeout, httpcore.WriteTimeout)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        upgraded = _within_deadline(
+            lambda t: self._stream.start_tls(ssl_context, server_hostname, t),
+            timeout,
+            httpcore.ConnectTimeout,
+        )
+        return _DeadlineStream(upgraded)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+def _getaddrinfo(host: str, port: int, timeout: float | None) -> list[Any]:
+    if timeout is None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    # getaddrinfo has no timeout of its own and can hang on a dead resolver: it runs on a daemon
+    # thread that is abandoned (it ends when the resolver gives up) when the wait runs out.
+    answer: list[Any] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the waiting thread
+            answer.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="resolve", daemon=True).start()
+    if not done.wait(timeout):
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if isinstance(answer[0], BaseException):
+        raise answer[0]
+    return list(answer[0])
+
+
+def _resolve(host: str, port: int, timeout: float | None) -> list[IPAddress]:
+    """The addresses ``host`` resolves to, looked up within ``timeout`` and the deadline."""
+    try:
+        return [ipaddress.ip_address(host)]  # a literal: nothing to look up
+    except ValueError:
+        pass
+    deadline = _deadline.get()
+    if deadline is not None:
+        if deadline.reached():
+            raise deadline.error(repr(host))
+        timeout = deadline.remaining() if timeout is None else min(timeout, deadline.remaining())
+    try:
+        infos = _getaddrinfo(host, port, timeout)
+    except (OSError, UnicodeError) as exc:  # gaierror and TimeoutError are OSErrors
+        if deadline is not None and deadline.reached():
+            raise deadline.error(repr(host)) from exc
         raise TransientSourceError(
             f"could not resolve host {host!r} ({exc}): check the host name in the platform's url"
         ) from exc
@@ -116,20 +374,6 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
         if address not in addresses:
             addresses.append(address)
     return addresses
-
-
-def _refuse_forbidden(host: str, addresses: Iterable[IPAddress], *, allow_private: bool) -> None:
-    for address in addresses:
-        if is_forbidden_address(address, allow_private=allow_private):
-            why = (
-                "a cloud metadata address, which is never fetched"
-                if address in METADATA_ADDRESSES
-                or (isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped in METADATA_ADDRESSES)
-                else "not a public address (set COLLECTOR_ALLOW_PRIVATE_NETWORKS=true only for local runs)"
-            )
-            raise PermanentSourceError(
-                f"refused to fetch from host {host!r}: it resolves to {address}, {why}"
-            )
 
 
 def check_destination(url: httpx.URL, settings: Settings) -> None:
@@ -142,11 +386,13 @@ def check_destination(url: httpx.URL, settings: Settings) -> None:
     if not url.host:
         raise PermanentSourceError("refused a URL without a host: check the platform's url")
     port = url.port or (443 if url.scheme == "https" else 80)
-    _refuse_forbidden(url.host, _resolve(url.host, port), allow_private=settings.allow_private_networks)
+    addresses = _resolve(url.host, port, settings.http_connect_timeout)
+    _refuse_forbidden(url.host, addresses, allow_private=settings.allow_private_networks)
 
 
 class _GuardedBackend(httpcore.SyncBackend):
-    """Resolves and vets the host at connect time, then connects to the vetted address itself."""
+    """Resolves and vets the host at connect time, then connects to the vetted address itself;
+    every stream it returns keeps to the collection's deadline."""
 
     def __init__(self, allow_private: bool) -> None:
         self._allow_private = allow_private
@@ -160,14 +406,21 @@ class _GuardedBackend(httpcore.SyncBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = _resolve(host, port)
+            addresses = _resolve(host, port, timeout)
         except TransientSourceError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
         _refuse_forbidden(host, addresses, allow_private=self._allow_private)
         last_error: Exception | None = None
         for address in addresses:
+            vetted = str(address)
+
+            def connect(limit: float | None, to: str = vetted) -> httpcore.NetworkStream:
+                return super(_GuardedBackend, self).connect_tcp(
+                    to, port, limit, local_address, socket_options
+                )
+
             try:
-                return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
+                return _DeadlineStream(_within_deadline(connect, timeout, httpcore.ConnectTimeout))
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         raise last_error or httpcore.ConnectError(f"no address to connect to for {host!r}")
@@ -220,6 +473,29 @@ def build_client(settings: Settings) -> httpx.Client:
     )
 
 
+# --- responses ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """What a source needs from one successful (2xx or 304) response."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+    url: str
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+
+
+def redact_url(url: httpx.URL | str) -> str:
+    """The URL as it may appear in a message: no userinfo, no query string, no fragment."""
+    parsed = httpx.URL(str(url)) if not isinstance(url, httpx.URL) else url
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
+
+
 def parse_retry_after(value: str | None, *, now: datetime) -> datetime | None:
     """When a Retry-After (seconds or HTTP-date) lets us come back, kept within 7 days from now."""
     if not value or not value.strip():
@@ -265,6 +541,7 @@ def _status_error(status: int, url: httpx.URL, headers: Mapping[str, str]) -> Ex
 
 
 def _read_capped(response: httpx.Response, url: httpx.URL, settings: Settings) -> bytes:
+    # A slow body is the deadline's business: every read below ends by it.
     cap = settings.max_response_bytes
     too_big = (
         f"response from {url.host} ({redact_url(url)}) is larger than the {cap}-byte cap "
@@ -273,49 +550,64 @@ def _read_capped(response: httpx.Response, url: httpx.URL, settings: Settings) -
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap and "content-encoding" not in response.headers:
         raise PermanentSourceError(too_big, http_status=response.status_code)
-    deadline = time.monotonic() + settings.http_connect_timeout + settings.http_read_timeout * 3
     body = bytearray()
     for chunk in response.iter_bytes():
         body += chunk
         if len(body) > cap:
             raise PermanentSourceError(too_big, http_status=response.status_code)
-        if time.monotonic() > deadline:
-            raise TransientSourceError(f"{url.host} sent {redact_url(url)} too slowly; will retry")
     return bytes(body)
 
 
+def _transport_error(exc: httpx.HTTPError, where: str, settings: Settings, attempts: int) -> Exception:
+    """The error-tree member for a request that failed below HTTP (no usable response)."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        return TransientSourceError(
+            f"could not connect to {where} after {tries} ({exc}); the collection will be retried"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientSourceError(
+            f"{where} did not answer within {settings.http_read_timeout}s "
+            f"({type(exc).__name__}); the collection will be retried"
+        )
+    if isinstance(exc, httpx.DecodingError):
+        return PermanentSourceError(f"{where} sent a body that could not be decompressed: {exc}")
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return PermanentSourceError(f"cannot request {where}: {exc}; check the platform's url")
+    return TransientSourceError(f"network error talking to {where}: {type(exc).__name__}: {exc}")
+
+
+def _timeout(client: httpx.Client, deadline: Deadline) -> httpx.Timeout:
+    # Waiting for a pooled connection is the one wait that does not pass the network backend.
+    timeout, left = client.timeout, deadline.remaining()
+    pool = left if timeout.pool is None else min(timeout.pool, left)
+    return httpx.Timeout(connect=timeout.connect, read=timeout.read, write=timeout.write, pool=pool)
+
+
 def _send(
-    client: httpx.Client, url: httpx.URL, headers: Mapping[str, str], settings: Settings
+    client: httpx.Client, url: httpx.URL, headers: Mapping[str, str], settings: Settings, deadline: Deadline
 ) -> tuple[int, httpx.Headers, bytes]:
     where = f"{url.host} ({redact_url(url)})"
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        if deadline.reached():
+            raise deadline.error(where)
         try:
-            with client.stream("GET", url, headers=dict(headers)) as response:
+            with client.stream(
+                "GET", url, headers=dict(headers), timeout=_timeout(client, deadline)
+            ) as response:
                 ok = 200 <= response.status_code < 300
                 body = _read_capped(response, url, settings) if ok else b""
                 return response.status_code, response.headers, body
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            if attempt < CONNECT_ATTEMPTS:
-                log.info("connect to %s failed (%s); retrying once", url.host, type(exc).__name__)
-                time.sleep(RETRY_PAUSE_SECONDS * attempt)
-                continue
-            raise TransientSourceError(
-                f"could not connect to {where} after {CONNECT_ATTEMPTS} attempts ({exc}); "
-                "the collection will be retried"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise TransientSourceError(
-                f"{where} did not answer within {settings.http_read_timeout}s "
-                f"({type(exc).__name__}); the collection will be retried"
-            ) from exc
-        except httpx.DecodingError as exc:
-            raise PermanentSourceError(f"{where} sent a body that could not be decompressed: {exc}") from exc
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
-            raise PermanentSourceError(f"cannot request {where}: {exc}; check the platform's url") from exc
         except httpx.HTTPError as exc:
-            raise TransientSourceError(
-                f"network error talking to {where}: {type(exc).__name__}: {exc}"
-            ) from exc
+            if deadline.reached():
+                raise deadline.error(where) from exc
+            pause = RETRY_PAUSE_SECONDS * attempt
+            retry = attempt < CONNECT_ATTEMPTS and pause < deadline.remaining()
+            if retry and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                log.info("connect to %s failed (%s); retrying once", url.host, type(exc).__name__)
+                time.sleep(pause)
+                continue
+            raise _transport_error(exc, where, settings, attempt) from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -329,7 +621,10 @@ def get(
     last_modified: str | None = None,
     settings: Settings,
 ) -> HttpResponse:
-    """GET ``url`` politely (see the module docstring); a 304 comes back as ``not_modified``."""
+    """GET ``url`` politely (see the module docstring); a 304 comes back as ``not_modified``.
+
+    Runs within the current collection's deadline, or one of its own when there is none.
+    """
     try:
         current = httpx.URL(url)
         if params:
@@ -342,24 +637,25 @@ def get(
     if last_modified:
         request_headers["If-Modified-Since"] = last_modified
     origin = (current.scheme, current.host, current.port)
-    for _hop in range(MAX_REDIRECTS + 1):
-        check_destination(current, settings)
-        status, response_headers, body = _send(client, current, request_headers, settings)
-        location = response_headers.get("location")
-        if status not in _REDIRECTS or not location:
-            break
-        try:
-            current = current.join(location)
-        except (httpx.InvalidURL, ValueError) as exc:
-            raise PermanentSourceError(f"{current.host} redirected to an invalid URL: {exc}") from exc
-        if (current.scheme, current.host, current.port) != origin:
-            # Credentials and validators belong to the first origin; never hand them to another.
-            request_headers = {k: v for k, v in request_headers.items() if k.lower() == "accept"}
-    else:
-        raise PermanentSourceError(
-            f"more than {MAX_REDIRECTS} redirects starting at {redact_url(url)} (a redirect loop?): "
-            "point the platform's url at the final address"
-        )
+    with collection_deadline(settings.collection_deadline_seconds) as deadline:
+        for _hop in range(MAX_REDIRECTS + 1):
+            check_destination(current, settings)
+            status, response_headers, body = _send(client, current, request_headers, settings, deadline)
+            location = response_headers.get("location")
+            if status not in _REDIRECTS or not location:
+                break
+            try:
+                current = current.join(location)
+            except (httpx.InvalidURL, ValueError) as exc:
+                raise PermanentSourceError(f"{current.host} redirected to an invalid URL: {exc}") from exc
+            if (current.scheme, current.host, current.port) != origin:
+                # Credentials and validators belong to the first origin; never hand them to another.
+                request_headers = {k: v for k, v in request_headers.items() if k.lower() == "accept"}
+        else:
+            raise PermanentSourceError(
+                f"more than {MAX_REDIRECTS} redirects starting at {redact_url(url)} (a redirect loop?): "
+                "point the platform's url at the final address"
+            )
     if status == 304:
         # A 304 may carry fresher validators; otherwise the ones we sent stay valid.
         return HttpResponse(

@@ -3,6 +3,10 @@
 A collect message needs only ``platform_id`` so a person can type it; a typed message is an
 on-demand request and is forced. Unknown fields are reported (and ignored) so messages in
 flight survive a deploy that adds one.
+
+Every id a message carries is checked against the column it goes into (``PLATFORM_IDS``,
+``USER_IDS``) before any SQL: an id the column cannot hold is an invalid message (-> DLQ), not a
+database failure retried five times. A dispatcher event names at most ``MAX_PLATFORM_IDS`` ids.
 """
 
 from __future__ import annotations
@@ -10,13 +14,68 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictInt, ValidationError, model_validator
+from sqlalchemy import BigInteger, Column, Integer, SmallInteger
 
 from charlee_collector.errors import InvalidMessage
+from charlee_collector.models import platforms
 
 Trigger = Literal["schedule", "on_demand"]
+
+# The largest value of each integer column type, subclasses first (BigInteger is an Integer).
+_COLUMN_MAX = ((BigInteger, 2**63 - 1), (SmallInteger, 2**15 - 1), (Integer, 2**31 - 1))
+
+
+@dataclass(frozen=True)
+class IdRange:
+    """The ids one column can hold, from 1 up: what a message (or a command) may name."""
+
+    low: int
+    high: int
+
+    @classmethod
+    def of(cls, column: Column[Any]) -> IdRange:
+        """The positive ids that fit ``column``'s integer type."""
+        for kind, high in _COLUMN_MAX:
+            if isinstance(column.type, kind):
+                return cls(1, high)
+        raise TypeError(f"{column} is not an integer column")
+
+    def __contains__(self, value: object) -> bool:
+        # bool is an int to Python, and 1.0 == 1: neither is an id a person meant.
+        return type(value) is int and self.low <= value <= self.high
+
+    def check(self, value: object, what: str) -> int:
+        """``value`` when it is an id in range; ValueError naming ``what`` and the range otherwise."""
+        if isinstance(value, int) and value in self:
+            return value
+        raise ValueError(f"{what} must be an integer from {self.low} to {self.high}, got {_short(value)}")
+
+
+PLATFORM_IDS = IdRange.of(platforms.c.id)
+USER_IDS = IdRange.of(platforms.c.user_id)
+# Claims take any count of ids; this bounds one invocation's work (a message per existing
+# platform, sent within the dispatcher's timeout) and its event (~1.1 MB of ids, under Lambda's
+# 6 MB), far above any real list.
+MAX_PLATFORM_IDS = 100_000
+
+
+def _short(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error must not echo a megabyte event."""
+    if isinstance(value, int) and value.bit_length() > 4 * limit:
+        return f"an integer of {value.bit_length()} bits"  # repr would be long, or refused
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _platform_id(value: object) -> int:
+    return PLATFORM_IDS.check(value, "platform_id")
+
+
+# Checked before pydantic's own int validation, so the error names the range.
+PlatformId = Annotated[StrictInt, BeforeValidator(_platform_id)]
 
 
 class CollectMessage(BaseModel):
@@ -24,7 +83,7 @@ class CollectMessage(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    platform_id: StrictInt = Field(gt=0)
+    platform_id: PlatformId
     trigger: Trigger = "on_demand"
     force: bool | None = None
     requested_at: datetime | None = None
@@ -50,8 +109,9 @@ def parse_collect_message(body: str) -> CollectMessage:
     """Validate an SQS body; InvalidMessage says what is wrong with it."""
     try:
         payload = json.loads(body)
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise InvalidMessage(f"collect message is not JSON: {exc}") from exc
+    except (ValueError, TypeError) as exc:
+        # ValueError besides JSONDecodeError: a number of more than 4,300 digits.
+        raise InvalidMessage(f"collect message is not JSON: {str(exc)[:200]}") from exc
     if not isinstance(payload, dict):
         raise InvalidMessage(f"collect message must be a JSON object, got {type(payload).__name__}")
     try:
@@ -79,21 +139,25 @@ def parse_dispatch_event(event: Any) -> DispatchRequest:
         raise InvalidMessage(f"dispatcher event must be a JSON object, got {type(event).__name__}")
     if event.get("detail-type") == "Scheduled Event" or event.get("source") in _SCHEDULE_SOURCES:
         return DispatchRequest(kind="schedule")
-    if set(event) == {"user_id"}:
-        user_id = event["user_id"]
-        if not _is_id(user_id):
-            raise InvalidMessage(f"user_id must be a positive integer, got {user_id!r}")
-        return DispatchRequest(kind="user", user_id=user_id)
-    if set(event) == {"platform_ids"}:
-        ids = event["platform_ids"]
-        if not isinstance(ids, list) or not ids or not all(_is_id(i) for i in ids):
-            raise InvalidMessage(f"platform_ids must be a non-empty list of positive integers, got {ids!r}")
-        return DispatchRequest(kind="platforms", platform_ids=tuple(dict.fromkeys(ids)))
+    try:
+        if set(event) == {"user_id"}:
+            return DispatchRequest(kind="user", user_id=USER_IDS.check(event["user_id"], "user_id"))
+        if set(event) == {"platform_ids"}:
+            return DispatchRequest(kind="platforms", platform_ids=_platform_ids(event["platform_ids"]))
+    except ValueError as exc:
+        raise InvalidMessage(f"dispatcher event: {exc}") from exc
     raise InvalidMessage(
         'dispatcher accepts a scheduled event, {"user_id": N} or {"platform_ids": [N, ...]}; '
-        f"got keys {sorted(event)}"
+        f"got keys {_short(sorted(event))}"
     )
 
 
-def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+def _platform_ids(ids: Any) -> tuple[int, ...]:
+    """The distinct ids of a ``platform_ids`` list, in order; ValueError says what is wrong."""
+    if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_PLATFORM_IDS:
+        size = f"{len(ids)} ids" if isinstance(ids, list) else _short(ids)
+        raise ValueError(f"platform_ids must be a list of 1 to {MAX_PLATFORM_IDS} ids, got {size}")
+    for n, value in enumerate(ids):
+        if value not in PLATFORM_IDS:
+            PLATFORM_IDS.check(value, f"platform_ids[{n}]")  # raises, naming the entry
+    return tuple(dict.fromkeys(ids))

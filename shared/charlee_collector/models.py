@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -75,6 +76,11 @@ LIMITS = {
     "client_currency": 10,
     "contract_type": 20,
 }
+# Minutes between a platform's collections: at least one, at most 30 days. Migration 0002 holds
+# the database to the same range (a CHECK on PostgreSQL, triggers on SQLite), the CLI refuses
+# values outside it, and scheduling.py clamps whatever it reads into it.
+MIN_INTERVAL_MINUTES = 1
+MAX_INTERVAL_MINUTES = 30 * 24 * 60
 _BIG_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
 
 # One watched source of one user. The partial index ix_freelance_platforms_due that serves the
@@ -103,6 +109,10 @@ platforms = Table(
     Column("paused_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    CheckConstraint(
+        f"collection_interval_minutes BETWEEN {MIN_INTERVAL_MINUTES} AND {MAX_INTERVAL_MINUTES}",
+        name="ck_freelance_platforms_interval",
+    ),
 )
 
 # What was collected.

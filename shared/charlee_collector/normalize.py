@@ -4,6 +4,8 @@ Every adapter in ``sources/`` hands its raw values to ``build_opportunity``, whi
 place that makes them safe to store: text loses NUL bytes and lone surrogates (PostgreSQL
 rejects both), values wider than a column (``models.LIMITS``) are cut instead of rejected,
 budgets that do not fit ``Numeric(14, 2)`` are dropped, and only http(s) links are kept.
+HTML with tags is read from its first ``MAX_HTML_CHARS`` characters only, so one
+description's tree stays small whatever a platform sends; tag-free text is kept whole.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from charlee_collector.opportunity import ContractType, Opportunity
 log = logging.getLogger(__name__)
 
 MAX_SKILLS = 50
+# HTML with tags is read from at most this much: a parser's tree costs up to ~150 bytes per
+# byte of input ("<p>x<p>x..."), and no job post is longer.
+MAX_HTML_CHARS = 256 * 1024
 # Numeric(14, 2): anything at or above this cannot be stored.
 _BUDGET_CEILING = Decimal("1000000000000")
 _CENT = Decimal("0.01")
@@ -64,12 +69,13 @@ def html_to_text(html: Any) -> str | None:
     """Readable plain text from an HTML fragment: blocks become lines, entities are decoded.
 
     Text without any tag is only unescaped, so the line breaks of plain-text descriptions stay.
+    HTML with tags is read from its first ``MAX_HTML_CHARS`` characters.
     """
     text = clean_text(html)
     if text is None:
         return None
     if _TAG.search(text):
-        text = _html_lines(text.replace(_BREAK, "")) or ""
+        text = _html_lines(text[:MAX_HTML_CHARS].replace(_BREAK, "")) or ""
     elif "&" in text:
         text = unescape(text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))

@@ -6,7 +6,8 @@ useful; never a platform id.
 
 No secret reaches a log line. Every record the Powertools handler writes (and every record the
 handlers that were on the root logger at import see) is scrubbed first: values registered with
-``register_secret_values`` (and the password of ``DATABASE_URL``), the userinfo of any URL,
+``register_secret_values`` (and the password of ``DATABASE_URL``) in every form a message may
+give them (any case, escaped, percent-encoded, inside an IDNA host label), the userinfo of any URL,
 credential-like query parameters and ``Bearer``/``Basic`` tokens become ``***``. That covers the
 message, extra keys, appended keys and exception tracebacks, chained causes included: a record
 whose traceback needed scrubbing carries the scrubbed text in ``exception`` and loses its raw
@@ -25,10 +26,11 @@ import os
 import re
 import threading
 import traceback
+import unicodedata
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -100,37 +102,70 @@ _SECRET_QUERY = re.compile(
 _AUTH_TOKEN = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]{8,}")
 
 _secrets_lock = threading.Lock()
-_secret_variants: set[str] = set()
+_secret_values: set[str] = set()
 _secret_pattern: re.Pattern[str] | None = None
 _database_url_seen: str | None = None
+# An IDNA label (a host name as httpx sends it): a secret inside one is no longer its own text.
+_PUNYCODE_LABEL = re.compile(r"(?i)\bxn--[a-z0-9-]+")
 
 
-def _variants(value: str) -> set[str]:
-    # The forms a value takes inside a message: as is, JSON- or repr-escaped, URL-encoded, and
-    # without the trailing newline a pasted secret often has (a bytes repr shows it escaped).
-    forms: set[str] = set()
-    for base in {value, value.strip()}:
-        forms |= {base, json.dumps(base)[1:-1], repr(base)[1:-1], quote(base, safe=""), quote_plus(base)}
-    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+def _char_forms(char: str) -> list[str]:
+    # One character as a message may show it: as is, JSON-, repr- or bytes-repr-escaped, and
+    # percent-encoded once or twice (any hex case: the pattern ignores case), "+" for a space.
+    encoded = "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+    forms = {
+        char,
+        json.dumps(char)[1:-1],
+        repr(char)[1:-1],
+        repr(char.encode("utf-8", "surrogatepass"))[2:-1],
+        encoded,
+        encoded.replace("%", "%25"),
+    }
+    if char == " ":
+        forms.add("+")
+    return sorted(forms, key=len, reverse=True)
+
+
+def _value_pattern(value: str) -> str:
+    return "".join("(?:" + "|".join(re.escape(form) for form in _char_forms(char)) + ")" for char in value)
 
 
 def _all_variants(values: Iterable[object]) -> set[str]:
+    # Each value, without the trailing newline a pasted secret often has, and as Unicode
+    # normalisation (IDNA, NFKC) and case folding may have rewritten it.
     forms: set[str] = set()
     for value in values:
         if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH:
-            forms |= _variants(value)
-    return forms
+            for base in {value, value.strip()}:
+                forms |= {base, base.casefold(), unicodedata.normalize("NFKC", base).casefold()}
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
-def _pattern(forms: Iterable[str]) -> re.Pattern[str]:
-    ordered = sorted(forms, key=len, reverse=True)  # longest first: no partial hits
-    return re.compile("|".join(re.escape(form) for form in ordered))
+def _pattern(values: Iterable[str]) -> re.Pattern[str]:
+    ordered = sorted(values, key=len, reverse=True)  # longest first: no partial hits
+    # Case-insensitive: a host name reaches a message lower-cased, percent-encoding in any case.
+    return re.compile("|".join(_value_pattern(value) for value in ordered), re.IGNORECASE)
+
+
+def _decoded_label(label: str) -> str:
+    try:
+        return label[4:].encode("ascii").decode("punycode")
+    except (UnicodeError, ValueError):
+        return label
+
+
+def _mask(text: str, pattern: re.Pattern[str]) -> str:
+    text = pattern.sub(REDACTED, text)
+    # A secret in a host name with non-ASCII letters leaves as punycode: look inside each label.
+    return _PUNYCODE_LABEL.sub(lambda m: REDACTED if pattern.search(_decoded_label(m[0])) else m[0], text)
 
 
 def mask_values(text: str, values: Iterable[object]) -> str:
-    """``text`` with each of ``values`` masked in every form it may take (escaped, URL-encoded...)."""
+    """``text`` with each of ``values`` masked in every form it may take: any letter case,
+    JSON/repr-escaped, percent-encoded (wholly or in part, any hex case), inside an IDNA host
+    label, NFKC-normalised."""
     forms = _all_variants(values)
-    return _pattern(forms).sub(REDACTED, text) if forms else text
+    return _mask(text, _pattern(forms)) if forms else text
 
 
 def register_secret_values(values: Iterable[object]) -> None:
@@ -138,9 +173,9 @@ def register_secret_values(values: Iterable[object]) -> None:
     global _secret_pattern
     new = _all_variants(values)
     with _secrets_lock:
-        if new - _secret_variants:
-            _secret_variants.update(new)
-            _secret_pattern = _pattern(_secret_variants)
+        if new - _secret_values:
+            _secret_values.update(new)
+            _secret_pattern = _pattern(_secret_values)
 
 
 def _register_database_url_password() -> None:
@@ -162,7 +197,7 @@ def redact(text: str) -> str:
     _register_database_url_password()
     pattern = _secret_pattern
     if pattern is not None:
-        text = pattern.sub(REDACTED, text)
+        text = _mask(text, pattern)
     text = _URL_USERINFO.sub(_mask_userinfo, text)
     text = _SECRET_QUERY.sub(lambda m: m[1] + REDACTED, text)
     return _AUTH_TOKEN.sub(lambda m: f"{m[1]} {REDACTED}", text)

@@ -1,6 +1,12 @@
 """When a platform is due and where its next collection moves after each outcome (DESIGN section 3).
 
 Pure functions: storage.py applies them, tests drive them with a fixed clock.
+
+A platform's interval is bounded (``models.MIN_INTERVAL_MINUTES`` to ``MAX_INTERVAL_MINUTES``)
+wherever it is set; the arithmetic here clamps it again when reading it, so a row written before
+the bound existed is collected at the bound instead of raising (a date out of range) and stopping
+every other platform with it. No delay computed here is longer than the longest interval (30
+days), whatever the policy's backoff cap says, so ``now`` plus any of them is a valid date.
 """
 
 from __future__ import annotations
@@ -8,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from charlee_collector.models import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from charlee_collector.settings import SchedulingPolicy
 
 
@@ -33,15 +40,34 @@ def is_due(platform: PlatformSchedule, now: datetime) -> bool:
     )
 
 
+def check_interval(interval_minutes: int) -> int:
+    """The interval when it is in the allowed range; otherwise a ValueError whose message
+    (``must be 1 to ... minutes``) reads after the name of whatever was given."""
+    if not MIN_INTERVAL_MINUTES <= interval_minutes <= MAX_INTERVAL_MINUTES:
+        raise ValueError(
+            f"must be {MIN_INTERVAL_MINUTES} to {MAX_INTERVAL_MINUTES} minutes "
+            f"({MAX_INTERVAL_MINUTES // (24 * 60)} days), got {interval_minutes}"
+        )
+    return interval_minutes
+
+
+def bounded_interval(interval_minutes: int) -> int:
+    """The interval clamped into the allowed range (what a platform is collected at)."""
+    return min(max(interval_minutes, MIN_INTERVAL_MINUTES), MAX_INTERVAL_MINUTES)
+
+
 def next_after_success(now: datetime, interval_minutes: int, retry_at: datetime | None = None) -> datetime:
     """One interval from now, and never before a Retry-After the platform gave us."""
-    return _not_before(now + timedelta(minutes=interval_minutes), retry_at)
+    return _not_before(now + timedelta(minutes=bounded_interval(interval_minutes)), retry_at)
 
 
 def backoff_delay(interval_minutes: int, failures: int, policy: SchedulingPolicy) -> timedelta:
-    """The interval doubled for every consecutive failure after the first, capped by the policy."""
+    """The interval doubled for every consecutive failure after the first, capped by the policy
+    (and by the longest interval, whatever the policy says)."""
     doublings = min(max(failures - 1, 0), 30)  # 2**30 intervals already exceeds any sane cap
-    return min(timedelta(minutes=interval_minutes) * (2**doublings), policy.max_backoff)
+    # Capped as whole minutes first: 30 days times 2**30 is past what a timedelta holds.
+    minutes = min(bounded_interval(interval_minutes) * 2**doublings, MAX_INTERVAL_MINUTES)
+    return min(timedelta(minutes=minutes), policy.max_backoff)
 
 
 def next_after_failure(

@@ -37,6 +37,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _positive_seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value < float("inf"):
+        raise ValueError(f"expected a positive number of seconds, got {raw!r}")
+    return value
+
+
 def _read(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -70,6 +77,11 @@ class Settings:
     max_response_bytes: int = 10 * 1024 * 1024
     collector_concurrency: int = 4
     time_margin_ms: int = 30_000
+    # One collection's wall-clock limit (connect, TLS, headers, redirects, body, every page).
+    # 40 s: above one slow response (5 s connect + 20 s read), and two worst-case collections
+    # back to back plus the margin (2 x 40 + 30 s) fit in the collector's 120 s timeout, so a
+    # batch whose first wave is all dripping hosts still starts its next records.
+    collection_deadline_seconds: float = 40.0
     dispatch_batch_size: int = 100
     scheduling: SchedulingPolicy = field(default_factory=SchedulingPolicy)
 
@@ -89,6 +101,7 @@ class Settings:
             max_response_bytes=_read(env, "MAX_RESPONSE_BYTES", _positive_int, 10 * 1024 * 1024),
             collector_concurrency=_read(env, "COLLECTOR_CONCURRENCY", _positive_int, 4),
             time_margin_ms=_read(env, "TIME_MARGIN_MS", _positive_int, 30_000),
+            collection_deadline_seconds=_read(env, "COLLECTION_DEADLINE_SECONDS", _positive_seconds, 40.0),
             dispatch_batch_size=_read(env, "DISPATCH_BATCH_SIZE", _positive_int, 100),
             scheduling=SchedulingPolicy(
                 max_backoff=timedelta(minutes=_read(env, "MAX_BACKOFF_MINUTES", _positive_int, 24 * 60)),

@@ -4,8 +4,14 @@ Every function takes an open ``Connection`` and never commits: the caller owns t
 so a collection's upsert and its run record land together or not at all.
 
 The same functions run on PostgreSQL (production) and SQLite (the embedded local default).
-SQLite cannot lock rows: there, claims are serialised by a process-wide lock, which keeps them
-correct for one process (the local runner) but not across processes.
+SQLite cannot lock rows: there, writers take the database's write lock before they read what
+they will change, which serialises them (across processes too).
+
+Lock order, so concurrent collections of one platform queue instead of deadlocking: the
+platform's row first (``lock_platform``, taken by ``upsert_opportunities`` and ``finish_run``),
+then its opportunities in ``external_id`` order, then the run row. Everything stored from a run
+passes ``stored_error`` (text) or ``_validator`` (ETag, Last-Modified), and an interval read from
+a row is clamped as ``scheduling.bounded_interval`` clamps it, so one row cannot fail the rest.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    Integer,
     Select,
     and_,
+    any_,
     bindparam,
     false,
     func,
@@ -31,10 +40,24 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from charlee_collector.models import UTCDateTime, opportunities, platforms, runs
+from charlee_collector.models import (
+    MAX_INTERVAL_MINUTES,
+    MIN_INTERVAL_MINUTES,
+    UTCDateTime,
+    opportunities,
+    platforms,
+    runs,
+)
 from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
-from charlee_collector.scheduling import next_after_failure, next_after_success, should_pause
+from charlee_collector.scheduling import (
+    bounded_interval,
+    next_after_failure,
+    next_after_success,
+    should_pause,
+)
 from charlee_collector.settings import SchedulingPolicy
 
 UPSERT_CHUNK = 1000
@@ -142,6 +165,11 @@ def claim_due_platforms(conn: Connection, *, now: datetime, limit: int) -> list[
     return _claim(conn, due_platforms_query(now, limit), now, order=_due_order)
 
 
+# SQLite has no arrays and caps a statement's variables: a long id list is claimed in statements
+# of this many ids (one bind parameter each) there.
+CLAIM_IDS_CHUNK = 1000
+
+
 def claim_platforms(
     conn: Connection,
     *,
@@ -149,20 +177,41 @@ def claim_platforms(
     user_id: int | None = None,
     platform_ids: Sequence[int] | None = None,
 ) -> list[Claim]:
-    """Claim platforms on demand, due or not: all active ones of a user, or the ids given."""
+    """Claim platforms on demand, due or not: all active ones of a user, or the ids given.
+
+    Any number of ids is fine, in one transaction. The claims come back sorted by id, each
+    platform once.
+    """
     if (user_id is None) == (platform_ids is None):
         raise ValueError("give exactly one of user_id or platform_ids")
+    if user_id is not None:
+        return _claim_on_demand(conn, now, platforms.c.user_id == user_id, platforms.c.active.is_(True))
+    ids = sorted(set(platform_ids or ()))  # ascending chunks lock rows in one order, as ORDER BY does
+    return [claim for where in _id_filters(conn, ids) for claim in _claim_on_demand(conn, now, where)]
+
+
+def _id_filters(conn: Connection, ids: list[int]) -> list[ColumnElement[bool]]:
+    """Filters that together select the platforms ``ids`` names, one statement each.
+
+    PostgreSQL takes the whole list as one array parameter: an IN list binds one parameter per
+    id, and pg8000 counts parameters in 16 bits (70,000 ids raised ``struct.error``).
+    """
+    if not ids:
+        return []
+    if conn.dialect.name == "postgresql":
+        return [platforms.c.id == any_(bindparam("claim_ids", ids, type_=ARRAY(Integer)))]
+    return [platforms.c.id.in_(ids[i : i + CLAIM_IDS_CHUNK]) for i in range(0, len(ids), CLAIM_IDS_CHUNK)]
+
+
+def _claim_on_demand(conn: Connection, now: datetime, *where: ColumnElement[bool]) -> list[Claim]:
+    """Claim the platforms ``where`` selects, due or not, sorted by id."""
     query = select(
         platforms.c.id,
         platforms.c.user_id,
         platforms.c.source,
         platforms.c.next_collection_at,
         platforms.c.collection_interval_minutes,
-    )
-    if user_id is not None:
-        query = query.where(platforms.c.user_id == user_id, platforms.c.active.is_(True))
-    else:
-        query = query.where(platforms.c.id.in_(list(platform_ids or [])))
+    ).where(*where)
     locked = query.order_by(platforms.c.id).with_for_update(skip_locked=True, of=platforms)
     return _claim(conn, locked, now, order=lambda c: c.platform_id)
 
@@ -179,7 +228,11 @@ def _claim(
 def _claim_postgres(conn: Connection, query: Select[Any], now: datetime) -> list[Claim]:
     """One statement: lock the rows (skipping those others hold) and move them, returning both."""
     locked = query.cte("claimed")
-    interval = func.make_interval(0, 0, 0, 0, 0, locked.c.collection_interval_minutes)
+    # Clamped as scheduling.bounded_interval clamps: a row out of range must not fail the claim.
+    minutes = func.least(
+        func.greatest(locked.c.collection_interval_minutes, MIN_INTERVAL_MINUTES), MAX_INTERVAL_MINUTES
+    )
+    interval = func.make_interval(0, 0, 0, 0, 0, minutes)
     moved = type_coerce(literal(now, UTCDateTime) + interval, UTCDateTime)
     stmt = (
         update(platforms)
@@ -219,7 +272,7 @@ def _claim_sqlite(conn: Connection, query: Select[Any], now: datetime) -> list[C
             user_id=row.user_id,
             source=row.source,
             previous_next_collection_at=row.next_collection_at,
-            claimed_until=now + timedelta(minutes=row.collection_interval_minutes),
+            claimed_until=now + timedelta(minutes=bounded_interval(row.collection_interval_minutes)),
         )
         for row in conn.execute(query)
     ]
@@ -260,12 +313,32 @@ def release_claims(conn: Connection, claims: Iterable[Claim]) -> int:
 
 
 def load_platform(conn: Connection, platform_id: int, *, lock: bool = False) -> PlatformRecord | None:
-    """The platform with this id, or None when it does not exist (or was deleted)."""
+    """The platform with this id, or None when it does not exist (or was deleted).
+
+    ``lock`` takes the row lock every writer of the platform's collections takes first (see
+    ``lock_platform``).
+    """
     query = select(*_PLATFORM_COLUMNS).where(platforms.c.id == platform_id)
     if lock:
-        query = query.with_for_update()
+        if conn.dialect.name != "postgresql":
+            _take_sqlite_write_lock(conn)
+        # NO KEY UPDATE: the lock finish_run's UPDATE needs anyway, which does not block the
+        # KEY SHARE that inserting a row referencing the platform takes.
+        query = query.with_for_update(key_share=True)
     row = conn.execute(query).mappings().first()
     return PlatformRecord(**row) if row else None
+
+
+def lock_platform(conn: Connection, platform_id: int) -> PlatformRecord | None:
+    """Lock the platform's row for this transaction, before anything else of its collection.
+
+    Concurrent deliveries of one message each upsert the platform's opportunities and record a
+    run. Without this lock first they deadlock: the rows they insert take KEY SHARE on the
+    platform row (the foreign key) before finish_run wants to update it, and two inserts in
+    different orders wait for each other. Taken first, it makes them queue instead. SQLite has
+    no row locks: there its database write lock is taken first, for the same reason.
+    """
+    return load_platform(conn, platform_id, lock=True)
 
 
 # The columns an upsert writes from the item; the rest (ids, clock, status) come from the call.
@@ -292,13 +365,18 @@ def upsert_opportunities(
 ) -> UpsertCounts:
     """Insert new opportunities and rewrite changed ones, in bulk; never a duplicate row.
 
-    Items repeating an ``external_id`` within the input collapse to the last one (one statement
-    cannot touch a row twice). ``unchanged`` counts items whose content hash matched the stored one.
+    The platform's row is locked first (``lock_platform``) and the rows are written in
+    ``external_id`` order. Items repeating an ``external_id`` within the input collapse to the
+    last one (one statement cannot touch a row twice). ``unchanged`` counts items whose content
+    hash matched the stored one.
     """
     unique: dict[str, Opportunity] = {}
     for item in items:
         unique[item.external_id] = item
-    rows = [_item_values(item) for item in unique.values()]
+    lock_platform(conn, platform_id)
+    # Rows in one order whatever order the platform served them in, so two writers of the same
+    # rows (chunk by chunk, and row by row inside a chunk) never wait for each other in a cycle.
+    rows = [_item_values(unique[external_id]) for external_id in sorted(unique)]
     upsert_chunk = _upsert_chunk_postgres if conn.dialect.name == "postgresql" else _upsert_chunk_sqlite
     inserted = updated = 0
     for start in range(0, len(rows), chunk_size):
@@ -318,13 +396,15 @@ _RECORD_TYPES = {
 }
 # PostgreSQL: the whole chunk travels as ONE json parameter, unpacked by json_to_recordset. The
 # statement text stays ~1.5 KB whatever the row count; a multi-row VALUES of 19 placeholders per
-# row spent most of its time in the driver rewriting parameter markers.
+# row spent most of its time in the driver rewriting parameter markers. ORDER BY keeps the rows
+# in the order upsert_opportunities sorted them (byte order is code point order, as Python's).
 _POSTGRES_UPSERT = text(
     f"""
     INSERT INTO freelance_opportunities (user_id, platform_id, collected_at, updated_at, status, {", ".join(_ITEM_COLUMNS)})
     SELECT :user_id, :platform_id, :now, :now, 'new', {", ".join(f"r.{c}" for c in _ITEM_COLUMNS)}
     FROM json_to_recordset(CAST(:rows AS json))
       AS r({", ".join(f"{c} {_RECORD_TYPES.get(c, 'text')}" for c in _ITEM_COLUMNS)})
+    ORDER BY r.external_id COLLATE "C"
     ON CONFLICT (platform_id, external_id) DO UPDATE
     SET {", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_CHANGE)}
     WHERE freelance_opportunities.content_hash <> excluded.content_hash
@@ -383,14 +463,75 @@ def _upsert_chunk_sqlite(
     return inserted, len(ids) - inserted
 
 
+# Errors quote what providers wrote; the history keeps the start of a long one.
+STORED_ERROR_LIMIT = 2_000
+
+
+def _clean_text(value: str | None) -> str | None:
+    # Imported here: the dispatcher, which never records a run, keeps lxml out of its cold start.
+    from charlee_collector.normalize import clean_text
+
+    return clean_text(value)
+
+
+def stored_error(error: str | None) -> str | None:
+    """An error as it can be stored: cleaned like item text (no NUL, no lone surrogate), capped."""
+    text = _clean_text(error)
+    if text is None or len(text) <= STORED_ERROR_LIMIT:
+        return text
+    return text[: STORED_ERROR_LIMIT - 1] + "…"
+
+
+# SQLSTATE classes of a refused value: 22 data exception, 23 integrity constraint violation.
+_REFUSED_CLASSES = ("22", "23")
+
+
+def refused_by_database(exc: BaseException) -> bool:
+    """True when the database (or its driver) refused a value written: writing the same values
+    again cannot help. False for everything else (unavailable, deadlock, timeout: worth retrying)."""
+    if isinstance(exc, UnicodeEncodeError):  # text the driver cannot even send
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    # pg8000 reports most server errors as ProgrammingError, carrying the SQLSTATE in its fields.
+    fields = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    state = fields.get("C") if isinstance(fields, dict) else None
+    return isinstance(state, str) and state[:2] in _REFUSED_CLASSES
+
+
+def database_reason(exc: BaseException) -> str:
+    """The database's own one-line reason for ``exc`` (pg8000's message field, not the whole row)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    fields = orig.args[0] if orig is not None and orig.args else None
+    if isinstance(fields, dict) and fields.get("M"):
+        return str(fields["M"])
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def _validator(value: str | None, column: str) -> str | None:
-    """A validator that fits its column, or None: a cut ETag would be a wrong If-None-Match."""
+    """A validator stored as it came, or None when it cannot be: a cut or cleaned ETag would be a
+    wrong If-None-Match, so one longer than its column or holding what the database refuses
+    (NUL, a lone surrogate) is dropped."""
+    if value is None:
+        return None
     limit = getattr(platforms.c[column].type, "length", None)
-    return value if value is None or limit is None or len(value) <= limit else None
+    fits = limit is None or len(value) <= limit
+    return value if fits and _clean_text(value) == value else None
 
 
 def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> PlatformAfterRun:
-    """Record the run and move the platform on: reset or count failures, back off, pause, resume."""
+    """Record the run and move the platform on: reset or count failures, back off, pause, resume.
+
+    The platform's row is locked first (``lock_platform``), and every text stored from the run
+    passes ``stored_error`` or ``_validator``, so recording a run fails only when the database does.
+    """
+    platform = lock_platform(conn, run.platform_id)
+    if platform is None:  # deleted meanwhile: its runs went with it
+        return PlatformAfterRun(None, 0, paused=False, newly_paused=False)
+    error = stored_error(run.error)
     conn.execute(
         runs.insert().values(
             platform_id=run.platform_id,
@@ -404,12 +545,9 @@ def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> Pl
             inserted=run.inserted,
             updated=run.updated,
             duration_ms=max(int((run.finished_at - run.started_at).total_seconds() * 1000), 0),
-            error=run.error,
+            error=error,
         )
     )
-    platform = load_platform(conn, run.platform_id, lock=True)
-    if platform is None:
-        return PlatformAfterRun(None, 0, paused=False, newly_paused=False)
     now = run.finished_at
     interval = platform.collection_interval_minutes
     values: dict[str, Any] = {"updated_at": now}
@@ -437,19 +575,19 @@ def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> Pl
         values["next_collection_at"] = next_after_success(now, interval, run.retry_at)
     elif run.outcome == "failed" and run.attempt > 1:
         # SQS is retrying a message whose first attempt already counted: note the error only.
-        values.update(last_error=run.error, last_error_at=now)
+        values.update(last_error=error, last_error_at=now)
     elif run.outcome == "failed":
         failures += 1
         values.update(
             consecutive_failures=failures,
-            last_error=run.error,
+            last_error=error,
             last_error_at=now,
             next_collection_at=next_after_failure(now, interval, failures, policy, run.retry_at),
         )
         if not paused and should_pause(failures, policy):
             paused = newly_paused = True
             values["paused_at"] = now
-            values["last_error"] = f"paused after {failures} consecutive failures: {run.error}"
+            values["last_error"] = stored_error(f"paused after {failures} consecutive failures: {error}")
     conn.execute(update(platforms).where(platforms.c.id == run.platform_id).values(**values))
     return PlatformAfterRun(
         values.get("next_collection_at", platform.next_collection_at), failures, paused, newly_paused

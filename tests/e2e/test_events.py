@@ -28,7 +28,7 @@ def _failed_ids(response: dict[str, Any]) -> list[str]:
 
 # file -> (handler, check of its answer)
 EXPECTED: dict[str, tuple[Any, Callable[[Any], bool]]] = {
-    "migrate.json": (migrate_handler.handler, lambda r: r == {"revision": "0001"}),
+    "migrate.json": (migrate_handler.handler, lambda r: r == {"revision": "0002"}),
     "scheduled.json": (dispatcher_handler.handler, lambda r: r == {"due": 2, "dispatched": 2, "failed": 0}),
     "dispatch_user.json": (dispatcher_handler.handler, lambda r: r["dispatched"] == 2),
     "dispatch_platform_ids.json": (dispatcher_handler.handler, lambda r: r["dispatched"] == 2),

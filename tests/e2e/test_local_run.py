@@ -9,6 +9,7 @@ a network error without anything crashing.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,9 +22,9 @@ from sqlalchemy import Engine, func, select
 from charlee_collector import migrate
 from charlee_collector.db import create_db_engine
 from charlee_collector.local.defaults import DEFAULT_PLATFORMS
-from charlee_collector.models import opportunities
+from charlee_collector.models import opportunities, platforms, runs
 from tests.support.cli import FEED_ITEMS, Cli, rss
-from tests.support.factories import add_platform
+from tests.support.factories import add_platform, add_platforms
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
 
@@ -74,6 +75,55 @@ def test_local_run_collects_retries_and_reports(cli: Cli, http_server, local_db:
     second = cli("local", "run", "--force", "--exit-zero")
     assert "Local run: 3 platform(s) dispatched, 0 new opportunities" in second.stdout
     assert stored(local_db) == len(FEED_ITEMS) + outcomes[api]["inserted"]
+
+
+def successful_platforms(engine: Engine) -> set[int]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(runs.c.platform_id).where(runs.c.outcome == "success")).scalars())
+
+
+def test_one_tick_collects_hundreds_of_platforms_whatever_the_lambda_time_budget(
+    cli: Cli, http_server, local_db: Engine
+) -> None:
+    """No simulated Lambda timeout cuts the local tick short: a time margin bigger than the
+    dispatcher's 60 s would have stopped it before its first claim."""
+    count = 300
+    with local_db.begin() as conn:
+        for n in range(count):
+            http_server.route(
+                f"/feeds/{n}.xml", body=rss([(f"Feed {n}: Python developer", FEED_ITEMS[0][1])])
+            )
+        ids = add_platforms(conn, count, config={"url": ""})
+        for n, platform_id in enumerate(ids):
+            conn.execute(
+                platforms.update()
+                .where(platforms.c.id == platform_id)
+                .values(config={"url": http_server.url(f"/feeds/{n}.xml")})
+            )
+
+    result = cli("local", "run", timeout=600, env={"TIME_MARGIN_MS": "60000", "DISPATCH_BATCH_SIZE": "20"})
+
+    assert f"Local run: {count} platform(s) dispatched, {count} new opportunities" in result.stdout
+    assert successful_platforms(local_db) == set(ids)
+    assert "did not finish" not in result.stderr
+
+
+def test_a_tick_past_its_time_limit_says_how_many_it_left_and_exits_1(
+    cli: Cli, http_server, local_db: Engine
+) -> None:
+    # 120 answers of 0.5 s each, at most 16 at once: at least 3.75 s of work for a 1 s limit.
+    count = 120
+    http_server.route("/slow.xml", body=rss(), delay=0.5)
+    with local_db.begin() as conn:
+        ids = add_platforms(conn, count, config={"url": http_server.url("/slow.xml")})
+
+    result = cli("local", "run", "--time-limit", "1s", "--exit-zero", expect=1, timeout=600)
+
+    match = re.search(r"the tick did not finish: (\d+) platform\(s\) left uncollected", result.stderr)
+    assert match, result.stderr
+    collected = successful_platforms(local_db)
+    assert int(match.group(1)) == count - len(collected) > 0
+    assert collected < set(ids)
 
 
 def _offline(command: list[str]) -> list[str]:

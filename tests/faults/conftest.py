@@ -1,8 +1,13 @@
 """Fixtures of the fault suite: the handlers' environment (PostgreSQL, moto SQS, the local HTTP
-server) and a switch that takes the test database away and brings it back."""
+server), a switch that takes the test database away and brings it back, and a TCP proxy in front
+of PostgreSQL that resets a connection the way a dropped network does."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import struct
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +17,7 @@ from sqlalchemy import URL, Engine, create_engine, text
 
 from charlee_collector import runtime
 from tests.support.aws import Queues
+from tests.support.db import wait_for
 
 
 @dataclass
@@ -62,16 +68,38 @@ class DatabaseSwitch:
             return list(result.all()) if result.returns_rows else []
 
     def cut(self, *, spare_pids: tuple[int, ...] = ()) -> int:
-        """Refuse new connections, then terminate every session on the database; returns how many."""
+        """Refuse new connections, then terminate every session on the database and wait until
+        they are gone; returns how many there were."""
         self._run(f'ALTER DATABASE "{self.database}" ALLOW_CONNECTIONS false')
         self.down = True
         killed = self._run(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = :db AND pid <> pg_backend_pid() AND NOT (pid = ANY(:spare))",
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {self._OTHER_SESSIONS}",
             db=self.database,
             spare=list(spare_pids),
         )
+        # pg_terminate_backend only signals: a backend that has not exited yet still answers (or
+        # resets) whatever reaches it, which is not the outage a test means.
+        wait_for(lambda: not self.sessions(spare_pids=spare_pids), timeout=30)
         return len(killed)
+
+    _OTHER_SESSIONS = (
+        "datname = :db AND pid <> pg_backend_pid() AND NOT (pid = ANY(:spare)) "
+        "AND backend_type = 'client backend'"
+    )
+
+    def sessions(self, *, spare_pids: tuple[int, ...] = ()) -> list[int]:
+        """The pids of the client sessions on the database (but ``spare_pids``)."""
+        rows = self._run(
+            f"SELECT pid FROM pg_stat_activity WHERE {self._OTHER_SESSIONS}",
+            db=self.database,
+            spare=list(spare_pids),
+        )
+        return [int(row[0]) for row in rows]
+
+    def terminate(self, pid: int) -> None:
+        """End one session, as an administrator (or a failover) does, and wait until it is gone."""
+        self._run("SELECT pg_terminate_backend(:pid)", pid=pid)
+        wait_for(lambda: pid not in self.sessions(), timeout=30)
 
     def restore(self) -> None:
         self._run(f'ALTER DATABASE "{self.database}" ALLOW_CONNECTIONS true')
@@ -99,3 +127,87 @@ def database_switch(
         if switch.down:
             switch.restore()
         switch.admin.dispose()
+
+
+class ResettingProxy:
+    """A TCP proxy to PostgreSQL that, when armed, resets (RST) the next client connection that
+    sends anything, after the bytes have left the client: the client's write succeeds and its
+    read meets ``ConnectionResetError``, what a backend dying with unread input or a dropped NAT
+    entry looks like to pg8000."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.accepted = 0
+        self._armed = False
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._sockets: list[socket.socket] = []
+        self._threads = [threading.Thread(target=self._accept, name="proxy-accept", daemon=True)]
+        self._threads[0].start()
+
+    def url(self, url: URL) -> URL:
+        """``url`` going through this proxy."""
+        return url.set(host="127.0.0.1", port=self.port)
+
+    def reset_next_sender(self) -> None:
+        with self._lock:
+            self._armed = True
+
+    def _disarm(self) -> bool:
+        """Whether the proxy was armed (it is not any more)."""
+        with self._lock:
+            armed, self._armed = self._armed, False
+            return armed
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(self.upstream)
+            self._sockets += [client, upstream]
+            self.accepted += 1
+            for source, target, reset in ((client, upstream, True), (upstream, client, False)):
+                thread = threading.Thread(target=self._pump, args=(source, target, reset), daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, may_reset: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if may_reset and self._disarm():
+                    # Linger 0: close() sends RST instead of FIN. The client's side goes first:
+                    # closing upstream wakes the other pump, whose shutdown would send a FIN.
+                    source.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    source.close()
+                    _close(target)
+                    return
+                target.sendall(data)
+        except OSError:
+            pass  # the other side went away
+        _close(target)
+
+    def close(self) -> None:
+        _close(self._listener)
+        for sock in list(self._sockets):
+            _close(sock)
+        for thread in list(self._threads):
+            thread.join(timeout=10)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked reading it
+    sock.close()
+
+
+@pytest.fixture
+def resetting_proxy(postgres_server_url: URL) -> Iterator[ResettingProxy]:
+    """A ``ResettingProxy`` in front of the test PostgreSQL server (disarmed)."""
+    proxy = ResettingProxy((str(postgres_server_url.host), int(postgres_server_url.port or 5432)))
+    try:
+        yield proxy
+    finally:
+        proxy.close()

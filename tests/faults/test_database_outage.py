@@ -1,8 +1,8 @@
 """The database goes away: in the middle of a collector batch, before one, and under the dispatcher.
 
 "Away" is what an RDS failover looks like from a client: the sessions are terminated
-(``pg_terminate_backend``) and new connections are refused until it is back
-(``ALTER DATABASE ... ALLOW_CONNECTIONS false``). To make the cut land inside collections'
+(``pg_terminate_backend``, waited on until they are gone) and new connections are refused until
+it is back (``ALTER DATABASE ... ALLOW_CONNECTIONS false``). To make the cut land inside collections'
 transactions, an admin session holds an exclusive lock on ``collection_runs``: the fast
 collections have already upserted their opportunities and wait there to record their run when
 their sessions are killed; slow ones are still fetching and find no database when they return.
@@ -158,9 +158,12 @@ def _closed_port() -> int:
 def test_dispatcher_with_the_database_unreachable_claims_and_sends_nothing(
     fault_env: FaultEnv, database_switch: DatabaseSwitch
 ) -> None:
+    # A warm dispatcher: its pooled connection is among the sessions the cut terminates, so the
+    # next tick checks out a dead connection, replaces it, and meets the refused connect.
+    assert dispatch_scheduled() == {"due": 0, "dispatched": 0, "failed": 0}
     with fault_env.engine.begin() as conn:
         ids = [add_platform(conn) for _ in range(5)]
-    database_switch.cut()
+    assert database_switch.cut() >= 1  # returns once the sessions are gone
 
     with pytest.raises(DBAPIError, match="not currently accepting connections"):
         dispatch_scheduled()

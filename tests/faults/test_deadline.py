@@ -89,13 +89,14 @@ def test_deadline_mid_batch_then_redelivery_collects_everything(
 ) -> None:
     """The same through the queue, with records running four at a time and a real clock: the
     first wave starts with time to spare, the second finds it gone."""
-    fault_env.set(COLLECTOR_CONCURRENCY="4", TIME_MARGIN_MS=str(MARGIN_MS))
-    # 2 s left, a 1 s margin, 1.5 s per collection: the first wave starts with ~1 s to spare,
-    # the second would start with ~0.5 s left, under the margin.
+    fault_env.set(COLLECTOR_CONCURRENCY="4", TIME_MARGIN_MS=str(MARGIN_MS), COLLECTION_DEADLINE_SECONDS="3")
+    # A record starts only while the 1 s margin plus a 3 s collection fit. 5 s left, 1.5 s per
+    # collection: the first wave starts with ~1 s to spare, the second would start with ~3.5 s
+    # left, under the 4 s needed.
     ids = _platforms(fault_env, http_server, 6, delay=1.5)
     send(fault_env.queues, *(body(i) for i in ids))
     context = LocalLambdaContext("CollectorFunction")
-    context._deadline = time.monotonic() + 2.0
+    context._deadline = time.monotonic() + 5.0
     running = poller(fault_env.queues, context=context)
     running.poll_once()
 

@@ -1,20 +1,31 @@
-"""Alembic migrations: create from empty, drop on downgrade, create again."""
+"""Alembic migrations: create from empty, drop on downgrade, create again; each revision
+upgrades a database holding the previous revision's rows (those its new rules refuse included)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
 import pytest
-from sqlalchemy import Engine, inspect
+from sqlalchemy import URL, Engine, create_engine, insert, inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from charlee_collector import migrate
+from charlee_collector.cli.common import head_revision
 from charlee_collector.db import create_db_engine
+from charlee_collector.models import MAX_INTERVAL_MINUTES, opportunities, platforms, runs, utcnow
 
 TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs"}
+HEAD = "0002"
 
 
 def _roundtrip(engine: Engine) -> None:
     migrate.upgrade(engine)
     assert set(inspect(engine).get_table_names()) >= TABLES
-    assert migrate.current_revision(engine) == "0001"
+    assert migrate.current_revision(engine) == HEAD
     migrate.downgrade(engine)
     assert not TABLES & set(inspect(engine).get_table_names())
     assert migrate.current_revision(engine) is None
@@ -29,10 +40,6 @@ def test_sqlite_upgrade_downgrade_upgrade(tmp_path: object) -> None:
 
 
 def test_postgres_upgrade_downgrade_upgrade(postgres_server_url: object) -> None:
-    import uuid
-
-    from sqlalchemy import create_engine, text
-
     name = f"charlee_migr_{uuid.uuid4().hex[:8]}"
     admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -61,3 +68,113 @@ def test_models_match_migrations(engine_name: str, request: pytest.FixtureReques
     for table in metadata.sorted_tables:
         in_db = {c["name"] for c in inspector.get_columns(table.name)}
         assert in_db == {c.name for c in table.columns}, table.name
+
+
+def test_head_is_the_newest_revision() -> None:
+    assert head_revision() == HEAD
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a database of its own that was never migrated."""
+    if request.param == "sqlite":
+        engine = create_db_engine(f"sqlite:///{tmp_path}/empty.sqlite3")
+        yield engine
+        engine.dispose()
+        return
+    server: URL = request.getfixturevalue("postgres_server_url")
+    name = f"charlee_migr_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_db_engine(server.set(database=name))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _platform_row(name: str, interval: int, **columns: Any) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "user_id": 1,
+        "name": name,
+        "source": "rss",
+        "config": {"url": "https://example.org/feed.xml"},
+        "collection_interval_minutes": interval,
+        "created_at": now,
+        "updated_at": now,
+        **columns,
+    }
+
+
+def test_0002_clamps_out_of_range_intervals_and_keeps_every_row(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine, "0001")
+    # 0001 held the interval above zero only: the largest value each backend's column can hold.
+    huge = 2_147_483_647 if empty_engine.dialect.name == "postgresql" else 99_999_999_999
+    far_ahead = utcnow() + timedelta(days=365 * 4000)
+    soon = utcnow() + timedelta(minutes=10)
+    with empty_engine.begin() as conn:
+        ids = {
+            row["name"]: conn.execute(insert(platforms).values(**row).returning(platforms.c.id)).scalar_one()
+            for row in (
+                _platform_row("fine", 30, next_collection_at=soon),
+                _platform_row("longest", MAX_INTERVAL_MINUTES, next_collection_at=soon),
+                _platform_row("one too many", MAX_INTERVAL_MINUTES + 1, next_collection_at=soon),
+                _platform_row("huge", huge, next_collection_at=far_ahead),
+            )
+        }
+        now = utcnow()
+        for platform_id in ids.values():
+            conn.execute(
+                insert(opportunities).values(
+                    user_id=1,
+                    platform_id=platform_id,
+                    external_id="job-1",
+                    title="Job",
+                    required_skills=[],
+                    content_hash="0" * 64,
+                    collected_at=now,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                insert(runs).values(
+                    platform_id=platform_id,
+                    trigger="schedule",
+                    outcome="success",
+                    started_at=now,
+                    finished_at=now,
+                )
+            )
+
+    migrate.upgrade(empty_engine)
+    assert migrate.current_revision(empty_engine) == HEAD
+    with empty_engine.connect() as conn:
+        stored = {
+            row.name: (row.collection_interval_minutes, row.next_collection_at)
+            for row in conn.execute(select(platforms))
+        }
+        children = [
+            conn.execute(select(table.c.platform_id).order_by(table.c.platform_id)).scalars().all()
+            for table in (opportunities, runs)
+        ]
+    # In range: untouched. Out of range: clamped to the longest interval and due at once.
+    assert stored["fine"][0] == 30 and stored["longest"][0] == MAX_INTERVAL_MINUTES
+    assert abs(stored["fine"][1] - soon) < timedelta(seconds=1)
+    assert stored["one too many"] == (MAX_INTERVAL_MINUTES, None)
+    assert stored["huge"] == (MAX_INTERVAL_MINUTES, None)
+    # Nothing was lost on the way (a table rebuild on SQLite would have cascaded the deletes).
+    assert children == [sorted(ids.values())] * 2
+
+    # Now the database refuses what 0001 let in, and 0002's downgrade lets it in again.
+    with pytest.raises(DBAPIError, match="ck_freelance_platforms_interval"), empty_engine.begin() as conn:
+        conn.execute(insert(platforms).values(**_platform_row("refused", MAX_INTERVAL_MINUTES + 1)))
+    migrate.downgrade(empty_engine, "0001")
+    with empty_engine.begin() as conn:
+        conn.execute(insert(platforms).values(**_platform_row("allowed again", MAX_INTERVAL_MINUTES + 1)))
+    with pytest.raises(DBAPIError, match="ck_freelance_platforms_interval"), empty_engine.begin() as conn:
+        conn.execute(insert(platforms).values(**_platform_row("still refused", 0)))

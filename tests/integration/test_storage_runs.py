@@ -10,7 +10,13 @@ from sqlalchemy import Connection, Engine, func, select
 
 from charlee_collector.models import platforms, runs
 from charlee_collector.settings import SchedulingPolicy
-from charlee_collector.storage import PlatformAfterRun, RunRecord, finish_run, load_platform
+from charlee_collector.storage import (
+    STORED_ERROR_LIMIT,
+    PlatformAfterRun,
+    RunRecord,
+    finish_run,
+    load_platform,
+)
 from tests.support.factories import add_platform
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -342,3 +348,48 @@ def test_load_platform(any_engine: Engine) -> None:
     )
     assert (record.consecutive_failures, record.etag, record.next_collection_at) == (3, '"old"', NOW - MINUTE)
     assert record.paused_at is None
+
+
+# --- what a run stores from provider text ---------------------------------------------------------
+
+HOSTILE_ERROR = "bad \x00query\ud800 " + "x" * 5_000
+
+
+def test_stored_errors_are_cleaned_and_capped(any_engine: Engine) -> None:
+    """NUL bytes and lone surrogates (which PostgreSQL refuses) never make a run unstorable."""
+    with any_engine.begin() as conn:
+        platform_id = add_platform(conn)
+        finish_run(conn, _run(platform_id, "failed", error=HOSTILE_ERROR), POLICY)
+        [run] = _runs(conn, platform_id)
+        row = _platform(conn, platform_id)
+    assert run["error"].startswith("bad query\ufffd xxx")
+    assert len(run["error"]) == STORED_ERROR_LIMIT and run["error"].endswith("…")
+    assert row["last_error"] == run["error"]
+
+
+def test_a_pause_reason_is_cleaned_and_capped_too(any_engine: Engine) -> None:
+    with any_engine.begin() as conn:
+        platform_id = _failing_platform(conn)  # three failures already: this one pauses
+        after = finish_run(conn, _run(platform_id, "failed", error=HOSTILE_ERROR), POLICY)
+        row = _platform(conn, platform_id)
+    assert after.newly_paused
+    assert row["last_error"].startswith("paused after 4 consecutive failures: bad query\ufffd")
+    assert len(row["last_error"]) == STORED_ERROR_LIMIT
+
+
+@pytest.mark.parametrize("etag", ['"a\x00b"', '"a\ud800b"'])
+def test_validators_the_database_cannot_hold_are_dropped_not_cleaned(any_engine: Engine, etag: str) -> None:
+    """A cleaned ETag would be a wrong If-None-Match: it is dropped, and the run still recorded."""
+    with any_engine.begin() as conn:
+        platform_id = _failing_platform(conn)
+        finish_run(conn, _run(platform_id, "success", etag=etag, last_modified="Thu\x00"), POLICY)
+        row = _platform(conn, platform_id)
+    assert (row["etag"], row["last_modified"]) == (None, None)
+    assert row["consecutive_failures"] == 0
+
+
+def test_a_run_of_a_platform_deleted_meanwhile_is_not_recorded(any_engine: Engine) -> None:
+    with any_engine.begin() as conn:
+        after = finish_run(conn, _run(987_654, "success"), POLICY)
+        assert conn.execute(select(func.count()).select_from(runs)).scalar_one() == 0
+    assert after == PlatformAfterRun(None, 0, paused=False, newly_paused=False)

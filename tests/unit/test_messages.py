@@ -5,9 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import BigInteger, Column, Integer, MetaData, SmallInteger, String, Table
 
 from charlee_collector.errors import InvalidMessage
-from charlee_collector.messages import DispatchRequest, parse_collect_message, parse_dispatch_event
+from charlee_collector.messages import (
+    MAX_PLATFORM_IDS,
+    PLATFORM_IDS,
+    USER_IDS,
+    DispatchRequest,
+    IdRange,
+    parse_collect_message,
+    parse_dispatch_event,
+)
+
+INT_MAX, BIGINT_MAX = 2**31 - 1, 2**63 - 1
 
 
 def test_a_typed_message_is_on_demand_and_forced() -> None:
@@ -46,6 +57,13 @@ def test_dispatcher_body_round_trips() -> None:
         ('{"platform_id": 0}', "platform_id"),
         ('{"platform_id": true}', "platform_id"),
         ('{"platform_id": 1.5}', "platform_id"),
+        ('{"platform_id": 1.0}', "platform_id"),
+        ('{"platform_id": 2147483648}', f"platform_id: .* from 1 to {INT_MAX}, got 2147483648"),
+        ('{"platform_id": 100000000000000000000}', f"from 1 to {INT_MAX}"),
+        ('{"platform_id": 9223372036854775808}', f"from 1 to {INT_MAX}"),
+        ('{"platform_id": -2147483648}', f"from 1 to {INT_MAX}"),
+        ('{"platform_id": 1e20}', f"from 1 to {INT_MAX}"),
+        ('{"platform_id": ' + "9" * 5000 + "}", "not JSON: Exceeds the limit"),
         ('{"platform_id": 1, "trigger": "cron"}', "trigger"),
         ('{"platform_id": 1, "requested_at": "yesterday"}', "requested_at"),
     ],
@@ -65,6 +83,8 @@ def test_bad_collect_messages_say_what_is_wrong(body: str, says: str) -> None:
         ({"source": "aws.scheduler"}, DispatchRequest("schedule")),
         ({"user_id": 7}, DispatchRequest("user", user_id=7)),
         ({"platform_ids": [3, 1, 3]}, DispatchRequest("platforms", platform_ids=(3, 1))),
+        ({"user_id": BIGINT_MAX}, DispatchRequest("user", user_id=BIGINT_MAX)),
+        ({"platform_ids": [INT_MAX, 1]}, DispatchRequest("platforms", platform_ids=(INT_MAX, 1))),
     ],
 )
 def test_dispatcher_events(event: dict[str, object], expected: DispatchRequest) -> None:
@@ -81,6 +101,15 @@ def test_dispatcher_events(event: dict[str, object], expected: DispatchRequest) 
         {"user_id": True},
         {"platform_ids": []},
         {"platform_ids": [1, "2"]},
+        {"platform_ids": [1, 2.0]},
+        {"platform_ids": [None]},
+        {"platform_ids": [[1]]},
+        {"platform_ids": {"1": 1}},
+        {"user_id": BIGINT_MAX + 1},
+        {"user_id": 10**20},
+        {"user_id": None},
+        {"platform_ids": [INT_MAX + 1]},
+        {"platform_ids": [1, BIGINT_MAX]},
         {"platform_ids": 1},
         {"user_id": 1, "platform_ids": [1]},
         {"Records": []},
@@ -89,3 +118,50 @@ def test_dispatcher_events(event: dict[str, object], expected: DispatchRequest) 
 def test_other_dispatcher_events_are_refused(event: object) -> None:
     with pytest.raises(InvalidMessage):
         parse_dispatch_event(event)
+
+
+def test_the_largest_ids_are_those_of_the_columns() -> None:
+    assert parse_collect_message(f'{{"platform_id": {INT_MAX}}}').platform_id == INT_MAX
+    assert (PLATFORM_IDS.low, PLATFORM_IDS.high) == (1, INT_MAX)
+    assert (USER_IDS.low, USER_IDS.high) == (1, BIGINT_MAX)
+
+
+def test_id_ranges_follow_the_column_type() -> None:
+    table = Table(
+        "t",
+        MetaData(),
+        Column("small", SmallInteger),
+        Column("int", Integer),
+        Column("big", BigInteger),
+        Column("name", String(10)),
+    )
+    assert [IdRange.of(table.c[name]).high for name in ("small", "int", "big")] == [
+        2**15 - 1,
+        INT_MAX,
+        BIGINT_MAX,
+    ]
+    with pytest.raises(TypeError):
+        IdRange.of(table.c.name)
+
+
+@pytest.mark.parametrize("value", [0, -1, INT_MAX + 1, True, False, 1.0, "1", None, [1]])
+def test_values_outside_an_id_range_are_not_in_it(value: object) -> None:
+    assert value not in PLATFORM_IDS
+    with pytest.raises(ValueError, match=f"thing must be an integer from 1 to {INT_MAX}"):
+        PLATFORM_IDS.check(value, "thing")
+
+
+def test_a_dispatcher_event_names_at_most_the_limit_of_ids() -> None:
+    ids = list(range(1, MAX_PLATFORM_IDS + 1))
+    assert len(parse_dispatch_event({"platform_ids": ids}).platform_ids) == MAX_PLATFORM_IDS
+    with pytest.raises(InvalidMessage, match=f"1 to {MAX_PLATFORM_IDS} ids, got {MAX_PLATFORM_IDS + 1} ids"):
+        parse_dispatch_event({"platform_ids": [*ids, 1]})
+
+
+def test_errors_about_huge_events_stay_short() -> None:
+    with pytest.raises(InvalidMessage) as refused:
+        parse_dispatch_event({"platform_ids": "9" * 1_000_000})
+    assert len(str(refused.value)) < 200
+    with pytest.raises(InvalidMessage) as refused:
+        parse_dispatch_event({"platform_ids": [1, 10**10_000]})  # too long for repr()
+    assert str(refused.value).endswith(f"got an integer of {(10**10_000).bit_length()} bits")

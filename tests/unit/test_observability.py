@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
+import idna
 import pytest
 
 from charlee_collector import observability
@@ -18,6 +19,7 @@ from charlee_collector.observability import (
     REDACTED,
     ThreadSafeMetrics,
     logger,
+    mask_values,
     redact,
     register_secret_values,
 )
@@ -84,6 +86,65 @@ def test_registered_values_are_masked_in_every_form_they_take() -> None:
     ):
         assert "k3y" not in redact(f"error: {form} ..."), form
     assert redact("abc 12345") == "abc 12345"
+
+
+def _encoded(value: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in value.encode())
+
+
+MASKED_FORMS = {
+    "as is": "Tok3n-Mixed_Case",
+    "lower-cased (a host name)": "tok3n-mixed_case",
+    "upper-cased": "TOK3N-MIXED_CASE",
+    "percent-encoded": _encoded("Tok3n-Mixed_Case"),
+    "percent-encoded, lower hex": _encoded("Tok3n-Mixed_Case").lower(),
+    "partly percent-encoded": "Tok%33n-Mi%78ed_Case",
+    "percent-encoded twice": _encoded("Tok3n-Mixed_Case").replace("%", "%25"),
+    "JSON-escaped": json.dumps("Tok3n-Mixed_Case")[1:-1],
+}
+
+
+@pytest.mark.parametrize("form", list(MASKED_FORMS.values()), ids=list(MASKED_FORMS))
+def test_a_value_is_masked_whatever_a_url_made_of_it(form: str) -> None:
+    text = f"could not resolve host '{form}.invalid' (see http://{form}.invalid/x)"
+    assert (
+        mask_values(text, ["Tok3n-Mixed_Case"])
+        == "could not resolve host '***.invalid' (see http://***.invalid/x)"
+    )
+
+
+IDNA_SECRET = "Sëcret-Ünïcode-Tøken"
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        idna.encode(IDNA_SECRET.lower()).decode(),  # the whole label
+        idna.encode(f"pre-{IDNA_SECRET.lower()}-post").decode(),  # inside a longer label
+        idna.encode(IDNA_SECRET.lower()).decode().upper(),
+    ],
+    ids=["label", "inside-a-label", "upper-case"],
+)
+def test_a_value_inside_an_idna_label_is_masked(label: str) -> None:
+    masked = mask_values(f"could not resolve host '{label}.invalid'", [IDNA_SECRET])
+    assert masked == "could not resolve host '***.invalid'"
+
+
+def test_a_value_in_a_unicode_host_is_masked_in_any_case() -> None:
+    # httpx's URL.host gives the Unicode form, lower-cased.
+    assert mask_values("host sëcret-ünïcode-tøken.invalid", [IDNA_SECRET]) == "host ***.invalid"
+    assert mask_values("host SËCRET-ÜNÏCODE-TØKEN.invalid", [IDNA_SECRET]) == "host ***.invalid"
+
+
+def test_registered_values_are_masked_in_logs_whatever_their_case_or_encoding() -> None:
+    register_secret_values(["Reg1stered-Secret"])
+    for form in ("reg1stered-secret", _encoded("Reg1stered-Secret").lower(), "REG1STERED-SECRET"):
+        assert "reg1stered" not in redact(f"redirected to http://{form}.invalid/").lower(), form
+
+
+def test_masking_leaves_everything_else_alone() -> None:
+    text = "xn--bcher-kva.example answered 404 for https://a.example/jobs: check the url"
+    assert mask_values(text, ["Tok3n-Mixed_Case", "ab"]) == text  # "ab" is too short to mask
 
 
 def test_the_database_url_password_is_known_without_registering(monkeypatch: pytest.MonkeyPatch) -> None:

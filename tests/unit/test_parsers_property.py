@@ -2,7 +2,8 @@
 
 Three kinds of input per source: arbitrary bytes, arbitrary JSON, and JSON in the source's own
 envelope whose item fields hold arbitrary JSON values (the likeliest way a real API drifts).
-Every Opportunity that comes out must be storable as is.
+Every Opportunity that comes out must be storable as is. Feeds also get arbitrary text mixed
+with HTML entity references in several encodings: they parse, and a declared entity refuses.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ import json
 import math
 from datetime import UTC
 from decimal import Decimal
+from html.entities import html5
 from typing import Any
 
 import pytest
+from feedparser.encodings import convert_to_utf8
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from charlee_collector.errors import SourceError
+from charlee_collector.errors import PermanentSourceError, SourceError
 from charlee_collector.models import LIMITS
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.sources import SOURCE_KEYS, parse_items
+from charlee_collector.xml_safety import safe_feed_bytes
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "rss": {"url": "https://feeds.example/jobs.rss"},
@@ -208,3 +212,34 @@ def test_feeds_with_arbitrary_text(title, description, link, date, wrap):
         "</item></channel></rss>"
     ).encode("utf-8", "surrogatepass")
     _check("rss", body)
+
+
+ENTITY_NAMES = st.sampled_from(sorted(html5)) | st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8};?", fullmatch=True)
+FEED_TEXT = st.lists(
+    XML_TEXT.map(lambda t: t.replace("&", "&amp;").replace("<", "&lt;")) | ENTITY_NAMES.map("&{}".format)
+)
+ENCODINGS = st.sampled_from(["utf-8", "utf-16", "utf-16-le", "utf-32", "cp037", "cp500", "utf-7", "latin-1"])
+
+
+@PROPERTY
+@given(parts=FEED_TEXT, encoding=ENCODINGS, entities=st.booleans())
+def test_feeds_with_html_entities_in_any_encoding(parts, encoding, entities):
+    """Undeclared HTML entities never make a feed fail; a declared entity always refuses it."""
+    title = "".join(parts)
+    prolog = '<!DOCTYPE rss [<!ENTITY e "x">]>' if entities else ""
+    text = (
+        f'<?xml version="1.0" encoding="{encoding}"?>{prolog}<rss version="2.0"><channel><title>t</title>'
+        f"<item><guid>g</guid><title>x{title}</title></item></channel></rss>"
+    )
+    try:
+        body = text.encode(encoding)
+    except UnicodeEncodeError:
+        return  # a character the encoding cannot spell
+    if entities:
+        with pytest.raises(PermanentSourceError, match="declares XML entities"):
+            parse_items("rss", body, CONFIGS["rss"])
+        return
+    [item] = parse_items("rss", body, CONFIGS["rss"])
+    _assert_storable(item)
+    checked = safe_feed_bytes(body)
+    assert convert_to_utf8({}, checked, {}) == checked  # feedparser parses what was checked

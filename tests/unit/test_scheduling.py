@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from charlee_collector.models import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from charlee_collector.scheduling import (
     PlatformSchedule,
     backoff_delay,
+    bounded_interval,
+    check_interval,
     is_due,
     next_after_failure,
     next_after_success,
@@ -133,3 +136,40 @@ def test_next_after_success_respects_retry_after(retry_at: datetime | None, expe
 def test_next_after_failure(failures: int, retry_at: datetime | None, expected: datetime) -> None:
     policy = SchedulingPolicy(max_backoff=timedelta(hours=24))
     assert next_after_failure(NOW, 15, failures, policy, retry_at) == expected
+
+
+# --- the interval's bound (issue 10, item 10) ----------------------------------------------------
+
+LONGEST = timedelta(minutes=MAX_INTERVAL_MINUTES)
+OUT_OF_RANGE = [-5, 0, MAX_INTERVAL_MINUTES + 1, 99_999_999_999, 10**30]
+
+
+@pytest.mark.parametrize("interval", [MIN_INTERVAL_MINUTES, 15, MAX_INTERVAL_MINUTES])
+def test_check_interval_accepts_the_range(interval: int) -> None:
+    assert check_interval(interval) == interval == bounded_interval(interval)
+
+
+@pytest.mark.parametrize("interval", OUT_OF_RANGE)
+def test_check_interval_refuses_outside_the_range(interval: int) -> None:
+    with pytest.raises(ValueError, match=rf"^must be 1 to {MAX_INTERVAL_MINUTES} minutes \(30 days\), got"):
+        check_interval(interval)
+
+
+@pytest.mark.parametrize("interval", OUT_OF_RANGE)
+def test_scheduling_arithmetic_never_fails_for_an_interval_out_of_range(interval: int) -> None:
+    """A row written before the bound is collected at the bound, never a date out of range."""
+    expected = NOW + (MIN_INTERVAL_MINUTES * MINUTE if interval < MIN_INTERVAL_MINUTES else LONGEST)
+    assert next_after_success(NOW, interval) == expected
+    no_cap = SchedulingPolicy(max_backoff=timedelta(days=999_999))
+    assert next_after_failure(NOW, interval, 1, no_cap) == expected
+    assert next_after_failure(NOW, interval, 10_000, no_cap) <= NOW + LONGEST
+
+
+def test_no_backoff_waits_longer_than_the_longest_interval() -> None:
+    policy = SchedulingPolicy(max_backoff=timedelta(days=999_999))
+    assert backoff_delay(MAX_INTERVAL_MINUTES, 30, policy) == LONGEST
+    # Near the end of time, the longest wait still lands on a valid date.
+    assert (
+        next_after_failure(datetime(9999, 1, 1, tzinfo=UTC), 10**30, 50, policy)
+        == datetime(9999, 1, 1, tzinfo=UTC) + LONGEST
+    )

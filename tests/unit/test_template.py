@@ -71,6 +71,41 @@ def test_layer_is_built_for_the_runtime(template: dict[str, Any]) -> None:
     assert layer["Metadata"]["BuildArchitecture"] == architectures[0]
 
 
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_functions_ship_bytecode_built_by_the_shared_makefile(
+    template: dict[str, Any], function: str
+) -> None:
+    # SAM's python builder ships no bytecode; shared/Makefile compiles what the zip keeps valid.
+    metadata = template["Resources"][function]["Metadata"]
+    assert metadata == {"BuildMethod": "makefile", "ContextPath": "shared/"}
+    makefile = Path(cfn_yaml.ROOT, "shared", "Makefile").read_text()
+    assert re.search(rf"^build-[\w -]*\b{function}\b[\w -]*:", makefile, re.MULTILINE)
+    assert "--invalidation-mode unchecked-hash" in makefile
+    assert " -f " in makefile  # pip's timestamp pycs are rewritten, not kept
+
+
+def test_snapstart_is_a_parameter_off_by_default(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["SnapStart"]
+    assert parameter["Default"] == "false"
+    assert sorted(parameter["AllowedValues"]) == ["false", "true"]
+    assert template["Conditions"]["SnapStartOn"] == {"Fn::Equals": [ref("SnapStart"), "true"]}
+    # SAM takes AutoPublishAlias only as a string: the language extensions resolve the condition first.
+    assert template["Transform"] == ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]
+
+
+def test_snapstart_publishes_an_alias_for_the_dispatcher_and_the_collector_only(
+    template: dict[str, Any],
+) -> None:
+    no_value = ref("AWS::NoValue")
+    for function in ("DispatcherFunction", "CollectorFunction"):
+        props = resource(template, function)
+        assert props["AutoPublishAlias"] == {"Fn::If": ["SnapStartOn", "live", no_value]}
+        assert props["SnapStart"] == {"Fn::If": ["SnapStartOn", {"ApplyOn": "PublishedVersions"}, no_value]}
+    # Invoked by hand once per deploy: a snapshot would cost more than its one cold start.
+    migrate = cfn_yaml.function_properties(template, "MigrateFunction")
+    assert "AutoPublishAlias" not in migrate and "SnapStart" not in migrate
+
+
 def test_functions_join_a_vpc_only_when_subnets_and_groups_are_given(template: dict[str, Any]) -> None:
     vpc = template["Globals"]["Function"]["VpcConfig"]["Fn::If"]
     assert vpc[0] == "InVpc"

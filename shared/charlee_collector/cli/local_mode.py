@@ -23,6 +23,7 @@ from charlee_collector.cli.common import (
     sqs_client,
     when,
 )
+from charlee_collector.local.runner import BATCHES_IN_FLIGHT
 
 app = typer.Typer(help="Run the pipeline on this machine (SQLite or DATABASE_URL, in-process SQS).")
 
@@ -38,11 +39,11 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print each summary as on
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
 
 
-def parse_interval(value: str) -> timedelta:
+def parse_interval(value: str, *, option: str = "--every") -> timedelta:
     """``90s``, ``15m``, ``1h``; a bare number is minutes."""
     match = _INTERVAL.match(value)
     if not match or int(match.group(1)) == 0:
-        raise BadInput(f"--every takes a duration such as 30s, 15m or 1h, got {value!r}")
+        raise BadInput(f"{option} takes a duration such as 30s, 15m or 1h, got {value!r}")
     amount, unit = int(match.group(1)), match.group(2) or "m"
     return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours"}[unit]: amount})
 
@@ -70,7 +71,7 @@ def _print_report(report: Any, as_json: bool) -> None:
         print_json([p.as_dict() for p in report.platforms])
         return
     dispatch = report.dispatch
-    if not report.platforms and not dispatch.get("dispatched"):
+    if not report.platforms and not dispatch.get("dispatched") and report.finished:
         out.print(f"nothing is due; next collection at {when(report.next_due, empty='-')} UTC")
         return
     title = (
@@ -85,6 +86,14 @@ def _print_report(report: Any, as_json: bool) -> None:
         err.print(f"{failed} platform(s) failed; see the Error column (and `charlee-collector status`)")
 
 
+def _print_unfinished(report: Any) -> None:
+    if not report.finished:
+        err.print(
+            f"[red]the tick did not finish:[/] {report.uncollected} platform(s) left uncollected "
+            f"after {report.seconds:.0f}s (the time limit); the next tick takes those still due"
+        )
+
+
 @app.command("run")
 def run(
     every: Annotated[
@@ -96,6 +105,18 @@ def run(
     seed: Annotated[
         bool, typer.Option("--seed/--no-seed", help="Add the default public platforms to an empty database.")
     ] = True,
+    time_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--time-limit",
+            help="Stop a tick after this long (30s, 15m, 1h): no more platforms claimed or started; "
+            "the count left is printed and the command exits 1.",
+        ),
+    ] = None,
+    batches: Annotated[
+        int,
+        typer.Option("--batches", min=1, help="Collector batches in flight at once (10 messages each)."),
+    ] = BATCHES_IN_FLIGHT,
     log_level: LogLevel = "error",
     exit_zero: ExitZero = False,
     as_json: JsonFlag = False,
@@ -103,11 +124,14 @@ def run(
     """Collect what is due, on this machine: dispatcher -> in-process SQS -> collector.
 
     Migrates the database, adds the default public platforms when it has none, runs the
-    dispatcher handler with a scheduled event, polls the queue until it is drained (failed
-    messages retried up to the DLQ, as in AWS) and prints a summary per platform. Exit 1 when a
-    platform failed (unless --exit-zero). With --every it keeps ticking until Ctrl-C.
+    dispatcher handler with a scheduled event until everything due is sent, polls the queue
+    (several batches at once) until it is drained (failed messages retried up to the DLQ, as in
+    AWS) and prints a summary per platform. Exit 1 when a platform failed (unless --exit-zero),
+    and always when a tick stopped at --time-limit with platforms left. With --every it keeps
+    ticking until Ctrl-C.
     """
     interval = parse_interval(every) if every else None
+    limit = parse_interval(time_limit, option="--time-limit").total_seconds() if time_limit else None
     _check_level(log_level)
     from charlee_collector.local.defaults import seed_defaults
     from charlee_collector.local.runner import LocalRunner, local_environment, quiet_logs
@@ -115,7 +139,7 @@ def run(
 
     url = database_url()
     overrides = {"DATABASE_URL": url.render_as_string(hide_password=False)}
-    failed = False
+    failed = unfinished = False
     with open_engine(upgrade=True) as engine:
         if seed and (added := seed_defaults(engine)):
             err.print(f"the database had no platforms: added {len(added)} default public ones (user 1)")
@@ -125,7 +149,11 @@ def run(
             try:
                 with err.status("starting") as status:
                     runner = LocalRunner(
-                        engine, sqs, on_progress=status.update, handler_stdout=handler_stdout(log_level)
+                        engine,
+                        sqs,
+                        on_progress=status.update,
+                        handler_stdout=handler_stdout(log_level),
+                        batches_in_flight=batches,
                     )
                     if not runner.handlers.from_functions:
                         err.print(
@@ -133,10 +161,11 @@ def run(
                         )
                     while True:
                         started = time.monotonic()
-                        report = runner.tick(force=force)
+                        report = runner.tick(force=force, time_limit_seconds=limit)
                         status.stop()
                         _print_report(report, as_json)
-                        failed = report.failed
+                        _print_unfinished(report)
+                        failed, unfinished = report.failed, not report.finished
                         if interval is None:
                             break
                         pause = max(interval.total_seconds() - (time.monotonic() - started), 0)
@@ -145,12 +174,12 @@ def run(
                         status.start()
             except KeyboardInterrupt:
                 err.print("stopped")
-                failed = False
+                failed = unfinished = False
             finally:
                 from charlee_collector.db import dispose_engines
 
                 dispose_engines()
-    if failed and not exit_zero:
+    if unfinished or (failed and not exit_zero):
         raise typer.Exit(1)
 
 

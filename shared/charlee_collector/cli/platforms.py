@@ -24,7 +24,8 @@ from charlee_collector.cli.common import (
     table,
     when,
 )
-from charlee_collector.models import opportunities, platforms, runs, utcnow
+from charlee_collector.models import MAX_INTERVAL_MINUTES, opportunities, platforms, runs, utcnow
+from charlee_collector.scheduling import check_interval
 
 app = typer.Typer(help="Add, inspect, change, pause and remove watched platforms.", no_args_is_help=True)
 
@@ -34,6 +35,8 @@ ConfigText = Annotated[
     str | None,
     typer.Option("--config", help='The source\'s config as a JSON object, e.g. \'{"url": "https://..."}\'.'),
 ]
+# Checked by ``interval_minutes`` rather than typer's min/max, for a one-line error.
+INTERVAL_HELP = f"Minutes between collections, 1 to {MAX_INTERVAL_MINUTES} (30 days)."
 ConfigFile = Annotated[
     Path | None,
     typer.Option("--config-file", help="Read the config JSON object from this file instead.", dir_okay=False),
@@ -75,6 +78,14 @@ def validate(source: str, config: dict[str, Any]) -> None:
         sources.validate_config(source, config)
     except InvalidPlatformConfig as exc:
         raise BadInput(str(exc)) from None
+
+
+def interval_minutes(interval: int) -> int:
+    """The --interval when it is in the allowed range; exit 2 saying the range otherwise."""
+    try:
+        return check_interval(interval)
+    except ValueError as exc:
+        raise BadInput(f"--interval {exc}") from None
 
 
 def check_name(name: str) -> str:
@@ -120,7 +131,7 @@ def add(
     source: Annotated[str, typer.Option("--source", help="The source adapter, e.g. rss, remoteok.")],
     config: ConfigText = None,
     config_file: ConfigFile = None,
-    interval: Annotated[int, typer.Option("--interval", help="Minutes between collections.", min=1)] = 15,
+    interval: Annotated[int, typer.Option("--interval", help=INTERVAL_HELP)] = 15,
     auto_collect: Annotated[
         bool, typer.Option("--auto-collect/--no-auto-collect", help="Collect on the schedule.")
     ] = True,
@@ -138,6 +149,7 @@ def add(
     The config is validated against the source's schema first; --check also fetches it once.
     """
     name = check_name(name)
+    interval = interval_minutes(interval)
     values = read_config(config, config_file, required=True) or {}
     validate(source, values)
     if check:
@@ -319,9 +331,7 @@ def update_(
     ] = None,
     config: ConfigText = None,
     config_file: ConfigFile = None,
-    interval: Annotated[
-        int | None, typer.Option("--interval", help="Minutes between collections.", min=1)
-    ] = None,
+    interval: Annotated[int | None, typer.Option("--interval", help=INTERVAL_HELP)] = None,
     auto_collect: Annotated[
         bool | None, typer.Option("--auto-collect/--no-auto-collect", help="Collect on the schedule.")
     ] = None,
@@ -344,7 +354,7 @@ def update_(
     if name is not None:
         values["name"] = check_name(name)
     if interval is not None:
-        values["collection_interval_minutes"] = interval
+        values["collection_interval_minutes"] = interval_minutes(interval)
     if auto_collect is not None:
         values["auto_collect"] = auto_collect
     if active is not None:

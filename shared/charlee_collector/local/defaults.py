@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select
 
 from charlee_collector.models import platforms, utcnow
+from charlee_collector.scheduling import check_interval
 
 DEFAULT_USER_ID = 1
-DEFAULT_INTERVAL_MINUTES = 30
+DEFAULT_INTERVAL_MINUTES = check_interval(30)  # held to the bound every platform's interval keeps
 
 DEFAULT_PLATFORMS: tuple[dict[str, Any], ...] = (
     {

@@ -5,14 +5,21 @@ deletes the records that succeeded and makes the ones listed in ``batchItemFailu
 again at once (``ChangeMessageVisibility 0``), so a failing message is retried promptly and,
 after the queue's ``maxReceiveCount`` receives, SQS moves it to the DLQ, as in AWS. A handler
 that raises fails the whole batch, as Lambda does.
+
+``drain`` can keep several batches in flight at once (``batches_in_flight``), each in its own
+thread, as Lambda runs several collector instances: with remote feeds a batch mostly waits on
+the network. The handlers' prints go to ``handler_stdout`` for the whole drain, switched once
+in the calling thread (``redirect_stdout`` per thread would restore the wrong stream).
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -71,7 +78,7 @@ class PollStats:
 
 
 class Poller:
-    """Feeds one queue to one handler, batch by batch."""
+    """Feeds one queue to one handler, batch by batch (several at once in ``drain``)."""
 
     def __init__(
         self,
@@ -84,6 +91,7 @@ class Poller:
         retry_delay_seconds: int = 0,
         on_batch: Callable[[PollStats], None] = lambda _stats: None,
         handler_stdout: TextIO | None = None,
+        batches_in_flight: int = 1,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -93,10 +101,18 @@ class Poller:
         self.retry_delay_seconds = retry_delay_seconds
         self.on_batch = on_batch
         self.handler_stdout = handler_stdout
+        self.batches_in_flight = max(batches_in_flight, 1)
         self.stats = PollStats()
+        self._stats_lock = threading.Lock()
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """Receive one batch and run it through the handler; returns how many messages came."""
+        # Handlers print EMF metrics to stdout, as Lambda wants; here stdout is the command's
+        # result, so what they print goes to stderr (or wherever the caller says).
+        with contextlib.redirect_stdout(self.handler_stdout or sys.stderr):
+            return self._run_batch(wait_seconds)
+
+    def _run_batch(self, wait_seconds: int) -> int:
         messages = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=BATCH_SIZE,
@@ -107,27 +123,28 @@ class Poller:
         if not messages:
             return 0
         by_id = {m["MessageId"]: m for m in messages}
-        self.stats.batches += 1
-        self.stats.received += len(messages)
-        self.stats.message_ids.update(by_id)
+        error = None
         try:
-            # Handlers print EMF metrics to stdout, as Lambda wants; here stdout is the command's
-            # result, so what they print goes to stderr (or wherever the caller says).
-            with contextlib.redirect_stdout(self.handler_stdout or sys.stderr):
-                response = self.handler(
-                    sqs_event(messages, self.queue_arn), LocalLambdaContext(self.function_name)
-                )
+            response = self.handler(
+                sqs_event(messages, self.queue_arn), LocalLambdaContext(self.function_name)
+            )
             failed_ids = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
         except Exception as exc:
             # A raising handler fails the whole batch: every message comes back.
-            self.stats.handler_errors.append(f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
             failed_ids = set(by_id)
         succeeded = [m for key, m in by_id.items() if key not in failed_ids]
         failed = [by_id[key] for key in failed_ids if key in by_id]
         self._settle(succeeded, failed)
-        self.stats.succeeded += len(succeeded)
-        self.stats.failed += len(failed)
-        self.on_batch(self.stats)
+        with self._stats_lock:
+            self.stats.batches += 1
+            self.stats.received += len(messages)
+            self.stats.message_ids.update(by_id)
+            self.stats.succeeded += len(succeeded)
+            self.stats.failed += len(failed)
+            if error:
+                self.stats.handler_errors.append(error)
+            self.on_batch(self.stats)
         return len(messages)
 
     def _settle(self, succeeded: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
@@ -155,16 +172,31 @@ class Poller:
         """Poll until the queue is empty with nothing in flight (or the timeout passes).
 
         Messages that exhausted their receives are moved to the DLQ by SQS on the next receive,
-        so the queue drains even when every collection keeps failing.
+        so the queue drains even when every collection keeps failing. Past the timeout no new
+        batch starts; the batches in flight finish first.
         """
         deadline = time.monotonic() + timeout_seconds
+        with contextlib.redirect_stdout(self.handler_stdout or sys.stderr):
+            if self.batches_in_flight == 1:
+                self._work(deadline, idle_wait_seconds)
+            else:
+                with ThreadPoolExecutor(self.batches_in_flight, thread_name_prefix="batch") as pool:
+                    workers = [
+                        pool.submit(self._work, deadline, idle_wait_seconds)
+                        for _ in range(self.batches_in_flight)
+                    ]
+                    for worker in workers:
+                        worker.result()
+        return self.stats
+
+    def _work(self, deadline: float, idle_wait_seconds: float) -> None:
+        """One worker of ``drain``: batch after batch until the queue is empty or time is up."""
         while time.monotonic() < deadline:
-            if self.poll_once():
+            if self._run_batch(0):
                 continue
             if pending(self.sqs, self.queue_url) == 0:
-                break
+                return
             time.sleep(idle_wait_seconds)  # in flight elsewhere, or a retry delay running
-        return self.stats
 
     def run_forever(self, *, wait_seconds: int = 20) -> None:
         """Long-poll and process until interrupted (Ctrl-C)."""

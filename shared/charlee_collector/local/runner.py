@@ -1,10 +1,13 @@
 """The embedded local run: the whole pipeline on one machine, with no AWS account.
 
-One tick is what AWS does every schedule period: the dispatcher handler gets a scheduled event
-and sends a collect message per due platform to the (in-process moto) queue; the poller feeds
-the queue to the collector handler until it is drained, retries included; then this run's
-``collection_runs`` are summed up per platform. Messages that used up their receives land in the
-DLQ; the run reports them and empties it, as the local queue ends with the command anyway.
+One tick is what AWS does every schedule period, with no Lambda time limit cutting it short:
+the dispatcher handler gets a scheduled event (again, until a call finds nothing more to claim)
+and sends a collect message per due platform to the in-process queue; the poller feeds the queue
+to the collector handler, several batches at once, until it is drained, retries included; then
+this run's ``collection_runs`` are summed up per platform. Messages that used up their receives
+land in the DLQ; the run reports them and empties it, as the local queue ends with the command
+anyway. A tick that stops before that (its time limit) counts what it left: platforms still due
+and never sent, and messages still in the queue; ``TickReport.uncollected`` says how many.
 """
 
 from __future__ import annotations
@@ -21,14 +24,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, and_, func, select
 
 from charlee_collector.local.handlers import Handlers, LocalLambdaContext, load_handlers, scheduled_event
 from charlee_collector.local.poller import Poller, PollStats
-from charlee_collector.local.sqs import LocalSqs
-from charlee_collector.models import platforms, runs
+from charlee_collector.local.sqs import LocalSqs, pending
+from charlee_collector.models import platforms, runs, utcnow
 
-DRAIN_TIMEOUT_SECONDS = 900
+# Lambda's longest timeout: what one dispatcher call may spend claiming before the tick calls it
+# again (the dispatcher stops its own time margin before the end).
+DISPATCH_CONTEXT_SECONDS = 900
+# Collector invocations at once; each runs COLLECTOR_CONCURRENCY records of its batch at once.
+BATCHES_IN_FLIGHT = 4
+SUMMARY_CHUNK = 500  # message ids per query: databases cap the parameters of one statement
 
 # What the handlers see on this machine; they read the environment as they do in Lambda.
 LOCAL_ENVIRONMENT = {
@@ -113,6 +121,11 @@ class TickReport:
     handler_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     next_due: datetime | None = None
+    uncollected: int = 0  # platforms this tick should have collected and did not reach
+
+    @property
+    def finished(self) -> bool:
+        return self.uncollected == 0
 
     @property
     def failed(self) -> bool:
@@ -132,27 +145,31 @@ class LocalRunner:
         handlers: Handlers | None = None,
         on_progress: Callable[[str], None] = lambda _text: None,
         handler_stdout: TextIO | None = None,
+        batches_in_flight: int = BATCHES_IN_FLIGHT,
     ) -> None:
         self.engine = engine
         self.handler_stdout = handler_stdout
         self.sqs = sqs
         self.handlers = handlers or load_handlers()
         self.on_progress = on_progress
+        self.batches_in_flight = batches_in_flight
 
-    def tick(self, *, force: bool = False) -> TickReport:
-        """Dispatch (the scheduled event, or every active platform when ``force``), then drain."""
-        started = time.monotonic()
-        event: dict[str, Any] = scheduled_event()
+    def tick(self, *, force: bool = False, time_limit_seconds: float | None = None) -> TickReport:
+        """Dispatch (what is due, or every active platform when ``force``), then drain.
+
+        ``time_limit_seconds``: past it no more platforms are claimed and no new batch starts;
+        what was left is counted in the report's ``uncollected``.
+        """
+        started, started_at = time.monotonic(), utcnow()
+        deadline = started + time_limit_seconds if time_limit_seconds is not None else float("inf")
+        serve_handlers_from(self.sqs)
         if force:
             ids = self._active_ids()
             if not ids:
                 return TickReport(dispatch={"due": 0, "dispatched": 0, "failed": 0})
-            event = {"platform_ids": ids}
-        self.on_progress("dispatching")
-        with contextlib.redirect_stdout(self.handler_stdout or sys.stderr):
-            summary = self.handlers.dispatcher(
-                event, LocalLambdaContext("DispatcherFunction", timeout_seconds=60)
-            )
+            summary = self._dispatch({"platform_ids": ids}, deadline)
+        else:
+            summary = self._dispatch_everything_due(deadline)
         queues = self.sqs.queues
 
         def progress(stats: PollStats) -> None:
@@ -167,19 +184,48 @@ class LocalRunner:
             self.handlers.collector,
             on_batch=progress,
             handler_stdout=self.handler_stdout,
+            batches_in_flight=self.batches_in_flight,
         )
         self.on_progress("collecting")
-        stats = poller.drain(timeout_seconds=DRAIN_TIMEOUT_SECONDS)
+        stats = poller.drain(timeout_seconds=max(deadline - time.monotonic(), 0))
+        left_in_queue = self._empty_queue()
         dead = self._empty_dlq()
+        # Forced, every active platform was asked for: those the dispatcher could not send are left.
+        undispatched = summary.get("failed", 0) if force else self._due_count(started_at)
         report = TickReport(
             dispatch=summary,
             platforms=summarize(self.engine, stats.message_ids, dead),
             dead_lettered=dead,
             handler_errors=stats.handler_errors,
             seconds=time.monotonic() - started,
+            uncollected=left_in_queue + undispatched,
         )
         report.next_due = self._next_due()
         return report
+
+    def _dispatch(self, event: dict[str, Any], deadline: float) -> dict[str, Any]:
+        self.on_progress("dispatching")
+        # The dispatcher claims while more than its margin is left: give it the tick's time left
+        # plus that margin, so it stops at the tick's deadline, or after Lambda's longest timeout.
+        from charlee_collector.runtime import get_runtime
+
+        margin = get_runtime().settings.time_margin_ms / 1000
+        seconds = min(deadline - time.monotonic(), DISPATCH_CONTEXT_SECONDS) + margin
+        context = LocalLambdaContext("DispatcherFunction", timeout_seconds=max(int(seconds), 0))
+        with contextlib.redirect_stdout(self.handler_stdout or sys.stderr):
+            return self.handlers.dispatcher(event, context)
+
+    def _dispatch_everything_due(self, deadline: float) -> dict[str, Any]:
+        """Scheduled events until one claims nothing (a call stops at its own time limit)."""
+        total = {"due": 0, "dispatched": 0, "failed": 0}
+        while time.monotonic() < deadline:
+            summary = self._dispatch(scheduled_event(), deadline)
+            for key in total:
+                total[key] += int(summary.get(key, 0))
+            # Unsent claims are released and due at once: calling again would spin on them.
+            if not summary.get("dispatched") or summary.get("failed"):
+                break
+        return total
 
     def _active_ids(self) -> list[int]:
         with self.engine.connect() as conn:
@@ -189,15 +235,28 @@ class LocalRunner:
                 ).scalars()
             )
 
+    def _due_count(self, at: datetime) -> int:
+        """Platforms that were due at ``at`` and still are (never claimed, or released)."""
+        next_at = platforms.c.next_collection_at
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(platforms)
+                    .where(_scheduled(), next_at.is_(None) | (next_at <= at))
+                ).scalar_one()
+            )
+
     def _next_due(self) -> datetime | None:
         with self.engine.connect() as conn:
-            return conn.execute(
-                select(func.min(platforms.c.next_collection_at)).where(
-                    platforms.c.active.is_(True),
-                    platforms.c.auto_collect.is_(True),
-                    platforms.c.paused_at.is_(None),
-                )
-            ).scalar()
+            return conn.execute(select(func.min(platforms.c.next_collection_at)).where(_scheduled())).scalar()
+
+    def _empty_queue(self) -> int:
+        """How many messages the drain left (its time limit); the queue ends with the command."""
+        left = pending(self.sqs.client, self.sqs.queues.queue_url)
+        if left:
+            self.sqs.client.purge_queue(QueueUrl=self.sqs.queues.queue_url)
+        return left
 
     def _empty_dlq(self) -> list[str]:
         """The bodies of the messages that used up their receives (deleted from the local DLQ)."""
@@ -214,19 +273,38 @@ class LocalRunner:
             )
 
 
+def serve_handlers_from(sqs: LocalSqs) -> None:
+    """Point the handlers' SQS client at the in-process queue.
+
+    The handlers take their client from the process runtime (``boto3.client("sqs")`` in Lambda);
+    set here, on the runtime they will use, so the dispatcher sends to the local queue.
+    """
+    from charlee_collector.runtime import get_runtime
+
+    get_runtime().sqs = sqs.client
+
+
+def _scheduled() -> ColumnElement[bool]:
+    """Platforms the schedule collects (DESIGN section 3), due or not."""
+    return and_(
+        platforms.c.active.is_(True), platforms.c.auto_collect.is_(True), platforms.c.paused_at.is_(None)
+    )
+
+
 def summarize(engine: Engine, message_ids: set[str], dead: Sequence[str] = ()) -> list[PlatformOutcome]:
     """This tick's runs (found by the message ids the poller delivered), per platform."""
     rows: list[Any] = []
-    if message_ids:
-        with engine.connect() as conn:
-            rows = list(
+    ids = sorted(message_ids)
+    with engine.connect() as conn:
+        for start in range(0, len(ids), SUMMARY_CHUNK):
+            rows.extend(
                 conn.execute(
                     select(runs, platforms.c.name)
                     .join(platforms, platforms.c.id == runs.c.platform_id)
-                    .where(runs.c.message_id.in_(sorted(message_ids)))
-                    .order_by(runs.c.id)
+                    .where(runs.c.message_id.in_(ids[start : start + SUMMARY_CHUNK]))
                 ).mappings()
             )
+    rows.sort(key=lambda row: row["id"])
     by_platform: dict[int, list[Any]] = {}
     for row in rows:
         by_platform.setdefault(row["platform_id"], []).append(row)

@@ -1,8 +1,9 @@
-"""SQS on this machine: moto, in this process, with the collect queue and its DLQ set up like
-the template (a RedrivePolicy sending a message to the DLQ after ``MAX_RECEIVE_COUNT`` receives).
+"""SQS on this machine: the in-process queue service (``queue.py``) with the collect queue and
+its DLQ set up like the template (a RedrivePolicy sending a message to the DLQ after
+``MAX_RECEIVE_COUNT`` receives).
 
-The in-process mock needs no port and no server thread; the handlers' own ``boto3.client("sqs")``
-is mocked too, because the mock patches botocore for the whole process while it is active.
+``create_collect_queues`` and ``pending`` take any SQS client: the in-process one here, moto
+wherever a test needs AWS's own API (``tests/support/moto_server.py``), or a real one.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from charlee_collector.local.queue import REGION, InProcessSqs
+
 COLLECT_QUEUE = "charlee-collector-collect"
 MAX_RECEIVE_COUNT = 5  # the template's maxReceiveCount
-# Locally the poller is the only consumer and makes failed messages visible again itself, so the
-# timeout only matters if a handler dies mid-batch: keep it short so the run still finishes.
-LOCAL_VISIBILITY_TIMEOUT = 2
+# The poller makes a failed batch visible again itself and runs several batches at once, so the
+# timeout must outlast the longest batch (the collector context's 900 s) or a slow batch's
+# messages would be delivered a second time while it still runs.
+LOCAL_VISIBILITY_TIMEOUT = 900
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -63,20 +66,23 @@ def create_collect_queues(
 
 @dataclass(frozen=True)
 class LocalSqs:
-    """An SQS client on the in-process mock, and the queues created on it."""
+    """The in-process SQS service, and the queues created on it."""
 
-    client: Any
+    client: InProcessSqs
     queues: CollectQueues
 
 
 @contextmanager
 def local_sqs(*, visibility_timeout: int = LOCAL_VISIBILITY_TIMEOUT) -> Iterator[LocalSqs]:
-    """Start the in-process moto SQS with the collect queue and DLQ; everything ends with the block."""
-    import boto3
+    """The in-process SQS with the collect queue and DLQ; everything ends with the block.
+
+    Any other AWS call the handlers make (Secrets Manager for a platform's credentials) goes to
+    moto's in-process mock for the block, never to an AWS account.
+    """
     from moto import mock_aws
 
     with mock_aws():
-        client = boto3.client("sqs", region_name=os.environ.get("AWS_DEFAULT_REGION", REGION))
+        client = InProcessSqs(region=os.environ.get("AWS_DEFAULT_REGION", REGION))
         yield LocalSqs(client, create_collect_queues(client, visibility_timeout=visibility_timeout))
 
 

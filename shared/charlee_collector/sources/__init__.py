@@ -8,8 +8,10 @@ parse_items(source, body, config)            -> list[Opportunity]   (pure: no I/
 ```
 
 ``fetch_platform`` validates the config before any request, fetches (conditional GET with the
-stored validators), parses, normalises, de-duplicates by ``external_id`` and applies the
-platform's filters (``filters.py``). It raises only ``SourceError`` subclasses:
+stored validators) within one deadline for all the source's requests
+(``COLLECTION_DEADLINE_SECONDS``, or the caller's earlier one), parses, normalises,
+de-duplicates by ``external_id`` and applies the platform's filters (``filters.py``). It raises
+only ``SourceError`` subclasses:
 
 - ``RateLimited`` (429, or 503 with Retry-After) is RAISED, carrying ``retry_at`` and
   ``http_status``; a returned ``FetchResult`` is therefore ``ok`` or ``not_modified``;
@@ -17,7 +19,9 @@ platform's filters (``filters.py``). It raises only ``SourceError`` subclasses:
 - ``PermanentSourceError``: other 4xx, refused destination, unparseable payload;
   ``InvalidPlatformConfig`` (a subclass): bad config or unknown source.
 
-Secret values never reach a message: any that appears in an error is replaced by ``***``.
+Secret values never reach a message: any that appears in an error, in whatever form a URL gave
+it (case, percent-encoding, IDNA; see ``observability.mask_values``), is replaced by ``***``, as
+are URL userinfo and credential-like query values.
 
 ``parse_items`` reads one response body. For ``hn_freelancer`` that is the comments search
 response (``search?tags=comment,story_<id>``); for ``arbeitnow`` one page of the job board.
@@ -33,6 +37,7 @@ import httpx
 from pydantic import ValidationError
 
 from charlee_collector.errors import InvalidPlatformConfig, PermanentSourceError, SourceError
+from charlee_collector.fetch import collection_deadline
 from charlee_collector.filters import BaseSourceConfig, apply_filters
 from charlee_collector.normalize import dedupe
 from charlee_collector.opportunity import Opportunity
@@ -80,10 +85,11 @@ def validate_config(source: str, config: Mapping[str, Any] | None) -> BaseSource
 
 
 def _redacted(exc: SourceError, secrets: Mapping[str, str]) -> SourceError:
-    from charlee_collector.observability import mask_values
+    from charlee_collector.observability import mask_values, redact
 
-    # Every form a value takes in a message: escaped (a bytes repr), stripped, URL-encoded.
-    message = mask_values(str(exc), secrets.values())
+    # The one door every stored error passes (collection_runs.error, last_error): the platform's
+    # secrets in every form a message gives them, then what the log filter masks as well.
+    message = redact(mask_values(str(exc), secrets.values()))
     if message != str(exc):
         exc.args = (message,)
     return exc
@@ -104,9 +110,10 @@ def fetch_platform(
     validated = validate_config(source, config)
     secrets = dict(secrets or {})
     try:
-        result = adapter.fetch(
-            validated, client, etag=etag, last_modified=last_modified, secrets=secrets, settings=settings
-        )
+        with collection_deadline(settings.collection_deadline_seconds):
+            result = adapter.fetch(
+                validated, client, etag=etag, last_modified=last_modified, secrets=secrets, settings=settings
+            )
     except SourceError as exc:
         _redacted(exc, secrets)
         raise

@@ -31,6 +31,9 @@ from charlee_collector.settings import Settings
 
 Outcome = Literal["ok", "not_modified", "rate_limited"]
 JSON_ACCEPT = "application/json"
+# Each JSON object or array holds 60-200 bytes once loaded: 3.5 M "{}" fit in 10 MB and would
+# take 350 MB. A real page of jobs has a few per job.
+MAX_JSON_CONTAINERS = 500_000
 
 
 def _web_url(value: str) -> str:
@@ -85,6 +88,12 @@ def load_json(body: bytes, source: str) -> Any:
         raise PermanentSourceError(
             f"{source} payload could not be parsed: got HTML or XML where JSON was expected "
             "(an error or login page?); check the platform's url"
+        )
+    # Counted without parsing ("{" inside strings too): an upper bound is all it needs.
+    if body.count(b"{") + body.count(b"[") > MAX_JSON_CONTAINERS:
+        raise PermanentSourceError(
+            f"{source} payload could not be parsed: more than {MAX_JSON_CONTAINERS} JSON objects "
+            "and arrays, more than a collection's memory holds; refused"
         )
     try:
         return json.loads(body)

@@ -1,0 +1,1 @@
+"""Security tests: what a hostile platform (or its DNS, or its redirects) must never reach or learn."""
