@@ -2,8 +2,10 @@
 
 Side by side in one run: the collector handler (records of one SQS batch processed
 concurrently, COLLECTOR_CONCURRENCY=10) against the same work done one platform after another
-(``collect.collect_platform`` in a loop). Each method gets its own 10 platforms, so both insert
-500 new opportunities into PostgreSQL.
+(``collect.collect_platform`` in a loop). Each measured batch gets its own 10 platforms, so each
+inserts 500 new opportunities into PostgreSQL. The handler is measured twice: first on a cold
+pool (one connection open, as on a new instance after its first record: nine are opened inside
+the batch), then on a warm pool (ten open, as on every later batch of that instance).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ PLATFORMS = 10
 ITEMS = 50
 LATENCY_S = 0.1
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:bench-collect"
+PREFIXES = ("warm", "cold", "handler", "sequential")
 
 
 def payload(platform: int) -> bytes:
@@ -60,40 +63,54 @@ def payload(platform: int) -> bytes:
 
 
 class _SlowFiles(SimpleHTTPRequestHandler):
-    """Serves the payload files after LATENCY_S, like a platform far away."""
+    """Serves the payload files after ``latency_s``, like a platform far away."""
+
+    latency_s = LATENCY_S
 
     def do_GET(self) -> None:
-        time.sleep(LATENCY_S)
+        if self.latency_s:
+            time.sleep(self.latency_s)
         super().do_GET()
 
     def log_message(self, format: str, *args: object) -> None:
         return
 
 
-def serve(directory: str) -> None:
+def serve(directory: str, latency_s: float) -> None:
     """The platforms' server, in its own process so its CPU is not the collector's."""
+    _SlowFiles.latency_s = latency_s  # this process serves nothing else
     handler = partial(_SlowFiles, directory=directory)
     with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
         print(server.server_address[1], flush=True)
         server.serve_forever()
 
 
-def start_server(directory: Path) -> tuple[subprocess.Popen[str], str]:
-    for prefix in ("warm", "handler", "sequential"):
-        (directory / prefix).mkdir()
-        for n in range(PLATFORMS):
-            (directory / prefix / f"{n}.json").write_bytes(payload(n))
+def serve_files(directory: Path, latency_s: float = LATENCY_S) -> tuple[subprocess.Popen[str], str]:
+    """A server process for the files under ``directory`` and its base URL."""
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(directory)], stdout=subprocess.PIPE, text=True
+        [sys.executable, __file__, "--serve", str(directory), str(latency_s)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     return process, f"http://127.0.0.1:{process.stdout.readline().strip()}"
 
 
-def seed(engine: Engine, base_url: str, prefix: str) -> list[int]:
+def start_server(directory: Path) -> tuple[subprocess.Popen[str], str]:
+    for prefix in PREFIXES:
+        (directory / prefix).mkdir()
+        for n in range(PLATFORMS):
+            (directory / prefix / f"{n}.json").write_bytes(payload(n))
+    return serve_files(directory)
+
+
+def seed(
+    engine: Engine, base_url: str, prefix: str, count: int = PLATFORMS, *, same_file: bool = False
+) -> list[int]:
+    """``count`` new remotive platforms reading ``prefix/<n>.json`` (``0.json`` when same_file)."""
     ids = []
     with engine.begin() as conn:
-        for n in range(PLATFORMS):
+        for n in range(count):
             now = utcnow()
             ids.append(
                 conn.execute(
@@ -102,7 +119,7 @@ def seed(engine: Engine, base_url: str, prefix: str) -> list[int]:
                         user_id=1,
                         name=f"{prefix} {n}",
                         source="remotive",
-                        config={"url": f"{base_url}/{prefix}/{n}.json"},
+                        config={"url": f"{base_url}/{prefix}/{0 if same_file else n}.json"},
                         created_at=now,
                         updated_at=now,
                     )
@@ -133,20 +150,24 @@ def main() -> None:
             warm = seed(engine, base_url, "warm")  # first use builds the engine, client and parsers
             collect_platform(rt.engine, rt.http, CollectMessage(platform_id=warm[0]), rt.settings)
 
-            handler_ids = seed(engine, base_url, "handler")
-            messages = [
-                {"MessageId": f"m-{i}", "ReceiptHandle": f"r-{i}", "Body": json.dumps({"platform_id": i})}
-                for i in handler_ids
-            ]
-            devnull = open(os.devnull, "w")  # noqa: SIM115 - the handler prints EMF per invocation
-            stdout, sys.stdout = sys.stdout, devnull
-            try:
+            def handler_batch(prefix: str) -> float:
+                messages = [
+                    {"MessageId": f"m-{i}", "ReceiptHandle": f"r-{i}", "Body": json.dumps({"platform_id": i})}
+                    for i in seed(engine, base_url, prefix)
+                ]
                 started = time.perf_counter()
                 answer = collector_handler.handler(
                     sqs_event(messages, QUEUE_ARN), LocalLambdaContext("Bench")
                 )
-                concurrent = time.perf_counter() - started
+                elapsed = time.perf_counter() - started
                 assert answer == {"batchItemFailures": []}, answer
+                return elapsed
+
+            devnull = open(os.devnull, "w")  # noqa: SIM115 - the handler prints EMF per invocation
+            stdout, sys.stdout = sys.stdout, devnull
+            try:
+                cold = handler_batch("cold")  # the pool holds one connection: nine are opened here
+                concurrent = handler_batch("handler")  # every connection of the pool is open now
 
                 sequential_ids = seed(engine, base_url, "sequential")
                 started = time.perf_counter()
@@ -160,8 +181,10 @@ def main() -> None:
                 sys.stdout = stdout
                 devnull.close()
             report("collector_batch_handler_seconds", concurrent, "s")
+            report("collector_batch_handler_cold_pool_seconds", cold, "s")
             report("collector_batch_sequential_seconds", sequential, "s")
             report("collector_batch_handler_vs_sequential", sequential / concurrent, "x")
+            report("collector_batch_handler_vs_sequential_cold_pool", sequential / cold, "x")
             runtime.reset()
     finally:
         server.terminate()
@@ -170,6 +193,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
-        serve(sys.argv[2])
+        serve(sys.argv[2], float(sys.argv[3]) if sys.argv[3:] else LATENCY_S)
     else:
         main()

@@ -1,12 +1,22 @@
-"""Dispatch: claim due platforms and enqueue them to SQS (a moto server over HTTP on 127.0.0.1).
+"""Dispatch: claim due platforms and enqueue them, against an SQS with real latency and against moto.
 
-Side by side in one run: the dispatcher (claim in batches, SendMessageBatch of 10, a few sends in
-flight) against one ``send_message`` per platform in a loop after the same claim. Also prints
-the claim query's plan, to confirm it is served by the partial index, and a scaling table.
+Side by side in one run: the dispatcher (claims of ``DEFAULT_BATCH_SIZE``, SendMessageBatch of
+10, ``SEND_THREADS`` sends in flight, the next claim overlapping the sends) against one
+``send_message`` per platform in a loop after the same claim.
+
+- ``dispatch_latency_*``: against ``bench/sqs_standin.py`` (its own process, a fixed latency
+  per call, almost no CPU: what real SQS looks like from the client), at 15 ms per call, the
+  headline ``dispatch_latency_vs_loop``; the same at 5 and 30 ms; a sweep of claim sizes and
+  send threads at 15 ms (``--no-sweep`` skips it); and the shipped defaults at 1k, 10k, 100k.
+- ``dispatch_moto_*``: the same comparison against a moto server, labelled apart: moto spends
+  1.3-1.5 ms of CPU per message, so it bounds the dispatcher and says little about SQS.
+
+Also prints the claim query's plan, to confirm it is served by the partial index.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -15,23 +25,31 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import boto3
 from _db import report, scratch_database
+from botocore.config import Config
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
 from moto.server import ThreadedMotoServer
 from moto.sqs.models import sqs_backends
 from sqlalchemy import Engine, insert, text
 
-from charlee_collector.dispatch import dispatch
+from charlee_collector.dispatch import DEFAULT_BATCH_SIZE, SEND_THREADS, dispatch
 from charlee_collector.messages import DispatchRequest
 from charlee_collector.models import platforms, utcnow
 from charlee_collector.storage import claim_due_platforms, due_platforms_query
 
 PLATFORMS = 10_000
-LOOP_SAMPLE = 2_000  # the one-call-per-platform loop is timed on a sample: its cost is linear
+LOOP_SAMPLE = 300  # the one-call-per-platform loop is timed on a sample: its cost is linear
+MOTO_LOOP_SAMPLE = 2_000
+LATENCY_MS = 15.0
+OTHER_LATENCIES_MS = (5.0, 30.0)
+SWEEP_BATCH_SIZES = (100, 250, 500, 1_000)
+SWEEP_THREADS = (8, 16, 32)
 SCALING = (1_000, 10_000, 100_000)
+STANDIN = Path(__file__).resolve().parent / "sqs_standin.py"
 
 
 def seed(engine: Engine, count: int) -> None:
@@ -55,12 +73,39 @@ def seed(engine: Engine, count: int) -> None:
         conn.execute(text("ANALYZE freelance_platforms"))
 
 
+def client(endpoint: str, pool: int = max(SWEEP_THREADS)) -> Any:
+    """An SQS client whose connection pool is at least the send threads (botocore's default is 10)."""
+    return boto3.client(
+        "sqs", region_name="us-east-1", endpoint_url=endpoint, config=Config(max_pool_connections=pool)
+    )
+
+
 def new_queue(sqs: Any, name: str) -> str:
     return sqs.create_queue(QueueName=name)["QueueUrl"]
 
 
+def queue_depth(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+# --- the two SQS servers, each in its own process (its CPU is not the dispatcher's) -------------
+
+
+@contextmanager
+def standin_process(latency_ms: float) -> Iterator[str]:
+    command = [sys.executable, str(STANDIN), "--latency-ms", str(latency_ms)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        yield f"http://127.0.0.1:{process.stdout.readline().strip()}"
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def serve_moto() -> None:
-    """The SQS stand-in, in its own process (its CPU is not the dispatcher's), drained as it fills.
+    """moto's server, drained as it fills.
 
     moto recounts every message of a queue on each send (its queue attributes), so a queue that
     only grows makes each send slower than the last: a cost of the stand-in, not of SQS. Here the
@@ -89,19 +134,81 @@ def moto_process() -> Iterator[str]:
         process.wait()
 
 
-def time_dispatcher(engine: Engine, sqs: Any, queue_url: str) -> tuple[float, int]:
+# --- the two methods ------------------------------------------------------------------------------
+
+
+def time_dispatcher(
+    engine: Engine,
+    sqs: Any,
+    queue_url: str,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    send_threads: int = SEND_THREADS,
+) -> float:
+    """Platforms per second for one scheduled dispatch of everything seeded (all of it must go out)."""
+    due = _due_count(engine)
     started = time.perf_counter()
-    summary = dispatch(engine, sqs, queue_url, DispatchRequest("schedule"), batch_size=500)
-    return time.perf_counter() - started, summary.dispatched
+    summary = dispatch(
+        engine, sqs, queue_url, DispatchRequest("schedule"), batch_size=batch_size, send_threads=send_threads
+    )
+    seconds = time.perf_counter() - started
+    if summary.dispatched != due or summary.failed:
+        raise SystemExit(f"dispatcher: expected {due} dispatched, got {summary}")
+    return due / seconds
 
 
-def time_loop(engine: Engine, sqs: Any, queue_url: str, limit: int) -> tuple[float, int]:
+def time_loop(engine: Engine, sqs: Any, queue_url: str, limit: int) -> float:
+    """Platforms per second for one claim, then one ``send_message`` per claimed platform."""
     started = time.perf_counter()
     with engine.begin() as conn:
         claims = claim_due_platforms(conn, now=utcnow(), limit=limit)
     for claim in claims:
         sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"platform_id": claim.platform_id}))
-    return time.perf_counter() - started, len(claims)
+    return len(claims) / (time.perf_counter() - started)
+
+
+def _due_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(text("SELECT count(*) FROM freelance_platforms WHERE next_collection_at IS NULL")).scalar_one()
+        )
+
+
+def compare(engine: Engine, endpoint: str, label: str, *, loop_sample: int) -> None:
+    """The dispatcher (10k platforms) and the loop (a sample) against one server, and their ratio."""
+    sqs = client(endpoint)
+    seed(engine, PLATFORMS)
+    queue = new_queue(sqs, f"{label}-dispatcher")
+    dispatcher_rate = time_dispatcher(engine, sqs, queue)
+    seed(engine, loop_sample)
+    loop_rate = time_loop(engine, sqs, new_queue(sqs, f"{label}-loop"), loop_sample)
+    report(f"{label}_dispatcher_platforms_per_s", dispatcher_rate, "platforms/s")
+    report(f"{label}_send_message_loop_platforms_per_s_{loop_sample}_sample", loop_rate, "platforms/s")
+    report(f"{label}_vs_loop", dispatcher_rate / loop_rate, "x")
+    if label.startswith("dispatch_latency") and queue_depth(sqs, queue) != PLATFORMS:
+        raise SystemExit(f"{label}: the stand-in did not receive every message")
+
+
+def sweep(engine: Engine, endpoint: str) -> None:
+    """Claim sizes against send threads at 15 ms: what the defaults are chosen from."""
+    for threads in SWEEP_THREADS:
+        sqs = client(endpoint, threads)
+        for batch_size in SWEEP_BATCH_SIZES:
+            seed(engine, PLATFORMS)
+            rate = time_dispatcher(
+                engine, sqs, new_queue(sqs, "sweep"), batch_size=batch_size, send_threads=threads
+            )
+            report(f"dispatch_latency_claim_{batch_size}_threads_{threads}_platforms_per_s", rate, "platforms/s")
+
+
+def scaling(engine: Engine, endpoint: str) -> None:
+    sqs = client(endpoint)
+    for count in SCALING:
+        seed(engine, count)
+        started = time.perf_counter()
+        rate = time_dispatcher(engine, sqs, new_queue(sqs, f"scale-{count}"))
+        report(f"dispatch_latency_scaling_{count}_seconds", time.perf_counter() - started, "s")
+        report(f"dispatch_latency_scaling_{count}_platforms_per_s", rate, "platforms/s")
 
 
 def print_plan(engine: Engine) -> None:
@@ -116,27 +223,27 @@ def print_plan(engine: Engine) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-sweep", action="store_true", help="skip the claim size x threads sweep")
+    parser.add_argument("--no-moto", action="store_true", help="skip the moto comparison")
+    args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    with moto_process() as endpoint, scratch_database("charlee_bench_dispatch", pool_size=4) as engine:
-        sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=endpoint)
+    print(f"# dispatcher: claims of {DEFAULT_BATCH_SIZE}, {SEND_THREADS} send threads", flush=True)
+    with scratch_database("charlee_bench_dispatch", pool_size=4) as engine:
         seed(engine, PLATFORMS)
         print_plan(engine)
-        seconds, sent = time_dispatcher(engine, sqs, new_queue(sqs, "dispatcher"))
-        assert sent == PLATFORMS, sent
-        dispatcher_rate = sent / seconds
-        seed(engine, LOOP_SAMPLE)
-        loop_seconds, loop_sent = time_loop(engine, sqs, new_queue(sqs, "loop"), LOOP_SAMPLE)
-        loop_rate = loop_sent / loop_seconds
-        report("dispatch_dispatcher_platforms_per_s", dispatcher_rate, "platforms/s")
-        report("dispatch_dispatcher_10k_seconds", seconds, "s")
-        report(f"dispatch_send_message_loop_platforms_per_s_{LOOP_SAMPLE}_sample", loop_rate, "platforms/s")
-        report("dispatch_dispatcher_vs_loop", dispatcher_rate / loop_rate, "x")
-        for count in SCALING:
-            seed(engine, count)
-            seconds, sent = time_dispatcher(engine, sqs, new_queue(sqs, f"scale-{count}"))
-            report(f"dispatch_scaling_{count}_seconds", seconds, "s")
-            report(f"dispatch_scaling_{count}_platforms_per_s", sent / seconds, "platforms/s")
+        with standin_process(LATENCY_MS) as endpoint:
+            compare(engine, endpoint, "dispatch_latency", loop_sample=LOOP_SAMPLE)
+            if not args.no_sweep:
+                sweep(engine, endpoint)
+            scaling(engine, endpoint)
+        for latency in OTHER_LATENCIES_MS:
+            with standin_process(latency) as endpoint:
+                compare(engine, endpoint, f"dispatch_latency_{latency:.0f}ms", loop_sample=LOOP_SAMPLE)
+        if not args.no_moto:
+            with moto_process() as endpoint:
+                compare(engine, endpoint, "dispatch_moto", loop_sample=MOTO_LOOP_SAMPLE)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,17 @@ Claims are committed before sending: a dispatcher that dies in between leaves it
 claimed for one interval, after which the next tick takes them again. A platform is never
 enqueued twice by two dispatchers, because a claim is a row lock plus a moved
 ``next_collection_at`` in one transaction.
+
+A scheduled tick overlaps a claim (a database round trip) with the sends of the claim before it
+(network waits on SQS): at most two claims are outstanding, the time guard is checked before each
+claim, and every claim taken is sent or released before ``dispatch`` returns. One thread pool
+serves every send of an invocation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +27,13 @@ from charlee_collector.observability import Metric, logger, metrics
 from charlee_collector.storage import Claim, claim_due_platforms, claim_platforms, release_claims
 
 SQS_BATCH = 10  # SendMessageBatch takes at most 10 entries
-SEND_THREADS = 8
+# SendMessageBatch calls in flight at once. SQS serves many in parallel and each call is mostly a
+# network wait, so more threads pay off until the client's CPU is the bound (bench/dispatch.py);
+# the SQS client's connection pool must be at least this large (runtime.py sizes it from here).
+SEND_THREADS = 16
+# Platforms per claim: big enough that a claim's round trip is paid rarely, small enough that a
+# claim whose sends fail releases little, and that ~2 claims in flight stay far inside the timeout.
+DEFAULT_BATCH_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -48,33 +59,57 @@ def dispatch(
     queue_url: str,
     request: DispatchRequest,
     *,
-    batch_size: int = 100,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     time_left_ms: Callable[[], int] = lambda: 1 << 30,
     margin_ms: int = 10_000,
     clock: Callable[[], datetime] = utcnow,
+    send_threads: int = SEND_THREADS,
 ) -> DispatchSummary:
     """Claim and enqueue: every due platform while time remains, or the requested ones (forced)."""
-    if request.kind != "schedule":
-        with engine.begin() as conn:
-            claims = claim_platforms(
-                conn,
-                now=clock(),
-                user_id=request.user_id,
-                platform_ids=list(request.platform_ids) if request.kind == "platforms" else None,
-            )
-        summary = _send_and_release(engine, sqs, queue_url, claims, trigger="on_demand", clock=clock)
-        return _record(summary)
-
-    summary = DispatchSummary()
-    while time_left_ms() > margin_ms:
-        with engine.begin() as conn:
-            claims = claim_due_platforms(conn, now=clock(), limit=batch_size)
-        sent = _send_and_release(engine, sqs, queue_url, claims, trigger="schedule", clock=clock)
-        summary += sent
-        # Released claims are due again at once: stop rather than spin on a queue that refuses them.
-        if len(claims) < batch_size or sent.failed:
-            break
+    with ThreadPoolExecutor(max_workers=send_threads, thread_name_prefix="dispatch-send") as pool:
+        if request.kind != "schedule":
+            with engine.begin() as conn:
+                claims = claim_platforms(
+                    conn,
+                    now=clock(),
+                    user_id=request.user_id,
+                    platform_ids=list(request.platform_ids) if request.kind == "platforms" else None,
+                )
+            summary = _Sending.start(pool, sqs, queue_url, claims, "on_demand", clock()).finish(engine)
+        else:
+            summary = _dispatch_due(engine, pool, sqs, queue_url, batch_size, time_left_ms, margin_ms, clock)
     return _record(summary)
+
+
+def _dispatch_due(
+    engine: Engine,
+    pool: ThreadPoolExecutor,
+    sqs: Any,
+    queue_url: str,
+    batch_size: int,
+    time_left_ms: Callable[[], int],
+    margin_ms: int,
+    clock: Callable[[], datetime],
+) -> DispatchSummary:
+    """Claim k+1 while the sends of claim k are in flight; finish k before claiming k+2."""
+    summary = DispatchSummary()
+    in_flight: _Sending | None = None
+    try:
+        while time_left_ms() > margin_ms:
+            with engine.begin() as conn:
+                claims = claim_due_platforms(conn, now=clock(), limit=batch_size)
+            sending = _Sending.start(pool, sqs, queue_url, claims, "schedule", clock())
+            previous, in_flight = in_flight, sending
+            if previous is not None:
+                summary += previous.finish(engine)
+            # Released claims are due again at once: stop rather than spin on a queue that refuses them.
+            if len(claims) < batch_size or summary.failed:
+                break
+    finally:
+        # Whatever ended the loop (done, time, an error), the last claim is sent or released.
+        if in_flight is not None:
+            summary += in_flight.finish(engine)
+    return summary
 
 
 def _record(summary: DispatchSummary) -> DispatchSummary:
@@ -85,30 +120,38 @@ def _record(summary: DispatchSummary) -> DispatchSummary:
     return summary
 
 
-def _send_and_release(
-    engine: Engine,
-    sqs: Any,
-    queue_url: str,
-    claims: Sequence[Claim],
-    *,
-    trigger: str,
-    clock: Callable[[], datetime],
-) -> DispatchSummary:
-    if not claims:
-        return DispatchSummary()
-    requested_at = clock()
-    batches = [claims[i : i + SQS_BATCH] for i in range(0, len(claims), SQS_BATCH)]
-    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(batches))) as pool:
-        unsent = [
-            c
-            for failed in pool.map(lambda b: _send_batch(sqs, queue_url, b, trigger, requested_at), batches)
-            for c in failed
-        ]
-    if unsent:
-        # Released claims become due again at once, so the next tick (or loop) picks them up.
-        with engine.begin() as conn:
-            release_claims(conn, unsent)
-    return DispatchSummary(due=len(claims), dispatched=len(claims) - len(unsent), failed=len(unsent))
+@dataclass
+class _Sending:
+    """One claim's SendMessageBatch calls, submitted to the invocation's pool and not yet awaited."""
+
+    claims: Sequence[Claim]
+    futures: list[Future[list[Claim]]]
+
+    @classmethod
+    def start(
+        cls,
+        pool: ThreadPoolExecutor,
+        sqs: Any,
+        queue_url: str,
+        claims: Sequence[Claim],
+        trigger: str,
+        requested_at: datetime,
+    ) -> _Sending:
+        batches = [claims[i : i + SQS_BATCH] for i in range(0, len(claims), SQS_BATCH)]
+        futures = [pool.submit(_send_batch, sqs, queue_url, b, trigger, requested_at) for b in batches]
+        return cls(claims, futures)
+
+    def finish(self, engine: Engine) -> DispatchSummary:
+        """Wait for every send, release the claims whose message did not go out, and count them."""
+        # _send_batch turns every failure into "unsent", so result() does not raise.
+        unsent = [c for future in self.futures for c in future.result()]
+        if unsent:
+            # Released claims become due again at once, so the next tick (or loop) picks them up.
+            with engine.begin() as conn:
+                release_claims(conn, unsent)
+        return DispatchSummary(
+            due=len(self.claims), dispatched=len(self.claims) - len(unsent), failed=len(unsent)
+        )
 
 
 def _send_batch(

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from charlee_collector import fetch
+from charlee_collector.addresses import is_forbidden_address
 from charlee_collector.errors import (
     InvalidPlatformConfig,
     PermanentSourceError,
@@ -25,7 +26,7 @@ from charlee_collector.errors import (
     SourceError,
     TransientSourceError,
 )
-from charlee_collector.fetch import USER_AGENT, build_client, get, is_forbidden_address
+from charlee_collector.fetch import USER_AGENT, build_client, get
 from charlee_collector.settings import Settings
 from charlee_collector.sources import fetch_platform
 

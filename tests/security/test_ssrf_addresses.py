@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from charlee_collector.addresses import embedded_ipv4, is_forbidden_address
 from charlee_collector.errors import PermanentSourceError, SourceError
-from charlee_collector.fetch import build_client, embedded_ipv4, get, is_forbidden_address
+from charlee_collector.fetch import build_client, get
 from charlee_collector.settings import Settings
 from tests.support.drip_server import ConnectRecorder
 

@@ -1,0 +1,82 @@
+"""Collector CPU for one platform: 50 items with HTML descriptions, from parse to stored run.
+
+    python bench/collector_cpu.py              # from the repository root
+    python bench/collector_cpu.py --profile    # also prints the cProfile top of all runs
+
+One platform is collected at a time (``collect.collect_platform``: load, fetch over httpx from
+a local server in its own process, parse, normalise, one bulk upsert into PostgreSQL, the run
+recorded), each into a new platform so every run inserts 50 rows. The figure is the median of
+this process's CPU time per run (``time.process_time``), so the server's CPU and the database
+server's are not counted; wall time on a loaded machine does not move it either.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from collector_batch import ITEMS, payload, seed, serve_files
+
+from _db import report, scratch_database
+from charlee_collector import runtime
+from charlee_collector.collect import collect_platform
+from charlee_collector.messages import CollectMessage
+
+RUNS = 21
+WARMUP_RUNS = 3
+
+
+def main(profile: bool) -> None:
+    scratch = tempfile.TemporaryDirectory()
+    directory = Path(scratch.name)
+    (directory / "cpu").mkdir()
+    (directory / "cpu" / "0.json").write_bytes(payload(0))
+    server, base_url = serve_files(directory, latency_s=0.0)
+    os.environ.update(
+        COLLECTOR_ALLOW_PRIVATE_NETWORKS="true",
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_NAMESPACE="Bench",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    profiler = cProfile.Profile() if profile else None
+    try:
+        with scratch_database("charlee_bench_cpu", pool_size=2) as engine:
+            os.environ["DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+            runtime.reset()
+            rt = runtime.get_runtime()
+            ids = seed(engine, base_url, "cpu", WARMUP_RUNS + RUNS, same_file=True)
+            cpu_ms = []
+            devnull = open(os.devnull, "w")  # noqa: SIM115 - the logger prints a JSON line per run
+            stdout, sys.stdout = sys.stdout, devnull
+            for n, platform_id in enumerate(ids):
+                message = CollectMessage(platform_id=platform_id)
+                if profiler is not None and n >= WARMUP_RUNS:
+                    profiler.enable()
+                started = time.process_time()
+                result = collect_platform(rt.engine, rt.http, message, rt.settings)
+                elapsed = time.process_time() - started
+                if profiler is not None:
+                    profiler.disable()
+                assert result.inserted == ITEMS, result
+                if n >= WARMUP_RUNS:  # the first runs build the engine's pool, client and parsers
+                    cpu_ms.append(elapsed * 1000)
+            sys.stdout = stdout
+            devnull.close()
+            report("collector_cpu_ms_per_platform", statistics.median(cpu_ms), "ms")
+            runtime.reset()
+    finally:
+        server.terminate()
+        scratch.cleanup()
+    if profiler is not None:
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+
+
+if __name__ == "__main__":
+    main(profile="--profile" in sys.argv[1:])
