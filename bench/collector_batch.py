@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -104,6 +106,23 @@ def start_server(directory: Path) -> tuple[subprocess.Popen[str], str]:
     return serve_files(directory)
 
 
+@contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Standard output (the handler's EMF and log lines) to /dev/null, at the descriptor, so the
+    lines are still formatted and written as in a Lambda, only not shown among the figures."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def seed(
     engine: Engine, base_url: str, prefix: str, count: int = PLATFORMS, *, same_file: bool = False
 ) -> list[int]:
@@ -148,7 +167,8 @@ def main() -> None:
 
             rt = runtime.get_runtime()
             warm = seed(engine, base_url, "warm")  # first use builds the engine, client and parsers
-            collect_platform(rt.engine, rt.http, CollectMessage(platform_id=warm[0]), rt.settings)
+            with quiet_stdout():
+                collect_platform(rt.engine, rt.http, CollectMessage(platform_id=warm[0]), rt.settings)
 
             def handler_batch(prefix: str) -> float:
                 messages = [
@@ -163,9 +183,7 @@ def main() -> None:
                 assert answer == {"batchItemFailures": []}, answer
                 return elapsed
 
-            devnull = open(os.devnull, "w")  # noqa: SIM115 - the handler prints EMF per invocation
-            stdout, sys.stdout = sys.stdout, devnull
-            try:
+            with quiet_stdout():
                 cold = handler_batch("cold")  # the pool holds one connection: nine are opened here
                 concurrent = handler_batch("handler")  # every connection of the pool is open now
 
@@ -177,9 +195,6 @@ def main() -> None:
                     )
                     assert result.inserted == ITEMS, result
                 sequential = time.perf_counter() - started
-            finally:
-                sys.stdout = stdout
-                devnull.close()
             report("collector_batch_handler_seconds", concurrent, "s")
             report("collector_batch_handler_cold_pool_seconds", cold, "s")
             report("collector_batch_sequential_seconds", sequential, "s")

@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["upsert.py", "parse.py", "dispatch.py", "collector_batch.py", "cold_start.py", "local_run.py"]
+BENCHES = [
+    "upsert.py",
+    "parse.py",
+    "dispatch.py",
+    "collector_cpu.py",
+    "collector_batch.py",
+    "cold_start.py",
+    "local_run.py",
+]
 
 
 def main() -> int:

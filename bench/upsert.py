@@ -15,6 +15,9 @@ cProfile of one bulk call). One figure per line, ``name value unit``:
   getting these rows into these indexes. ``..._vs_copy`` ratios use the first, ``..._vs_copy_wire``
   the second.
 - ``upsert_scaling_<n>``: the shipped bulk upsert at 1k, 10k and 100k rows.
+- ``upsert_25_items_latency_ms``: one collection's upsert (25 new items, commit included), the
+  median of 50; ``..._nagle_on`` is the same on an engine that turns Nagle back on (TCP_NODELAY=0
+  after the engine's own connect hook), so the cost of the delayed-ACK stall shows in one run.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import io
 import json
 import pstats
 import random
+import socket
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,9 +38,10 @@ from decimal import Decimal
 from typing import TypeVar
 
 from _db import report, scratch_database
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
+from charlee_collector.db import create_db_engine
 from charlee_collector.models import platforms, utcnow
 from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
 from charlee_collector.orm import FreelanceOpportunity
@@ -44,6 +50,7 @@ from charlee_collector.storage import UpsertCounts, upsert_opportunities
 ITEMS = 20_000
 PER_ROW_SAMPLE = 2_000
 SCALING = (1_000, 10_000, 100_000)
+LATENCY_ITEMS, LATENCY_SAMPLES = 25, 50
 USER_ID = 1
 T = TypeVar("T")
 
@@ -282,6 +289,33 @@ def scaling(engine: Engine) -> None:
         report(f"upsert_scaling_{count}", count / seconds, "rows/s")
 
 
+def _upsert_latency_ms(engine: Engine, name: str) -> float:
+    """Median milliseconds of one ``LATENCY_ITEMS``-item upsert, new items each time, after a warm-up."""
+    platform = _new_platform(engine, name)
+    bulk_upsert(engine, platform, make_items(LATENCY_ITEMS, prefix=f"{name}-warm-up"))
+    times = []
+    for n in range(LATENCY_SAMPLES):
+        items = make_items(LATENCY_ITEMS, prefix=f"{name}-{n}", seed=n)
+        seconds, _ = _timed(lambda: bulk_upsert(engine, platform, items))  # noqa: B023
+        times.append(seconds * 1000)
+    return statistics.median(times)
+
+
+def _nagle_on(dbapi_connection: object, _record: object) -> None:
+    dbapi_connection._usock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)  # type: ignore[attr-defined]
+
+
+def latency(engine: Engine) -> None:
+    """One collection-sized upsert as shipped (TCP_NODELAY on), and with Nagle on beside it."""
+    nagle = create_db_engine(engine.url, pool_size=1)
+    event.listen(nagle, "connect", _nagle_on)  # after db.py's own hook, so it wins
+    try:
+        report("upsert_25_items_latency_ms", _upsert_latency_ms(engine, "latency"), "ms")
+        report("upsert_25_items_latency_ms_nagle_on", _upsert_latency_ms(nagle, "latency-nagle"), "ms")
+    finally:
+        nagle.dispose()
+
+
 def profile(engine: Engine, count: int = 5_000) -> None:
     """Where one bulk call spends its time (cProfile, top functions by own time)."""
     items = make_items(count, prefix="profile")
@@ -298,6 +332,7 @@ def main() -> None:
     args = parser.parse_args()
     with scratch_database() as engine:
         compare(engine)
+        latency(engine)
         if not args.no_scaling:
             scaling(engine)
         if args.profile:

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from charlee_collector.messages import CollectMessage, DispatchRequest
 from charlee_collector.models import utcnow
 from charlee_collector.observability import Metric, logger, metrics
+from charlee_collector.settings import Settings
 from charlee_collector.storage import Claim, claim_due_platforms, claim_platforms, release_claims
 
 SQS_BATCH = 10  # SendMessageBatch takes at most 10 entries
@@ -31,9 +32,7 @@ SQS_BATCH = 10  # SendMessageBatch takes at most 10 entries
 # network wait, so more threads pay off until the client's CPU is the bound (bench/dispatch.py);
 # the SQS client's connection pool must be at least this large (runtime.py sizes it from here).
 SEND_THREADS = 16
-# Platforms per claim: big enough that a claim's round trip is paid rarely, small enough that a
-# claim whose sends fail releases little, and that ~2 claims in flight stay far inside the timeout.
-DEFAULT_BATCH_SIZE = 500
+DEFAULT_BATCH_SIZE = Settings.dispatch_batch_size  # platforms per claim; settings.py says why
 
 
 @dataclass(frozen=True)

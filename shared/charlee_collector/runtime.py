@@ -40,8 +40,13 @@ class Runtime:
     @cached_property
     def sqs(self) -> Any:
         import boto3
+        from botocore.config import Config
 
-        return boto3.client("sqs")
+        from charlee_collector.dispatch import SEND_THREADS
+
+        # One pooled connection per send thread: botocore's default pool (10) would open and drop
+        # a connection for every call beyond it.
+        return boto3.client("sqs", config=Config(max_pool_connections=SEND_THREADS))
 
     @property
     def queue_url(self) -> str:

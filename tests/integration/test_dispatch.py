@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
 from charlee_collector.db import create_db_engine
-from charlee_collector.dispatch import dispatch
+from charlee_collector.dispatch import SEND_THREADS, dispatch
 from charlee_collector.messages import DispatchRequest, parse_collect_message
 from charlee_collector.models import platforms, utcnow
+from charlee_collector.runtime import Runtime
+from charlee_collector.settings import Settings
 from tests.support.aws import Queues
 from tests.support.factories import add_platform, add_platforms
 
@@ -138,3 +143,114 @@ def test_sqlite_dispatch_works_too(sqlite_engine: Engine, queues: Queues) -> Non
         ids = add_platforms(conn, 4)
         conn.execute(update(platforms).where(platforms.c.id == ids[0]).values(paused_at=utcnow()))
     assert dispatch(sqlite_engine, queues.sqs, queues.url, SCHEDULE).dispatched == 3
+
+
+class _ThreadNotingSqs:
+    """The moto client, noting the thread that made each SendMessageBatch call."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.threads: list[threading.Thread] = []  # kept, so no thread's identity is reused
+        self._lock = threading.Lock()
+
+    def send_message_batch(self, **kwargs: Any) -> dict[str, Any]:
+        with self._lock:
+            self.threads.append(threading.current_thread())
+        return self.real.send_message_batch(**kwargs)
+
+
+def test_one_invocation_sends_every_claim_from_one_thread_pool(pg_engine: Engine, queues: Queues) -> None:
+    claims = 2 * SEND_THREADS  # more claims than a pool has threads
+    with pg_engine.begin() as conn:
+        ids = add_platforms(conn, 2 * claims)
+    sqs = _ThreadNotingSqs(queues.sqs)
+
+    summary = dispatch(pg_engine, sqs, queues.url, SCHEDULE, batch_size=2)
+
+    assert summary.as_dict() == {"due": len(ids), "dispatched": len(ids), "failed": 0}
+    assert len(sqs.threads) == claims
+    # A pool built per claim would bring new threads for every claim.
+    assert len(set(sqs.threads)) <= SEND_THREADS
+    assert sorted(b["platform_id"] for b in _bodies(queues)) == sorted(ids)
+
+
+def _claimed(engine: Engine) -> int:
+    with engine.connect() as conn:
+        query = select(func.count()).select_from(platforms).where(platforms.c.next_collection_at.is_not(None))
+        return int(conn.execute(query).scalar_one())
+
+
+def _within(seconds: float, condition: Callable[[], bool]) -> bool:
+    """Whether ``condition`` comes true within ``seconds`` (checked every 10 ms)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+class _OverlapProbe(_RefusingSqs):
+    """Refuses some entries; its first call (claim 1) waits until claim 2 is committed."""
+
+    def __init__(self, real: Any, refuse: set[str], engine: Engine, second_claim_at: int) -> None:
+        super().__init__(real, refuse)
+        self.engine, self.second_claim_at = engine, second_claim_at
+        self.overlapped: bool | None = None
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        if self.overlapped is None:
+            self.overlapped = _within(20, lambda: _claimed(self.engine) >= self.second_claim_at)
+        return super().send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
+
+
+def test_the_next_claim_overlaps_the_sends_and_unsent_claims_are_released_never_sent_twice(
+    pg_engine: Engine, queues: Queues
+) -> None:
+    with pg_engine.begin() as conn:
+        ids = add_platforms(conn, 50)
+    # Claims are taken oldest first, then by id: claim 2 is ids[10:20].
+    refused = {str(ids[12]), str(ids[15])}
+    sqs = _OverlapProbe(queues.sqs, refused, pg_engine, second_claim_at=20)
+
+    summary = dispatch(pg_engine, sqs, queues.url, SCHEDULE, batch_size=10)
+
+    assert sqs.overlapped, "claim 2 was not taken while claim 1's sends were in flight"
+    # Claim 3 was taken while claim 2's sends were failing: it is sent, then the loop stops.
+    assert summary.as_dict() == {"due": 30, "dispatched": 28, "failed": 2}
+    with pg_engine.connect() as conn:
+        next_at = dict(conn.execute(select(platforms.c.id, platforms.c.next_collection_at)).all())
+    assert [i for i in ids if next_at[i] is None] == [ids[12], ids[15], *ids[30:]]
+    assert dispatch(pg_engine, queues.sqs, queues.url, SCHEDULE).as_dict() == {
+        "due": 22,
+        "dispatched": 22,
+        "failed": 0,
+    }
+    assert sorted(b["platform_id"] for b in _bodies(queues)) == sorted(ids)  # each exactly once
+
+
+def test_short_time_takes_no_next_claim_and_the_one_taken_is_sent_before_returning(
+    pg_engine: Engine, queues: Queues
+) -> None:
+    with pg_engine.begin() as conn:
+        ids = add_platforms(conn, 30)
+    time_left = iter([60_000])  # enough for one claim, then short
+
+    summary = dispatch(
+        pg_engine,
+        queues.sqs,
+        queues.url,
+        SCHEDULE,
+        batch_size=10,
+        time_left_ms=lambda: next(time_left, 500),
+        margin_ms=1_000,
+    )
+
+    assert summary.as_dict() == {"due": 10, "dispatched": 10, "failed": 0}
+    assert sorted(b["platform_id"] for b in _bodies(queues)) == ids[:10]
+    assert _claimed(pg_engine) == 10
+
+
+def test_the_runtime_sqs_client_pools_a_connection_per_send_thread(aws_env: None) -> None:
+    runtime = Runtime(Settings())
+    assert runtime.sqs.meta.config.max_pool_connections == SEND_THREADS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -44,6 +45,25 @@ def test_html_to_text(html, text):
 
 def test_html_to_text_removes_nul_bytes_and_lone_surrogates():
     assert html_to_text("<p>a\x00b \ud800c</p>") == "ab \ufffdc"
+
+
+def test_html_to_text_reads_control_characters_inside_blocks():
+    # lxml refuses such text when it is written back into a tree, which the old walk did: one
+    # description like this failed its platform's whole payload as unparseable.
+    assert html_to_text("<p>a\x01b</p><li>\x0cc\x02</li>") == "a\x01b\n\n- c\x02"
+
+
+def test_html_to_text_strips_every_unicode_space_at_line_ends_but_keeps_others_inside():
+    assert html_to_text("<p>\u3000a\u2028\x85b\t\xa0 c\u2003</p>") == "a\u2028\x85b c"
+
+
+def test_html_to_text_gives_the_same_text_on_many_threads():
+    # The collector parses on a thread pool: each thread has its own parser and transform.
+    html = [f"<p>item {n}<ul><li>a</li><li>b</li></ul><script>x()</script>tail {n}" for n in range(200)]
+    expected = [html_to_text(value) for value in html]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(html_to_text, html)) == expected
+    assert expected[7] == "item 7\n\n- a\n- b\ntail 7"
 
 
 def test_repair_mojibake_only_changes_what_decodes():
