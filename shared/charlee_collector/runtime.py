@@ -39,20 +39,28 @@ class Runtime:
 
     @cached_property
     def sqs(self) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        from charlee_collector.dispatch import SEND_THREADS
-
-        # One pooled connection per send thread: botocore's default pool (10) would open and drop
-        # a connection for every call beyond it.
-        return boto3.client("sqs", config=Config(max_pool_connections=SEND_THREADS))
+        return new_sqs_client()
 
     @property
     def queue_url(self) -> str:
         if not self.settings.collect_queue_url:
             raise ConfigurationError("environment variable COLLECT_QUEUE_URL is not set")
         return self.settings.collect_queue_url
+
+
+def new_sqs_client(*, region: str | None = None, endpoint_url: str | None = None) -> Any:
+    """A boto3 SQS client with one pooled connection per dispatcher send thread.
+
+    botocore's default pool (10) is smaller than the dispatcher's send threads: it would open
+    and drop a connection for every call beyond it (and log "connection pool is full").
+    """
+    import boto3
+    from botocore.config import Config
+
+    from charlee_collector.dispatch import SEND_THREADS
+
+    config = Config(max_pool_connections=SEND_THREADS)
+    return boto3.client("sqs", region_name=region, endpoint_url=endpoint_url, config=config)
 
 
 _runtime: Runtime | None = None

@@ -223,12 +223,12 @@ _REGION_IN_URL = re.compile(r"sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 
 def sqs_client(queue_url: str | None = None, endpoint_url: str | None = None) -> Any:
     """A boto3 SQS client; the region comes from the environment, else from the queue URL."""
-    import boto3
+    from charlee_collector.runtime import new_sqs_client
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region and queue_url and (match := _REGION_IN_URL.search(queue_url)):
         region = match.group(1)
-    return boto3.client("sqs", region_name=region or "us-east-1", endpoint_url=endpoint_url)
+    return new_sqs_client(region=region or "us-east-1", endpoint_url=endpoint_url)
 
 
 # --- output ------------------------------------------------------------------------------------
