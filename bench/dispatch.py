@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,15 +96,19 @@ def queue_depth(sqs: Any, url: str) -> int:
 
 
 @contextmanager
-def standin_process(latency_ms: float) -> Iterator[str]:
-    command = [sys.executable, str(STANDIN), "--latency-ms", str(latency_ms)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+def server_process(*arguments: str) -> Iterator[str]:
+    """Run ``python <arguments>`` (a server that prints its port first); yields its endpoint."""
+    process = subprocess.Popen([sys.executable, *arguments], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         yield f"http://127.0.0.1:{process.stdout.readline().strip()}"
     finally:
         process.terminate()
         process.wait()
+
+
+def standin_process(latency_ms: float) -> AbstractContextManager[str]:
+    return server_process(str(STANDIN), "--latency-ms", str(latency_ms))
 
 
 def serve_moto() -> None:
@@ -126,15 +130,8 @@ def serve_moto() -> None:
                 queue._messages.clear()
 
 
-@contextmanager
-def moto_process() -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, __file__, "--serve-moto"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        yield f"http://127.0.0.1:{process.stdout.readline().strip()}"
-    finally:
-        process.terminate()
-        process.wait()
+def moto_process() -> AbstractContextManager[str]:
+    return server_process(__file__, "--serve-moto")
 
 
 # --- the two methods ------------------------------------------------------------------------------

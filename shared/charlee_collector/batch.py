@@ -42,9 +42,7 @@ class ConcurrentSqsProcessor(BatchProcessor):
             return list(pool.map(self._process_record, self.records))
 
 
-def guard_deadline(
-    time_left_ms: Callable[[], int], margin_ms: int, *, collection_seconds: float = 0.0
-) -> None:
+def guard_deadline(time_left_ms: Callable[[], int], margin_ms: int, *, collection_seconds: float) -> None:
     """Raise DeadlineReached unless ``margin_ms`` plus a whole collection (``collection_seconds``)
     remains; call before starting a record."""
     left = time_left_ms()
