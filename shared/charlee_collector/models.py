@@ -79,6 +79,8 @@ LIMITS = {
 # Minutes between a platform's collections: at least one, at most 30 days. Migration 0002 holds
 # the database to the same range (a CHECK on PostgreSQL, triggers on SQLite), the CLI refuses
 # values outside it, and scheduling.py clamps whatever it reads into it.
+# What a budget's amount is per; NULL when the source does not say.
+BUDGET_PERIODS = ("hour", "day", "week", "month", "year", "fixed")
 MIN_INTERVAL_MINUTES = 1
 MAX_INTERVAL_MINUTES = 30 * 24 * 60
 _BIG_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
@@ -133,6 +135,7 @@ opportunities = Table(
     Column("client_budget", Numeric(14, 2)),
     Column("client_currency", String(LIMITS["client_currency"])),
     Column("contract_type", String(LIMITS["contract_type"])),
+    Column("budget_period", String(10)),
     Column("posted_at", UTCDateTime),
     Column("collected_at", UTCDateTime, nullable=False, default=utcnow),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
@@ -158,6 +161,7 @@ runs = Table(
     Column("fetched", Integer, nullable=False, default=0),
     Column("inserted", Integer, nullable=False, default=0),
     Column("updated", Integer, nullable=False, default=0),
+    Column("filtered", Integer, nullable=False, server_default=text("0")),
     Column("duration_ms", Integer, nullable=False, default=0),
     Column("error", Text),
     Index("ix_collection_runs_platform_started", "platform_id", "started_at"),

@@ -19,7 +19,7 @@ from charlee_collector.db import create_db_engine
 from charlee_collector.models import MAX_INTERVAL_MINUTES, opportunities, platforms, runs, utcnow
 
 TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs"}
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _roundtrip(engine: Engine) -> None:
@@ -178,3 +178,49 @@ def test_0002_clamps_out_of_range_intervals_and_keeps_every_row(empty_engine: En
         conn.execute(insert(platforms).values(**_platform_row("allowed again", MAX_INTERVAL_MINUTES + 1)))
     with pytest.raises(DBAPIError, match="ck_freelance_platforms_interval"), empty_engine.begin() as conn:
         conn.execute(insert(platforms).values(**_platform_row("still refused", 0)))
+
+
+def test_0003_adds_budget_period_and_filtered_keeping_every_row(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine, "0002")
+    now = utcnow()
+    with empty_engine.begin() as conn:
+        platform_id = conn.execute(
+            insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
+        ).scalar_one()
+        # 0002's tables, written without the new columns (as a released collector wrote them).
+        conn.execute(
+            text(
+                "INSERT INTO freelance_opportunities (user_id, platform_id, external_id, title, "
+                "required_skills, client_budget, client_currency, content_hash, collected_at, updated_at, "
+                "status) VALUES (1, :p, 'job-1', 'Job', '[]', 75, 'USD', :h, :t, :t, 'new')"
+            ),
+            {"p": platform_id, "h": "0" * 64, "t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO collection_runs (platform_id, trigger, outcome, started_at, finished_at, "
+                "fetched, inserted, updated, duration_ms) VALUES (:p, 'schedule', 'success', :t, :t, 3, 1, 0, 5)"
+            ),
+            {"p": platform_id, "t": now},
+        )
+
+    migrate.upgrade(empty_engine)
+    assert migrate.current_revision(empty_engine) == HEAD
+    with empty_engine.connect() as conn:
+        opportunity = conn.execute(select(opportunities)).one()
+        run = conn.execute(select(runs)).one()
+    # Old rows keep their values; the new columns read "unknown period" and "nothing dropped".
+    assert (opportunity.title, opportunity.client_budget, opportunity.budget_period) == ("Job", 75, None)
+    assert (run.fetched, run.inserted, run.filtered) == (3, 1, 0)
+
+    with empty_engine.begin() as conn:
+        conn.execute(opportunities.update().values(budget_period="hour"))
+        conn.execute(runs.update().values(filtered=2))
+    migrate.downgrade(empty_engine, "0002")
+    with empty_engine.connect() as conn:
+        assert "budget_period" not in {
+            c["name"] for c in inspect(conn).get_columns("freelance_opportunities")
+        }
+        assert "filtered" not in {c["name"] for c in inspect(conn).get_columns("collection_runs")}
+        assert conn.execute(text("SELECT count(*) FROM freelance_opportunities")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM collection_runs")).scalar_one() == 1
