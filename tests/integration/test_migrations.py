@@ -187,21 +187,30 @@ def test_0003_adds_budget_period_and_filtered_keeping_every_row(empty_engine: En
         platform_id = conn.execute(
             insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
         ).scalar_one()
-        # 0002's tables, written without the new columns (as a released collector wrote them).
+        # Core inserts name only the columns given (and those with Python defaults): the same
+        # statements a 0002 collector ran, so they work on a table without the new columns.
         conn.execute(
-            text(
-                "INSERT INTO freelance_opportunities (user_id, platform_id, external_id, title, "
-                "required_skills, client_budget, client_currency, content_hash, collected_at, updated_at, "
-                "status) VALUES (1, :p, 'job-1', 'Job', '[]', 75, 'USD', :h, :t, :t, 'new')"
-            ),
-            {"p": platform_id, "h": "0" * 64, "t": now},
+            insert(opportunities).values(
+                user_id=1,
+                platform_id=platform_id,
+                external_id="job-1",
+                title="Job",
+                client_budget=75,
+                client_currency="USD",
+                required_skills=[],
+                content_hash="0" * 64,
+            )
         )
         conn.execute(
-            text(
-                "INSERT INTO collection_runs (platform_id, trigger, outcome, started_at, finished_at, "
-                "fetched, inserted, updated, duration_ms) VALUES (:p, 'schedule', 'success', :t, :t, 3, 1, 0, 5)"
-            ),
-            {"p": platform_id, "t": now},
+            insert(runs).values(
+                platform_id=platform_id,
+                trigger="schedule",
+                outcome="success",
+                started_at=now,
+                finished_at=now,
+                fetched=3,
+                inserted=1,
+            )
         )
 
     migrate.upgrade(empty_engine)
