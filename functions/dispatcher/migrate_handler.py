@@ -1,4 +1,8 @@
-"""MigrateFunction: bring the schema to the newest Alembic revision (invoked by hand after deploy)."""
+"""MigrateFunction: bring the schema to the newest Alembic revision.
+
+CloudFormation invokes it on every deploy through the stack's schema custom resource (its event
+has a ResponseURL: ``schema_resource`` answers there); invoked by hand, it returns the revision.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,24 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from charlee_collector import migrate
+from charlee_collector import migrate, schema_resource
 from charlee_collector.observability import logger
 from charlee_collector.runtime import get_runtime
 
 
-@logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str | None]:
-    """Returns {"revision": the revision the database is at afterwards}."""
+def migrate_schema(statement_timeout_ms: int | None = None) -> str | None:
+    """Upgrade the database the environment names; returns its revision afterwards."""
     engine = get_runtime().engine
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, statement_timeout_ms=statement_timeout_ms)
     revision = migrate.current_revision(engine)
     logger.info("database migrated", extra={"revision": revision})
-    return {"revision": revision}
+    return revision
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str | None]:
+    """Returns {"revision": the revision the database is at afterwards}; for CloudFormation, its answer."""
+    if schema_resource.is_request(event):
+        answer = schema_resource.handle(event, context, migrate_schema)
+        return {"status": answer.status, "revision": answer.revision}
+    return {"revision": migrate_schema()}

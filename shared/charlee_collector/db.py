@@ -79,21 +79,25 @@ def resolve_url(settings: Settings, *, local_default: bool = False) -> URL:
             raise ConfigurationError(
                 f"cannot read database secret {settings.db_secret_arn}: {type(exc).__name__}"
             ) from exc
-        return url_from_secret(secret)
+        # The stack's own database and the RDS Proxy are named by the template, not the secret.
+        overrides = {"host": settings.db_host, "dbname": settings.db_name}
+        return url_from_secret({**secret, **{k: v for k, v in overrides.items() if v}})
     if local_default:
         DEFAULT_LOCAL_DB.parent.mkdir(parents=True, exist_ok=True)
         return make_url(f"sqlite:///{DEFAULT_LOCAL_DB}")
     raise ConfigurationError("set DATABASE_URL or DB_SECRET_ARN to name the database")
 
 
-def create_db_engine(url: str | URL, *, tls: bool = False, pool_size: int = 4) -> Engine:
+def create_db_engine(
+    url: str | URL, *, tls: bool = False, pool_size: int = 4, connect_timeout: float = 10.0
+) -> Engine:
     """A new engine sized for Lambda: a small pool, pinged and recycled connections, none kept broken."""
     url = normalize_url(url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    connect_args: dict[str, Any] = {"timeout": 10}
+    connect_args: dict[str, Any] = {"timeout": connect_timeout}
     if tls:
         connect_args["ssl_context"] = ssl.create_default_context()
     engine = create_engine(
@@ -184,7 +188,10 @@ def get_engine(settings: Settings, *, local_default: bool = False) -> Engine:
         engine = _engines.get(key)
         if engine is None:
             engine = _engines[key] = create_db_engine(
-                url, tls=settings.db_tls, pool_size=settings.db_pool_size
+                url,
+                tls=settings.db_tls,
+                pool_size=settings.db_pool_size,
+                connect_timeout=settings.db_connect_timeout,
             )
         return engine
 

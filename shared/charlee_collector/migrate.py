@@ -18,9 +18,17 @@ def _config(connection: object) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` (default: the newest)."""
+def upgrade(engine: Engine, revision: str = "head", *, statement_timeout_ms: int | None = None) -> None:
+    """Bring the schema up to ``revision`` (default: the newest).
+
+    ``statement_timeout_ms`` (PostgreSQL): the server ends any statement of the migration that
+    runs longer, waiting on a lock included, and ends the session if it sits that long inside
+    the transaction, so a caller that gave up (the schema custom resource) leaves no lock behind.
+    """
     with engine.begin() as connection:
+        if statement_timeout_ms is not None and connection.dialect.name == "postgresql":
+            for setting in ("statement_timeout", "idle_in_transaction_session_timeout"):
+                connection.exec_driver_sql(f"SET LOCAL {setting} = {int(statement_timeout_ms)}")
         command.upgrade(_config(connection), revision)
 
 

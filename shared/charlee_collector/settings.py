@@ -69,6 +69,13 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)  # may hold a password
     db_secret_arn: str | None = None
     db_tls: bool = False
+    # Where to connect when it is not (or not only) the secret's host: the stack's own Aurora
+    # cluster (its RDS-managed secret holds only username and password) or an RDS Proxy.
+    db_host: str | None = None
+    db_name: str | None = None
+    # pg8000's socket timeout: a connect (and any read) that gets no answer fails after this.
+    # Aurora Serverless v2 holds a connect while it resumes from 0 ACUs (up to ~15 s).
+    db_connect_timeout: float = 10.0
     db_pool_size: int = 4
     collect_queue_url: str | None = None
     allow_private_networks: bool = False
@@ -96,6 +103,9 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             db_secret_arn=env.get("DB_SECRET_ARN") or None,
             db_tls=_read(env, "DB_TLS", _parse_bool, False),
+            db_host=env.get("DB_HOST") or None,
+            db_name=env.get("DB_NAME") or None,
+            db_connect_timeout=_read(env, "DB_CONNECT_TIMEOUT", _positive_seconds, 10.0),
             db_pool_size=_read(env, "DB_POOL_SIZE", _positive_int, 4),
             collect_queue_url=env.get("COLLECT_QUEUE_URL") or None,
             allow_private_networks=_read(env, "COLLECTOR_ALLOW_PRIVATE_NETWORKS", _parse_bool, False),

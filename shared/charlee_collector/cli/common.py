@@ -133,7 +133,9 @@ def open_engine(*, upgrade: bool | None = None) -> Iterator[Engine]:
 
     url = database_url()
     current = settings()
-    engine = create_db_engine(url, tls=current.db_tls, pool_size=current.db_pool_size)
+    engine = create_db_engine(
+        url, tls=current.db_tls, pool_size=current.db_pool_size, connect_timeout=current.db_connect_timeout
+    )
     try:
         if upgrade is None:
             upgrade = url.get_backend_name() == "sqlite"
