@@ -15,6 +15,14 @@ from tests.support import cfn_yaml
 SETTINGS_SOURCE = Path(cfn_yaml.ROOT, "shared", "charlee_collector", "settings.py").read_text()
 FUNCTIONS = ("DispatcherFunction", "CollectorFunction", "MigrateFunction")
 SERVICES = {"DispatcherFunction": "charlee-dispatcher", "CollectorFunction": "charlee-collector"}
+# DatabaseMode create: the secret RDS manages for the stack's own cluster; existing: the one given.
+DATABASE_SECRET = {
+    "Fn::If": [
+        "CreateDatabase",
+        {"Fn::GetAtt": ["DBCluster", "MasterUserSecret.SecretArn"]},
+        {"Ref": "DatabaseSecretArn"},
+    ]
+}
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +115,13 @@ def test_snapstart_publishes_an_alias_for_the_dispatcher_and_the_collector_only(
 
 
 def test_functions_join_a_vpc_only_when_subnets_and_groups_are_given(template: dict[str, Any]) -> None:
+    # DatabaseMode create puts them in the stack's own VPC (tests/unit/test_template_modes.py).
     vpc = template["Globals"]["Function"]["VpcConfig"]["Fn::If"]
     assert vpc[0] == "InVpc"
-    assert vpc[1] == {"SubnetIds": ref("SubnetIds"), "SecurityGroupIds": ref("SecurityGroupIds")}
+    assert vpc[1]["SubnetIds"]["Fn::If"][2] == ref("SubnetIds")
+    assert vpc[1]["SecurityGroupIds"]["Fn::If"][2] == ref("SecurityGroupIds")
     assert vpc[2] == ref("AWS::NoValue")
-    condition = str(template["Conditions"]["InVpc"])
+    condition = str(template["Conditions"]["GivenVpc"])
     assert "SubnetIds" in condition and "SecurityGroupIds" in condition
     assert cfn_yaml.parameter_default(template, "SubnetIds") == ""
 
@@ -123,7 +133,7 @@ def environment(template: dict[str, Any], function: str) -> dict[str, Any]:
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_environment_names_are_ones_the_code_reads(template: dict[str, Any], function: str) -> None:
     env = environment(template, function)
-    assert env["DB_SECRET_ARN"] == ref("DatabaseSecretArn")
+    assert env["DB_SECRET_ARN"] == DATABASE_SECRET
     assert env["DB_TLS"] == "true"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == ref("MetricsNamespace")
     for name in env:
@@ -246,7 +256,7 @@ def role_actions(template: dict[str, Any], role: str) -> dict[str, list[Any]]:
 
 
 def test_secrets_are_readable_only_where_needed(template: dict[str, Any]) -> None:
-    database = ref("DatabaseSecretArn")
+    database = DATABASE_SECRET
     assert role_actions(template, "DispatcherRole")["secretsmanager:GetSecretValue"] == [database]
     assert role_actions(template, "MigrateRole")["secretsmanager:GetSecretValue"] == [database]
     collector = role_actions(template, "CollectorRole")["secretsmanager:GetSecretValue"]
