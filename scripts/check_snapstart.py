@@ -45,9 +45,14 @@ class NoManagedPolicies:
         return {}
 
 
-def translate(template: dict[str, Any], snapstart: str) -> dict[str, Any]:
-    """``template`` after AWS::LanguageExtensions and the SAM transform, with SnapStart=``snapstart``."""
-    parameters = {**DUMMY_PARAMETERS, "SnapStart": snapstart}
+def translate(
+    template: dict[str, Any], snapstart: str, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``template`` after AWS::LanguageExtensions and the SAM transform, with SnapStart=``snapstart``.
+
+    ``extra``: more parameter values (scripts/check_database_modes.py gives the database mode).
+    """
+    parameters = {**DUMMY_PARAMETERS, "SnapStart": snapstart, **(extra or {})}
     expanded = process_template(copy.deepcopy(template), parameter_values=parameters)
     for resource in expanded["Resources"].values():  # what `sam package` uploads them as
         for key in ("CodeUri", "ContentUri"):

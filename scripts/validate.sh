@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make validate`: lint the template, validate it the way SAM does, check the SnapStart wiring
-# through the real transforms (scripts/check_snapstart.py), build it, prove the zipped build
+# and each database mode through the real transforms (scripts/check_snapstart.py,
+# scripts/check_database_modes.py), build it, prove the zipped build
 # imports from bytecode with no connection open (scripts/check_bytecode.py), and smoke-test the
 # built functions the way Lambda loads them (scripts/smoke_built.py). Needs no AWS account and
 # no Docker: credentials are dummies, AWS is moto, the database is the test PostgreSQL.
@@ -53,6 +54,12 @@ stage "sam validate (SAM's own translator; cfn-lint above already did what --lin
 stage "SnapStart parameter through both transforms, off and on"
 .sam-venv/bin/python scripts/check_snapstart.py
 
+stage "database modes through both transforms: existing and create, proxy off and on"
+# cfn-lint above already walked every combination of the template's conditions; this is SAM's
+# own translation of each mode, and the wiring it generates (scripts/check_database_modes.py).
+.sam-venv/bin/python scripts/check_database_modes.py
+
+# Once for every mode: the code and the layer do not change with the database mode.
 stage "sam build (no Docker; dependencies from PyPI, cached by source and requirements hash)"
 .sam-venv/bin/sam build --cached --parallel --template template.yaml
 

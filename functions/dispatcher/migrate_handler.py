@@ -28,6 +28,7 @@ def migrate_schema(statement_timeout_ms: int | None = None) -> str | None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str | None]:
     """Returns {"revision": the revision the database is at afterwards}; for CloudFormation, its answer."""
     if schema_resource.is_request(event):
-        answer = schema_resource.handle(event, context, migrate_schema)
+        schema_code = get_runtime().settings.schema_code
+        answer = schema_resource.handle(event, context, migrate_schema, schema_code=schema_code)
         return {"status": answer.status, "revision": answer.revision}
     return {"revision": migrate_schema()}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -16,6 +16,10 @@ def _config(connection: object) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
+
+
+class UnknownRevision(Exception):
+    """The database is at a revision these migrations do not have (newer code migrated it)."""
 
 
 def upgrade(engine: Engine, revision: str = "head", *, statement_timeout_ms: int | None = None) -> None:
@@ -29,7 +33,20 @@ def upgrade(engine: Engine, revision: str = "head", *, statement_timeout_ms: int
         if statement_timeout_ms is not None and connection.dialect.name == "postgresql":
             for setting in ("statement_timeout", "idle_in_transaction_session_timeout"):
                 connection.exec_driver_sql(f"SET LOCAL {setting} = {int(statement_timeout_ms)}")
-        command.upgrade(_config(connection), revision)
+        config = _config(connection)
+        _require_known_revision(config, connection)
+        command.upgrade(config, revision)
+
+
+def _require_known_revision(config: Config, connection: Connection) -> None:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and current not in {
+        s.revision for s in ScriptDirectory.from_config(config).walk_revisions()
+    }:
+        raise UnknownRevision(f"the database is at revision {current}, which this code does not have")
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:

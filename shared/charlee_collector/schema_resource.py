@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
+from charlee_collector.migrate import UnknownRevision
 from charlee_collector.observability import logger, redact
 
 # Time kept for the answer itself: the PUT's attempts (ANSWER_ATTEMPTS x ANSWER_TIMEOUT_SECONDS)
@@ -64,21 +65,39 @@ class Answer:
     revision: str | None = None
 
 
-def handle(event: Mapping[str, Any], context: Context, migration: Migration) -> Answer:
-    """Serve one request and answer it; raises only when the answer itself could not be sent."""
-    answer = _decide(event, context, migration)
+def handle(
+    event: Mapping[str, Any], context: Context, migration: Migration, *, schema_code: str | None = None
+) -> Answer:
+    """Serve one request and answer it; raises only when the answer itself could not be sent.
+
+    ``schema_code``: the layer version this function runs (SCHEMA_CODE); a request naming another
+    one comes from a rollback (see ``_decide``).
+    """
+    answer = _decide(event, context, migration, schema_code)
     log = logger.info if answer.status == "SUCCESS" else logger.error
     log("schema custom resource answered", extra={"status": answer.status, "reason": answer.reason})
     send(event, answer)
     return answer
 
 
-def _decide(event: Mapping[str, Any], context: Context, migration: Migration) -> Answer:
+def _decide(
+    event: Mapping[str, Any], context: Context, migration: Migration, schema_code: str | None
+) -> Answer:
     request = event.get("RequestType")
     if request == "Delete":
         return Answer("SUCCESS", "Delete leaves the schema and its rows in the database")
     if request not in ("Create", "Update"):
         return Answer("FAILED", f"unknown RequestType {request!r}")
+    # Forward, CloudFormation updates this function (and its layer) before the resource, so the
+    # two name the same layer. A rollback sends the old properties while this function may still
+    # run the new code: migrating then would retry what just failed and leave the stack in
+    # UPDATE_ROLLBACK_FAILED. Migrations only go forward, so a rollback leaves the schema be.
+    wanted = event.get("ResourceProperties", {}).get("SchemaCode")
+    if schema_code and wanted and wanted != schema_code:
+        return Answer(
+            "SUCCESS",
+            f"rollback: the request names {wanted}, this function runs {schema_code}; schema left as is",
+        )
     budget_ms = context.get_remaining_time_in_millis() - ANSWER_MARGIN_MS
     if budget_ms <= 0:
         return Answer("FAILED", "no time left to migrate: raise MigrateFunction's Timeout")
@@ -91,6 +110,9 @@ def _run_with_deadline(migration: Migration, budget_ms: int) -> Answer:
     def work() -> None:
         try:
             revision = migration(budget_ms)
+        except UnknownRevision as exc:
+            # Older code than the schema's (a rollback after newer code migrated): nothing to do.
+            outcome.append(Answer("SUCCESS", f"rollback: {exc}; schema left as is"))
         except BaseException as exc:  # whatever stopped the migration is the deploy's reason to fail
             outcome.append(Answer("FAILED", f"migration failed: {type(exc).__name__}: {exc}"))
         else:

@@ -77,6 +77,9 @@ class Settings:
     # Aurora Serverless v2 holds a connect while it resumes from 0 ACUs (up to ~15 s).
     db_connect_timeout: float = 10.0
     db_pool_size: int = 4
+    # MigrateFunction: the layer version (the migrations) it runs; the schema custom resource
+    # compares it with the one a request names to tell a rollback (schema_resource.py).
+    schema_code: str | None = None
     collect_queue_url: str | None = None
     allow_private_networks: bool = False
     http_connect_timeout: float = 5.0
@@ -107,6 +110,7 @@ class Settings:
             db_name=env.get("DB_NAME") or None,
             db_connect_timeout=_read(env, "DB_CONNECT_TIMEOUT", _positive_seconds, 10.0),
             db_pool_size=_read(env, "DB_POOL_SIZE", _positive_int, 4),
+            schema_code=env.get("SCHEMA_CODE") or None,
             collect_queue_url=env.get("COLLECT_QUEUE_URL") or None,
             allow_private_networks=_read(env, "COLLECTOR_ALLOW_PRIVATE_NETWORKS", _parse_bool, False),
             http_connect_timeout=_read(env, "HTTP_CONNECT_TIMEOUT", float, 5.0),

@@ -294,3 +294,62 @@ def test_a_hand_invocation_migrates_and_returns_the_revision(database: Engine) -
     result, _ = invoke({})
 
     assert result == {"revision": head_revision()}
+
+
+def test_a_rollback_with_the_new_code_still_deployed_leaves_the_schema(
+    database: Engine, cloudformation: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The failed update's code still runs (layer:2) and CloudFormation sends back the old
+    # properties (layer:1): migrating would retry what failed and wedge the rollback.
+    migrate.upgrade(database, "0002")
+    monkeypatch.setenv("SCHEMA_CODE", "layer:2")
+    runtime.reset()
+    event = request(
+        cloudformation, "Update", ResourceProperties={"ServiceToken": "...", "SchemaCode": "layer:1"}
+    )
+
+    invoke(event)
+
+    body = answer(cloudformation, event)
+    assert body["Status"] == "SUCCESS" and body["Reason"].startswith("rollback: ")
+    assert migrate.current_revision(database) == "0002"
+
+
+def test_the_same_layer_on_both_sides_migrates(
+    database: Engine, cloudformation: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCHEMA_CODE", "layer:1")
+    runtime.reset()
+    event = request(
+        cloudformation, "Update", ResourceProperties={"ServiceToken": "...", "SchemaCode": "layer:1"}
+    )
+
+    invoke(event)
+
+    assert answer(cloudformation, event)["Status"] == "SUCCESS"
+    assert migrate.current_revision(database) == head_revision()
+
+
+def test_a_rollback_to_older_code_than_the_schema_leaves_the_schema(
+    database: Engine, cloudformation: LocalHTTPServer
+) -> None:
+    migrate.upgrade(database)
+    with database.begin() as conn:  # what a newer release's migration would have left
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    event = request(cloudformation, "Update")
+
+    invoke(event)
+
+    body = answer(cloudformation, event)
+    assert body["Status"] == "SUCCESS" and "revision 9999" in body["Reason"]
+    with database.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "9999"
+
+
+def test_a_hand_invocation_on_a_newer_schema_is_an_error(database: Engine) -> None:
+    migrate.upgrade(database)
+    with database.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+
+    with pytest.raises(migrate.UnknownRevision, match="9999"):
+        invoke({})
