@@ -12,7 +12,9 @@ here instead of in AWS. AWS is moto's server on 127.0.0.1 (AWS_ENDPOINT_URL); th
 secret lives in it and names a throwaway database on the test PostgreSQL (found or started as
 tests/support/db.py does); the platform's feed is served on 127.0.0.1.
 
-The steps: migrate (events/migrate.json) -> insert one platform -> dispatch
+The steps: migrate (events/migrate.json) -> the same through a CloudFormation Update of the
+DatabaseSchema custom resource (its answer PUT to a local stand-in for the pre-signed URL) ->
+insert one platform -> dispatch
 (events/scheduled.json: 1 dispatched, its message in the queue) -> collect
 (events/sqs_collect_mixed.json: exactly the malformed records fail) -> on-demand collect
 (events/sqs_on_demand.json: 304, not_modified). Every EMF metric the handlers print must be one
@@ -377,12 +379,57 @@ def run(endpoint: str, database: URL, feed_url: str) -> None:
     check_metrics(functions)
 
 
+def schema_resource_update(functions: BuiltFunctions) -> dict[str, Any]:
+    """Send MigrateFunction a CloudFormation Update for DatabaseSchema; returns what it PUT back."""
+    answers: list[bytes] = []
+
+    class ResponseUrl(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            answers.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ResponseUrl)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    event = {
+        "RequestType": "Update",
+        "ResponseURL": f"http://127.0.0.1:{server.server_address[1]}/response?X-Amz-Signature=smoke",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/charlee-collector/smoke",
+        "RequestId": str(uuid.uuid4()),
+        "LogicalResourceId": "DatabaseSchema",
+        "PhysicalResourceId": "charlee-schema",
+        "ResourceType": "Custom::DatabaseSchema",
+        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:migrate"},
+    }
+    try:
+        with tempfile.TemporaryDirectory(prefix="charlee-smoke-cfn-") as workdir:
+            event_file = Path(workdir) / "cloudformation_update.json"
+            event_file.write_text(json.dumps(event))
+            functions.invoke("MigrateFunction", str(event_file))  # an absolute path: EVENTS / it is it
+    finally:
+        server.shutdown()
+        server.server_close()
+    expect(len(answers) == 1, f"MigrateFunction should answer CloudFormation once, answered {len(answers)}")
+    answer: dict[str, Any] = json.loads(answers[0])
+    step(f"MigrateFunction <- DatabaseSchema Update: {answer['Status']} ({answer['Reason']})")
+    return answer
+
+
 def exercise(functions: BuiltFunctions, sqs: Any, queue_url: str, database: URL, feed_url: str) -> None:
     """The steps: migrate, add a platform, dispatch, collect a mixed batch, collect on demand."""
     invoke = functions.invoke
 
     migrated = invoke("MigrateFunction", "migrate.json")
     expect(bool(migrated.get("revision")), f"migrate returned no revision: {migrated}")
+    answered = schema_resource_update(functions)
+    expect(
+        (answered.get("Status"), answered.get("Data")) == ("SUCCESS", {"Revision": migrated["revision"]}),
+        f"DatabaseSchema's Update should answer SUCCESS at {migrated['revision']}: {answered}",
+    )
 
     engine = create_engine(database)
     try:
