@@ -109,7 +109,7 @@ def test_snapstart_publishes_an_alias_for_the_dispatcher_and_the_collector_only(
         props = resource(template, function)
         assert props["AutoPublishAlias"] == {"Fn::If": ["SnapStartOn", "live", no_value]}
         assert props["SnapStart"] == {"Fn::If": ["SnapStartOn", {"ApplyOn": "PublishedVersions"}, no_value]}
-    # Invoked by hand once per deploy: a snapshot would cost more than its one cold start.
+    # Runs once per deploy (DatabaseSchema): a snapshot would cost more than its one cold start.
     migrate = cfn_yaml.function_properties(template, "MigrateFunction")
     assert "AutoPublishAlias" not in migrate and "SnapStart" not in migrate
 
