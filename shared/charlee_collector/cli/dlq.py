@@ -60,13 +60,25 @@ def depth(sqs: Any, url: str) -> dict[str, int]:
     }
 
 
-def dlq_of(sqs: Any, queue_url: str) -> str | None:
-    """The DLQ named by the queue's RedrivePolicy, or None when it has none."""
+def redrive_policy(sqs: Any, queue_url: str) -> dict[str, Any] | None:
+    """The queue's RedrivePolicy (``deadLetterTargetArn``, ``maxReceiveCount``), None without one."""
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
     policy = attributes.get("RedrivePolicy")
+    return json.loads(policy) if policy else None
+
+
+def max_receive_count(sqs: Any, queue_url: str) -> int | None:
+    """Receives a message gets before SQS moves it to the DLQ (None: the queue has no DLQ)."""
+    policy = redrive_policy(sqs, queue_url)
+    return int(policy["maxReceiveCount"]) if policy else None
+
+
+def dlq_of(sqs: Any, queue_url: str) -> str | None:
+    """The DLQ named by the queue's RedrivePolicy, or None when it has none."""
+    policy = redrive_policy(sqs, queue_url)
     if not policy:
         return None
-    arn = json.loads(policy)["deadLetterTargetArn"]
+    arn = policy["deadLetterTargetArn"]
     *_, account, name = arn.split(":")
     return sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
 
