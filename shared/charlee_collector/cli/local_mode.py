@@ -226,7 +226,7 @@ def poll(
     platform failed or a message was dead-lettered (unless --exit-zero).
     """
     _check_level(log_level)
-    from charlee_collector.cli.dlq import max_receive_count
+    from charlee_collector.cli.dead_letters import max_receive_count
     from charlee_collector.local.handlers import load_handlers
     from charlee_collector.local.poller import Poller
     from charlee_collector.local.runner import local_environment, quiet_logs, tick_report
