@@ -127,11 +127,8 @@ def follow(
         )
 
     spinner = out.is_terminal and err.is_terminal
-    with (
-        err.status(describe(WaitResult(waiting=list(sent))))
-        if spinner
-        else contextlib.nullcontext() as status
-    ):
+    display = err.status(describe(WaitResult(waiting=list(sent)))) if spinner else contextlib.nullcontext()
+    with display as status:
         result = wait_for_runs(
             engine,
             sent,

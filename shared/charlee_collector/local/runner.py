@@ -6,8 +6,9 @@ and sends a collect message per due platform to the in-process queue; the poller
 to the collector handler, several batches at once, until it is drained, retries included; then
 this run's ``collection_runs`` are summed up per platform (``tick_report``, which ``local poll``
 uses too). Messages that used up their receives land in the DLQ; the run reports them and
-empties it, as the local queue ends with the command anyway. A tick that stops before that (its time limit) counts what it left: platforms still due
-and never sent, and messages still in the queue; ``TickReport.uncollected`` says how many.
+empties it, as the local queue ends with the command anyway. A tick that stops before that (its
+time limit) counts what it left: platforms still due and never sent, and messages still in the
+queue; ``TickReport.uncollected`` says how many.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ DISPATCH_CONTEXT_SECONDS = 900
 # Collector invocations at once; each runs COLLECTOR_CONCURRENCY records of its batch at once.
 BATCHES_IN_FLIGHT = 4
 SUMMARY_CHUNK = 500  # message ids per query: databases cap the parameters of one statement
-# How fetch.py ends a TransientSourceError: true while SQS retries, false once it gave up.
+# How fetch.py ends a TransientSourceError's message: true while SQS retries it, not once the
+# message is dead-lettered (the summary drops it there).
 RETRY_HINT = re.compile(r"[;,.]?\s*the collection will be retried\b")
 
 # What the handlers see on this machine; they read the environment as they do in Lambda.
@@ -119,9 +121,6 @@ class PoisonMessage:
 
     message_id: str
     problem: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
