@@ -62,11 +62,13 @@ def start_collect(cli: Cli, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def collected_by_a_worker(cli: Cli, moto_queues: MotoQueues, *args: str) -> tuple[int, str, str]:
-    """Run ``collect --wait``; once its message is queued, a worker collects it; the waiter's result."""
+def collected_by_a_worker(
+    cli: Cli, moto_queues: MotoQueues, *args: str, messages: int = 1
+) -> tuple[int, str, str]:
+    """Run ``collect --wait``; once its messages are queued, a worker collects them; the waiter's result."""
     waiter = start_collect(cli, *args, "--queue-url", moto_queues.queue_url, "--wait", "--timeout", "120")
     try:
-        wait_until(lambda: moto_queues.depth(moto_queues.queue_url)["visible"] == 1)
+        wait_until(lambda: moto_queues.depth(moto_queues.queue_url)["visible"] == messages)
         assert waiter.poll() is None  # still waiting: nothing has collected the message yet
         cli("local", "poll", "--queue-url", moto_queues.queue_url, expect=None)
         stdout, stderr = waiter.communicate(timeout=60)
@@ -100,19 +102,21 @@ def test_wait_follows_the_run_to_its_success(
     assert moto_queues.depth(moto_queues.queue_url) == {"visible": 0, "in_flight": 0}
 
 
-def test_wait_reports_a_failed_run_and_exits_1(
+def test_wait_for_a_users_platforms_reports_the_failed_one_and_exits_1(
     cli: Cli, moto_queues: MotoQueues, http_server, pg_engine: Engine
 ) -> None:
+    http_server.route("/feed.xml", body=rss())
     http_server.route("/gone.xml", status=404, body=b"no such feed")
-    platform_id = add_feed(pg_engine, "Gone", http_server.url("/gone.xml"))
+    good = add_feed(pg_engine, "Local feed", http_server.url("/feed.xml"))
+    gone = add_feed(pg_engine, "Gone", http_server.url("/gone.xml"))
 
-    code, stdout, stderr = collected_by_a_worker(cli, moto_queues, str(platform_id), "--json")
+    code, stdout, stderr = collected_by_a_worker(cli, moto_queues, "--user", "1", "--json", messages=2)
 
     assert code == 1, stderr
-    [outcome] = json.loads(stdout)  # with --json, stdout is the one document (no "queued" lines)
-    assert (outcome["platform_id"], outcome["outcome"]) == (platform_id, "failed")
-    assert "404" in outcome["error"]
-    assert re.fullmatch(r"[\w-]+", outcome["message_id"])
+    outcomes = json.loads(stdout)  # with --json, stdout is the one document (no "queued" lines)
+    assert [(o["platform_id"], o["outcome"]) for o in outcomes] == [(good, "success"), (gone, "failed")]
+    assert outcomes[0]["inserted"] == len(FEED_ITEMS) and "404" in outcomes[1]["error"]
+    assert len({o["message_id"] for o in outcomes}) == 2
     assert stderr == ""
 
 

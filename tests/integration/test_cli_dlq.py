@@ -55,7 +55,7 @@ def test_delete_removes_the_named_message_and_leaves_the_others_visible(
 def test_delete_of_an_id_not_in_the_dlq_deletes_nothing_and_exits_1(
     cli: Cli, moto_queues: MotoQueues
 ) -> None:
-    ids = dead(moto_queues, "not json")
+    ids = dead(moto_queues, "not json", "[]")
 
     missing = cli("dlq", "delete", "no-such-message", expect=1)
 
@@ -63,7 +63,15 @@ def test_delete_of_an_id_not_in_the_dlq_deletes_nothing_and_exits_1(
     assert missing.stderr.strip().splitlines() == [
         "error: not in the dead-letter queue (or in flight elsewhere): no-such-message"
     ]
-    assert [m["MessageId"] for m in moto_queues.messages(moto_queues.dlq_url)] == ids
+    assert sorted(m["MessageId"] for m in moto_queues.messages(moto_queues.dlq_url)) == sorted(ids)
+
+    # Several ids, one of them missing: the others are deleted, the missing one named.
+    partly = cli("dlq", "delete", ids[0], "no-such-message", expect=1)
+    assert partly.stdout.strip().splitlines() == [f"deleted {ids[0]}"]
+    assert partly.stderr.strip().splitlines() == [
+        "error: not in the dead-letter queue (or in flight elsewhere): no-such-message"
+    ]
+    assert [m["MessageId"] for m in moto_queues.messages(moto_queues.dlq_url)] == [ids[1]]
 
 
 def test_purge_without_a_terminal_needs_yes(cli: Cli, moto_queues: MotoQueues) -> None:
