@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from tests.support.cli import FEED_ITEMS, Cli, rss
 from tests.support.factories import add_platform
-from tests.support.moto_server import MotoQueues
+from tests.support.moto_server import FaultProxy, MotoQueues
 
 
 @pytest.fixture
@@ -100,6 +100,35 @@ def test_wait_follows_the_run_to_its_success(
         str(len(FEED_ITEMS)),
     ]
     assert moto_queues.depth(moto_queues.queue_url) == {"visible": 0, "in_flight": 0}
+
+
+def test_a_sender_that_may_not_read_the_queue_attributes_still_waits(
+    cli: Cli, moto_queues: MotoQueues, fault_proxy: FaultProxy, http_server, pg_engine: Engine
+) -> None:
+    """IAM may allow SendMessage only: the default wait is then the deployed 720 s, not an error."""
+    http_server.route("/feed.xml", body=rss())
+    platform_id = add_feed(pg_engine, "Local feed", http_server.url("/feed.xml"))
+    fault_proxy.fail("GetQueueAttributes")
+
+    waiter = start_collect(
+        cli,
+        str(platform_id),
+        "--queue-url",
+        moto_queues.queue_url,
+        "--endpoint-url",
+        fault_proxy.endpoint,
+        "--wait",
+    )
+    try:
+        wait_until(lambda: "GetQueueAttributes" in fault_proxy.seen)  # refused, after the send
+        cli("local", "poll", "--queue-url", moto_queues.queue_url, expect=None)
+        stdout, stderr = waiter.communicate(timeout=60)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+
+    assert waiter.returncode == 0, stderr
+    assert "│ success " in stdout
 
 
 def test_wait_for_a_users_platforms_reports_the_failed_one_and_exits_1(

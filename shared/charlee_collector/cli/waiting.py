@@ -28,7 +28,7 @@ from charlee_collector.cli.common import CliError, err, out, platform_names, pri
 from charlee_collector.local.runner import PlatformOutcome
 from charlee_collector.models import platforms, runs, utcnow
 
-DEFAULT_TIMEOUT_SECONDS = 720  # the template's CollectQueue VisibilityTimeout, when unreadable
+DEFAULT_TIMEOUT_SECONDS = 720  # the template's CollectQueue VisibilityTimeout, when the queue's is unreadable
 POLL_SECONDS = 0.5  # one indexed query per platform batch: cheap next to a collection
 # Runs are stamped by the collector's clock, which may differ from this machine's.
 CLOCK_SLACK = timedelta(hours=1)
@@ -36,7 +36,12 @@ CLOCK_SLACK = timedelta(hours=1)
 
 def queue_visibility_timeout(sqs: Any, queue_url: str) -> int:
     """The queue's VisibilityTimeout: by then a received message was collected or is back."""
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
+    from botocore.exceptions import ClientError
+
+    try:
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
+    except ClientError:  # a sender may be allowed SendMessage only: the message is sent, wait anyway
+        return DEFAULT_TIMEOUT_SECONDS
     return int(attributes["Attributes"].get("VisibilityTimeout", DEFAULT_TIMEOUT_SECONDS))
 
 
