@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import Cli
-from tests.support.moto_server import MotoQueues
+from tests.support.moto_server import FaultProxy, MotoQueues
 
 UNREADABLE = ["not json", '{"platform_id": 0}', "[1, 2]"]
 
@@ -72,6 +72,20 @@ def test_delete_of_an_id_not_in_the_dlq_deletes_nothing_and_exits_1(
         "error: not in the dead-letter queue (or in flight elsewhere): no-such-message"
     ]
     assert [m["MessageId"] for m in moto_queues.messages(moto_queues.dlq_url)] == [ids[1]]
+
+
+def test_delete_that_sqs_refuses_is_one_line_and_the_message_stays(
+    cli: Cli, moto_queues: MotoQueues, fault_proxy: FaultProxy
+) -> None:
+    [message_id] = dead(moto_queues, "not json")
+    fault_proxy.fail("DeleteMessageBatch")
+
+    refused = cli("dlq", "delete", message_id, "--endpoint-url", fault_proxy.endpoint, expect=1)
+
+    assert refused.stdout == ""
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error: AWS error:") and "AccessDenied" in line
+    assert moto_queues.depth(moto_queues.dlq_url) == {"visible": 1, "in_flight": 0}
 
 
 def test_purge_without_a_terminal_needs_yes(cli: Cli, moto_queues: MotoQueues) -> None:

@@ -11,7 +11,8 @@ Where each failure goes:
   would only fail again: it stays in the DLQ and is reported, for ``dlq delete``.
 - delete: a message is looked up by the id ``dlq list`` prints (a receipt handle changes with
   every receive: nobody can type one); the other messages received on the way are made visible
-  again. An id not found deletes nothing.
+  again. An id not found deletes nothing; a delete SQS refuses leaves its message in the DLQ,
+  and the command names it (exit 1).
 """
 
 from __future__ import annotations
@@ -94,36 +95,53 @@ def show_again(sqs: Any, url: str, messages: Sequence[dict[str, Any]]) -> None:
         )
 
 
-def delete_by_id(sqs: Any, url: str, message_ids: Sequence[str]) -> list[str]:
-    """Delete these messages (by the ids ``dlq list`` shows); returns the ids that were found.
+@dataclass
+class DeleteResult:
+    deleted: list[str] = field(default_factory=list)
+    not_deleted: dict[str, str] = field(default_factory=dict)  # message id -> SQS's error code
+
+
+def delete_by_id(sqs: Any, url: str, message_ids: Sequence[str]) -> DeleteResult:
+    """Delete these messages, found by the ids ``dlq list`` shows (an id not found is in neither list).
 
     Receives until every id is found or the queue has nothing more to show (an empty batch, or
     only messages already seen: their hiding time ran out); the others are made visible again.
     """
     wanted = set(message_ids)
-    found: list[dict[str, Any]] = []
-    others: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    while wanted - {m["MessageId"] for m in found}:
+    # By id, with the newest receipt handle: a message seen twice is acted on once.
+    found: dict[str, dict[str, Any]] = {}
+    others: dict[str, dict[str, Any]] = {}
+    while wanted - found.keys():
         batch = sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=WAIT_SECONDS, VisibilityTimeout=30
         ).get("Messages", [])
-        if not batch or {m["MessageId"] for m in batch} <= seen:
-            others.extend(batch)
-            break
-        seen.update(m["MessageId"] for m in batch)
+        repeat = {m["MessageId"] for m in batch} <= found.keys() | others.keys()
         for message in batch:
-            (found if message["MessageId"] in wanted else others).append(message)
-    show_again(sqs, url, others)
-    for start in range(0, len(found), 10):
-        sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                for i, m in enumerate(found[start : start + 10])
-            ],
-        )
-    return list(dict.fromkeys(m["MessageId"] for m in found))
+            (found if message["MessageId"] in wanted else others)[message["MessageId"]] = message
+        if not batch or repeat:
+            break
+    show_again(sqs, url, list(others.values()))
+    result = DeleteResult()
+    messages = list(found.values())
+    for start in range(0, len(messages), 10):
+        chunk = messages[start : start + 10]
+        try:
+            response = sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+        except Exception:
+            # Refused: the rest stays in the DLQ, shown again at once (best effort: else in 30 s).
+            with contextlib.suppress(Exception):
+                show_again(sqs, url, messages[start:])
+            raise
+        failed = {int(e["Id"]): e.get("Code", "failed") for e in response.get("Failed", [])}
+        for i, message in enumerate(chunk):
+            if i in failed:  # still in the DLQ; visible again when its 30 s end
+                result.not_deleted[message["MessageId"]] = failed[i]
+            else:
+                result.deleted.append(message["MessageId"])
+    return result
 
 
 class RedriveInterrupted(Exception):

@@ -148,10 +148,16 @@ def delete_command(
     sqs = sqs_client(dlq_url or queue_url, endpoint_url)
     url = resolve_dlq(sqs, dlq_url, queue_url)
     with err.status("looking for the message(s)"):
-        deleted = delete_by_id(sqs, url, message_ids)
-    for message_id in deleted:
+        result = delete_by_id(sqs, url, message_ids)
+    for message_id in result.deleted:
         out.print(f"deleted {message_id}")
-    missing = [m for m in dict.fromkeys(message_ids) if m not in deleted]
+    if result.not_deleted:
+        raise CliError(
+            "SQS did not delete "
+            + ", ".join(f"{mid} ({code})" for mid, code in result.not_deleted.items())
+            + "; still in the dead-letter queue"
+        )
+    missing = [m for m in dict.fromkeys(message_ids) if m not in result.deleted]
     if missing:
         raise NotFound(f"not in the dead-letter queue (or in flight elsewhere): {', '.join(missing)}")
 
