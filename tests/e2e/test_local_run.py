@@ -68,6 +68,7 @@ def test_local_run_collects_retries_and_reports(cli: Cli, http_server, local_db:
     assert outcomes[api]["outcome"] == "success" and outcomes[api]["inserted"] == outcomes[api]["fetched"] > 0
     assert outcomes[down]["outcome"] == "failed" and outcomes[down]["attempts"] == 5
     assert "127.0.0.1" in outcomes[down]["error"] and "dead-lettered" in outcomes[down]["error"]
+    assert "will be retried" not in outcomes[down]["error"]  # it was not: it gave up
     assert stored(local_db) == len(FEED_ITEMS) + outcomes[api]["inserted"]
 
     # Just collected: nothing is due. Forced, everything runs again and nothing new is stored.
@@ -191,4 +192,4 @@ def test_without_a_functions_folder_the_runner_calls_the_package_functions(
     outcomes = {p.platform_id: p for p in report.platforms}
     assert (outcomes[feed].outcome, outcomes[feed].inserted) == ("success", len(FEED_ITEMS))
     assert (outcomes[down].outcome, outcomes[down].attempts) == ("failed", 5)
-    assert report.failed and [json.loads(body)["platform_id"] for body in report.dead_lettered] == [down]
+    assert report.failed and [json.loads(d.body)["platform_id"] for d in report.dead_lettered] == [down]

@@ -110,7 +110,9 @@ def test_failing_message_goes_to_the_dlq_and_is_redriven(
     platform_id = add_feed(pg_engine, "Not yet up", "http://127.0.0.1:9/feed.xml")
     aws_send(moto_queues, json.dumps({"platform_id": platform_id}))
 
-    polled = cli("local", "poll", "--queue-url", moto_queues.queue_url, "--json", expect=1)
+    polled = cli(
+        "local", "poll", "--queue-url", moto_queues.queue_url, "--json", "--log-level", "critical", expect=1
+    )
     [outcome] = polled.json
     assert (outcome["outcome"], outcome["attempts"]) == ("failed", 5)  # maxReceiveCount, then the DLQ
     assert moto_queues.depth(moto_queues.dlq_url)["visible"] == 1
@@ -136,6 +138,53 @@ def test_failing_message_goes_to_the_dlq_and_is_redriven(
 
     again = cli("local", "poll", "--queue-url", moto_queues.queue_url, "--json")
     assert [(p["outcome"], p["inserted"]) for p in again.json] == [("success", 3)]
+
+
+def test_poll_counts_messages_and_reports_what_went_to_the_dlq(
+    cli: Cli, moto_queues: MotoQueues, http_server, pg_engine: Engine
+) -> None:
+    http_server.route("/feed.xml", body=rss())
+    feed = add_feed(pg_engine, "Feed", http_server.url("/feed.xml"))
+    down = add_feed(pg_engine, "Down", "http://127.0.0.1:9/feed.xml")
+    aws_send(moto_queues, json.dumps({"platform_id": feed}))
+    down_id = aws_send(moto_queues, json.dumps({"platform_id": down}))
+    not_json = aws_send(moto_queues, "not json")
+    bad_id = aws_send(moto_queues, '{"platform_id": "seven"}')
+
+    # Handler logs off (critical only): what is left on stderr is the summary's own line.
+    polled = cli("local", "poll", "--queue-url", moto_queues.queue_url, "--log-level", "critical", expect=1)
+
+    # 4 messages, 1 received once and 3 received 5 times (maxReceiveCount) each.
+    assert "Polled 4 message(s)" in polled.stdout and "(16 receives: retries included)" in polled.stdout
+    [down_row] = [line for line in polled.stdout.splitlines() if "│ Down " in line]
+    assert "│ failed " in down_row and "gave up after 5 attempts (message dead-lettered)" in down_row
+    assert "will be retried" not in polled.stdout
+    rows = {line.split("│")[1].strip(): line for line in polled.stdout.splitlines() if "│" in line}
+    assert "Dead-lettered messages that name no platform (2)" in polled.stdout
+    assert "collect message is not JSON" in rows[not_json]
+    assert "fails its schema: platform_id" in rows[bad_id]
+    assert polled.stderr.strip().splitlines() == [
+        "1 platform(s) failed, 3 message(s) dead-lettered; see the Error column (and `charlee-collector dlq list`)"
+    ]
+    listed = cli("dlq", "list", "--dlq-url", moto_queues.dlq_url, "--json").json
+    assert {m["message_id"] for m in listed} == {not_json, bad_id, down_id}
+
+
+def test_poll_with_only_poison_messages_exits_1_and_json_lists_no_platform(
+    cli: Cli, moto_queues: MotoQueues
+) -> None:
+    aws_send(moto_queues, "[1, 2]")
+
+    polled = cli(
+        "local", "poll", "--queue-url", moto_queues.queue_url, "--json", "--log-level", "critical", expect=1
+    )
+
+    assert polled.json == []
+    assert polled.stderr.strip().splitlines() == [
+        "0 platform(s) failed, 1 message(s) dead-lettered; see the Error column (and `charlee-collector dlq list`)"
+    ]
+    assert moto_queues.depth(moto_queues.dlq_url)["visible"] == 1
+    assert "the queue was empty" in cli("local", "poll", "--queue-url", moto_queues.queue_url).stdout
 
 
 def _dlq_message(moto_queues: MotoQueues) -> str:

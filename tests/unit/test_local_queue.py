@@ -277,12 +277,19 @@ def test_the_poller_retries_failures_to_the_dlq_with_several_batches_in_flight(
                 failures.append({"itemIdentifier": record["messageId"]})
         return {"batchItemFailures": failures}
 
-    poller = Poller(sqs, queues.queue_url, queues.queue_arn, handler, batches_in_flight=3)
+    poller = Poller(
+        sqs, queues.queue_url, queues.queue_arn, handler, batches_in_flight=3, max_receive_count=5
+    )
     stats = poller.drain(timeout_seconds=60, idle_wait_seconds=0.01)
 
     assert handled == Counter({n: 5 if n % 10 == 0 else 1 for n in range(95)})
     assert (stats.succeeded, stats.failed) == (85, 10 * 5)
+    assert (stats.messages, stats.received) == (95, 85 + 10 * 5)
     dead = []
     while batch := receive(sqs, queues.dlq_url):
-        dead.extend(m["Body"] for m in batch)
-    assert sorted(dead) == sorted(bodies[::10])
+        dead.extend(batch)
+    assert sorted(m["Body"] for m in dead) == sorted(bodies[::10])
+    # What the poller says it dead-lettered (from the receive counts) is what the DLQ holds.
+    assert sorted((d.message_id, d.body) for d in stats.dead_lettered) == sorted(
+        (m["MessageId"], m["Body"]) for m in dead
+    )

@@ -6,7 +6,7 @@ platforms add|list|show|update|pause|resume|remove
 collect PLATFORM_ID | --user USER_ID    collect now (through SQS with --queue-url, else here)
 dispatch [--dry-run]                    the scheduled tick, now
 runs | opportunities | status           what happened, what was collected, what needs attention
-dlq list | dlq redrive                  the dead-letter queue
+dlq list|delete|purge|redrive           the dead-letter queue
 local run [--every 15m] | local poll    the whole pipeline on this machine
 ```
 Every command uses ``DATABASE_URL`` when set, else the local SQLite file

@@ -145,14 +145,35 @@ def collect_command(
     queue_url: QueueUrl = None,
     endpoint_url: EndpointUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON array.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="With a queue: follow the run each message produces, print it, exit by its outcome. "
+            "(Collecting here always waits.)",
+        ),
+    ] = False,
+    timeout: Annotated[
+        int | None,
+        typer.Option(
+            "--timeout",
+            min=1,
+            metavar="SECONDS",
+            help="With --wait: how long to wait (default: the queue's visibility timeout, 720 s as deployed).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Collect a platform (or a user's platforms) now, due or not, even when paused.
 
-    With a queue URL the collect messages go to SQS for the collector Lambda; without, the
+    With a queue URL the collect messages go to SQS for the collector Lambda (with --wait, the
+    command then follows their runs: exit 1 when one failed or none ended in time); without, the
     collection runs here and its outcome is printed (exit 1 when one failed).
     """
     if (platform_id is None) == (user is None):
         raise BadInput("give a PLATFORM_ID or --user USER_ID (one of them)")
+    if timeout is not None and not wait:
+        raise BadInput("--timeout goes with --wait")
     with open_engine() as engine:
         with engine.connect() as conn:
             if platform_id is not None:
@@ -171,11 +192,18 @@ def collect_command(
                 if not ids:
                     raise NotFound(f"user {user} has no active platforms")
         if queue_url:
-            sent = send_on_demand(sqs_client(queue_url, endpoint_url), queue_url, ids)
-            if as_json:
+            sqs = sqs_client(queue_url, endpoint_url)
+            sent_at = utcnow()
+            sent = send_on_demand(sqs, queue_url, ids)
+            if as_json and not wait:
                 print_json(sent)
             for item in [] if as_json else sent:
                 out.print(f"queued platform {item['platform_id']} (message {item['message_id']})")
+            if wait:
+                from charlee_collector.cli.waiting import follow, queue_visibility_timeout
+
+                seconds = timeout or queue_visibility_timeout(sqs, queue_url)
+                follow(engine, sent, timeout_seconds=seconds, since=sent_at, as_json=as_json)
             return
         rows = collect_in_process(engine, ids, trigger="on_demand", force=True)
     report(rows, "Collected", as_json)

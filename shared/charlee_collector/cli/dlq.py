@@ -1,30 +1,44 @@
-"""``dlq list`` and ``dlq redrive``: read the dead-letter queue, move its messages back.
+"""``dlq list|delete|purge|redrive``: read the dead-letter queue, clean it, move its messages back.
 
-A redrive receives a batch from the DLQ, sends it to the collect queue, and only then deletes it
-from the DLQ. Interrupted between the two, a message is in both queues (its DLQ copy reappears
-after the visibility timeout): a duplicate, which the collector tolerates, never a loss.
+The operations and where each of their failures goes are in ``dead_letters.py``. ``purge`` is
+SQS's PurgeQueue (every message, in flight too); SQS allows one a minute per queue, and a second
+one is refused with a one-line error (exit 1).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from charlee_collector.cli.common import BadInput, CliError, clip, err, out, print_json, sqs_client, table
+from charlee_collector.cli.common import (
+    BadInput,
+    CliError,
+    NotFound,
+    clip,
+    err,
+    out,
+    print_json,
+    sqs_client,
+    table,
+)
+from charlee_collector.cli.dead_letters import (  # status imports depth and dlq_of from here
+    RedriveInterrupted,
+    delete_by_id,
+    depth,
+    dlq_of,
+    peek,
+    redrive,
+)
 
-app = typer.Typer(help="Inspect the dead-letter queue and move its messages back.", no_args_is_help=True)
+__all__ = ["app", "depth", "dlq_of"]
 
-WAIT_SECONDS = 1  # long polling: short polls may miss messages on real SQS
-DEPTH_ATTRIBUTES = [
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed",
-]
+app = typer.Typer(
+    help="Inspect the dead-letter queue, clean it, and move its messages back.", no_args_is_help=True
+)
 
 DlqUrl = Annotated[
     str | None,
@@ -47,30 +61,6 @@ EndpointUrl = Annotated[
 ]
 
 
-# --- SQS helpers (status uses them too) ----------------------------------------------------------
-
-
-def depth(sqs: Any, url: str) -> dict[str, int]:
-    """Visible, in-flight and delayed message counts of a queue."""
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=DEPTH_ATTRIBUTES)["Attributes"]
-    return {
-        "visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
-        "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
-        "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
-    }
-
-
-def dlq_of(sqs: Any, queue_url: str) -> str | None:
-    """The DLQ named by the queue's RedrivePolicy, or None when it has none."""
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
-    policy = attributes.get("RedrivePolicy")
-    if not policy:
-        return None
-    arn = json.loads(policy)["deadLetterTargetArn"]
-    *_, account, name = arn.split(":")
-    return sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-
-
 def resolve_dlq(sqs: Any, dlq_url: str | None, queue_url: str | None) -> str:
     if dlq_url:
         return dlq_url
@@ -91,105 +81,6 @@ def resolve_source(sqs: Any, dlq_url: str, queue_url: str | None) -> str:
     raise BadInput(
         f"the DLQ feeds {len(sources)} queues: give --queue-url (or set COLLECT_QUEUE_URL) to say where to"
     )
-
-
-def peek(sqs: Any, url: str, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` messages, received and made visible again at once."""
-    messages: list[dict[str, Any]] = []
-    while len(messages) < limit:
-        batch = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=min(10, limit - len(messages)),
-            WaitTimeSeconds=WAIT_SECONDS,
-            VisibilityTimeout=30,  # long enough not to see the same message twice in this loop
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not batch:
-            break
-        messages.extend(batch)
-    for start in range(0, len(messages), 10):
-        sqs.change_message_visibility_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(messages[start : start + 10])
-            ],
-        )
-    return messages
-
-
-class RedriveInterrupted(Exception):
-    """The batch in progress was sent to the collect queue but could not be deleted from the DLQ."""
-
-    def __init__(self, moved: int, pending: int, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.moved, self.pending, self.cause = moved, pending, cause
-
-
-@dataclass
-class RedriveResult:
-    moved: int = 0
-    not_sent: list[str] = field(default_factory=list)
-    not_deleted: list[str] = field(default_factory=list)
-
-
-def redrive(
-    sqs: Any,
-    dlq_url: str,
-    queue_url: str,
-    *,
-    limit: int | None,
-    visibility_timeout: int = 60,
-    on_moved: Callable[[int], None] = lambda _n: None,
-) -> RedriveResult:
-    """Move up to ``limit`` messages (all when None): receive, send, THEN delete."""
-    result = RedriveResult()
-    while limit is None or result.moved < limit:
-        want = 10 if limit is None else min(10, limit - result.moved)
-        batch = sqs.receive_message(
-            QueueUrl=dlq_url,
-            MaxNumberOfMessages=want,
-            WaitTimeSeconds=WAIT_SECONDS,
-            VisibilityTimeout=visibility_timeout,
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not batch:
-            break
-        by_id = {str(i): m for i, m in enumerate(batch)}
-        entries = []
-        for key, message in by_id.items():
-            entry: dict[str, Any] = {"Id": key, "MessageBody": message["Body"]}
-            if message.get("MessageAttributes"):
-                entry["MessageAttributes"] = message["MessageAttributes"]
-            entries.append(entry)
-        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-        sent = [e["Id"] for e in response.get("Successful", [])]
-        unsent = [e["Id"] for e in response.get("Failed", [])]
-        if unsent:
-            # Left in the DLQ and made visible again: nothing is deleted that was not sent.
-            result.not_sent.extend(by_id[key]["MessageId"] for key in unsent)
-            sqs.change_message_visibility_batch(
-                QueueUrl=dlq_url,
-                Entries=[
-                    {"Id": key, "ReceiptHandle": by_id[key]["ReceiptHandle"], "VisibilityTimeout": 0}
-                    for key in unsent
-                ],
-            )
-        if sent:
-            try:
-                deleted = sqs.delete_message_batch(
-                    QueueUrl=dlq_url,
-                    Entries=[{"Id": key, "ReceiptHandle": by_id[key]["ReceiptHandle"]} for key in sent],
-                )
-            except Exception as exc:
-                raise RedriveInterrupted(result.moved, len(sent), exc) from exc
-            result.not_deleted.extend(by_id[e["Id"]]["MessageId"] for e in deleted.get("Failed", []))
-            result.moved += len(sent)
-            on_moved(len(sent))
-        if unsent:
-            break  # the collect queue refuses messages: stop instead of spinning on them
-    return result
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -244,6 +135,63 @@ def list_(
     )
 
 
+@app.command("delete")
+def delete_command(
+    message_ids: Annotated[
+        list[str], typer.Argument(help="The message ids `dlq list` shows (the Message column).")
+    ],
+    dlq_url: DlqUrl = None,
+    queue_url: QueueUrl = None,
+    endpoint_url: EndpointUrl = None,
+) -> None:
+    """Delete messages from the dead-letter queue by id (an unreadable body, a platform gone)."""
+    sqs = sqs_client(dlq_url or queue_url, endpoint_url)
+    url = resolve_dlq(sqs, dlq_url, queue_url)
+    with err.status("looking for the message(s)"):
+        result = delete_by_id(sqs, url, message_ids)
+    for message_id in result.deleted:
+        out.print(f"deleted {message_id}")
+    if result.not_deleted:
+        raise CliError(
+            "SQS did not delete "
+            + ", ".join(f"{mid} ({code})" for mid, code in result.not_deleted.items())
+            + "; still in the dead-letter queue"
+        )
+    missing = [m for m in dict.fromkeys(message_ids) if m not in result.deleted]
+    if missing:
+        raise NotFound(f"not in the dead-letter queue (or in flight elsewhere): {', '.join(missing)}")
+
+
+@app.command("purge")
+def purge_command(
+    dlq_url: DlqUrl = None,
+    queue_url: QueueUrl = None,
+    endpoint_url: EndpointUrl = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete every message in the dead-letter queue (SQS PurgeQueue).
+
+    Asks first on a terminal; without a terminal (a script, a pipe) it needs --yes.
+    """
+    sqs = sqs_client(dlq_url or queue_url, endpoint_url)
+    url = resolve_dlq(sqs, dlq_url, queue_url)
+    total = sum(depth(sqs, url).values())
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BadInput("purge deletes every message in the dead-letter queue: confirm with --yes")
+        if not typer.confirm(f"delete all ~{total} message(s) in {url}?", default=False, err=True):
+            raise CliError("nothing purged")
+    from botocore.exceptions import ClientError
+
+    try:
+        sqs.purge_queue(QueueUrl=url)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "").endswith("PurgeQueueInProgress"):
+            raise CliError(f"{url} was purged less than 60 s ago; SQS allows one purge a minute") from None
+        raise
+    out.print(f"purged {url}: ~{total} message(s) deleted")
+
+
 @app.command("redrive")
 def redrive_command(
     dlq_url: DlqUrl = None,
@@ -264,7 +212,8 @@ def redrive_command(
     """Move messages from the dead-letter queue back to the collect queue.
 
     Each batch is sent to the collect queue before it is deleted from the DLQ, so an
-    interruption can leave a duplicate but never loses a message.
+    interruption can leave a duplicate but never loses a message. Bodies that are not a valid
+    collect message stay in the DLQ and are listed (delete them with `dlq delete`).
     """
     sqs = sqs_client(dlq_url or queue_url, endpoint_url)
     source = resolve_dlq(sqs, dlq_url, queue_url)
@@ -289,6 +238,13 @@ def redrive_command(
             f"after {visibility_timeout}s (duplicates, not losses)"
         ) from None
     out.print(f"moved {result.moved} message(s) to {target}")
+    if result.unreadable:
+        out.print(
+            f"left {len(result.unreadable)} unreadable message(s) in the DLQ "
+            "(they would only fail again; `charlee-collector dlq delete ID` removes one):"
+        )
+        for message_id, reason in result.unreadable.items():
+            out.print(f"  {message_id}: {escape(clip(reason, 160))}")
     if result.not_deleted:
         err.print(
             f"[yellow]warning:[/] {len(result.not_deleted)} moved message(s) could not be deleted from the "

@@ -8,12 +8,13 @@ import re
 import sys
 import time
 from datetime import timedelta
-from typing import Annotated, Any, TextIO
+from typing import Annotated, TextIO
 
 import typer
 
 from charlee_collector.cli.common import (
     BadInput,
+    clip,
     database_url,
     err,
     open_engine,
@@ -21,9 +22,10 @@ from charlee_collector.cli.common import (
     print_json,
     results_table,
     sqs_client,
+    table,
     when,
 )
-from charlee_collector.local.runner import BATCHES_IN_FLIGHT
+from charlee_collector.local.runner import BATCHES_IN_FLIGHT, TickReport
 
 app = typer.Typer(help="Run the pipeline on this machine (SQLite or DATABASE_URL, in-process SQS).")
 
@@ -66,27 +68,45 @@ class _Discard(io.StringIO):
         return len(text)
 
 
-def _print_report(report: Any, as_json: bool) -> None:
+def print_summary(report: TickReport, as_json: bool, *, title: str, see: str) -> None:
+    """What ``local run`` and ``local poll`` print: a row per platform, what went to the DLQ.
+
+    stdout: the table (or the platforms as one JSON array) and the dead-lettered messages that
+    name no platform; stderr: one line saying what failed and where to look (``see``).
+    """
     if as_json:
         print_json([p.as_dict() for p in report.platforms])
-        return
+    else:
+        out.print(results_table(title, report.platforms, attempts=True))
+        if report.poison:
+            out.print(
+                table(
+                    f"Dead-lettered messages that name no platform ({len(report.poison)})",
+                    ["Message", "Problem"],
+                    [(p.message_id, clip(p.problem, 160)) for p in report.poison],
+                )
+            )
+    for problem in report.handler_errors:
+        err.print(f"[red]collector handler failed a whole batch:[/] {problem}")
+    if report.failed:
+        failed = sum(p.outcome == "failed" for p in report.platforms)
+        dead = f", {len(report.dead_lettered)} message(s) dead-lettered" if report.dead_lettered else ""
+        err.print(f"{failed} platform(s) failed{dead}; see the Error column (and {see})")
+
+
+def _print_tick(report: TickReport, as_json: bool) -> None:
     dispatch = report.dispatch
-    if not report.platforms and not dispatch.get("dispatched") and report.finished:
+    if not as_json and not report.platforms and not dispatch.get("dispatched") and report.finished:
         out.print(f"nothing is due; next collection at {when(report.next_due, empty='-')} UTC")
         return
     title = (
         f"Local run: {dispatch.get('dispatched', 0)} platform(s) dispatched, "
         f"{sum(p.inserted for p in report.platforms)} new opportunities, {report.seconds:.1f}s"
     )
-    out.print(results_table(title, report.platforms, attempts=True))
-    for problem in report.handler_errors:
-        err.print(f"[red]collector handler failed a whole batch:[/] {problem}")
-    if report.failed:
-        failed = sum(p.outcome == "failed" for p in report.platforms)
-        err.print(f"{failed} platform(s) failed; see the Error column (and `charlee-collector status`)")
+    print_summary(report, as_json, title=title, see="`charlee-collector status`")
 
 
-def _print_unfinished(report: Any) -> None:
+def _print_unfinished(report: TickReport) -> None:
     if not report.finished:
         err.print(
             f"[red]the tick did not finish:[/] {report.uncollected} platform(s) left uncollected "
@@ -163,7 +183,7 @@ def run(
                         started = time.monotonic()
                         report = runner.tick(force=force, time_limit_seconds=limit)
                         status.stop()
-                        _print_report(report, as_json)
+                        _print_tick(report, as_json)
                         _print_unfinished(report)
                         failed, unfinished = report.failed, not report.finished
                         if interval is None:
@@ -201,12 +221,15 @@ def poll(
     """Work an SQS collect queue here: its messages go to the collector handler on this machine.
 
     Failed records are made visible again at once, so they reach the queue's DLQ after its
-    maxReceiveCount. Stops when the queue is empty (unless --forever) and prints a summary.
+    maxReceiveCount. Stops when the queue is empty (unless --forever) and prints the summary
+    `local run` prints: a row per platform and the messages that went to the DLQ. Exit 1 when a
+    platform failed or a message was dead-lettered (unless --exit-zero).
     """
     _check_level(log_level)
+    from charlee_collector.cli.dead_letters import max_receive_count
     from charlee_collector.local.handlers import load_handlers
     from charlee_collector.local.poller import Poller
-    from charlee_collector.local.runner import TickReport, local_environment, quiet_logs, summarize
+    from charlee_collector.local.runner import local_environment, quiet_logs, tick_report
     from charlee_collector.local.sqs import queue_arn
 
     url = database_url()
@@ -218,7 +241,12 @@ def poll(
             quiet_logs(log_level)
             started = time.monotonic()
             poller = Poller(
-                sqs, queue_url, arn, load_handlers().collector, handler_stdout=handler_stdout(log_level)
+                sqs,
+                queue_url,
+                arn,
+                load_handlers().collector,
+                handler_stdout=handler_stdout(log_level),
+                max_receive_count=max_receive_count(sqs, queue_url),
             )
             try:
                 with err.status("polling") as status:
@@ -235,23 +263,20 @@ def poll(
                 from charlee_collector.db import dispose_engines
 
                 dispose_engines()
-        report = TickReport(
-            dispatch={"dispatched": poller.stats.received},
-            platforms=summarize(engine, poller.stats.message_ids),
-            handler_errors=poller.stats.handler_errors,
+        stats = poller.stats
+        report = tick_report(
+            engine,
+            stats,
+            stats.dead_lettered,
+            dispatch={"received": stats.received},
             seconds=time.monotonic() - started,
         )
-    if as_json:
-        print_json([p.as_dict() for p in report.platforms])
-    elif not poller.stats.received:
+    if not stats.message_ids and not as_json:
         out.print("the queue was empty")
-    else:
-        out.print(
-            results_table(
-                f"Polled {poller.stats.received} message(s) in {report.seconds:.1f}s",
-                report.platforms,
-                attempts=True,
-            )
-        )
+        return
+    title = f"Polled {report.messages} message(s) in {report.seconds:.1f}s"
+    if stats.received > report.messages:
+        title += f" ({stats.received} receives: retries included)"
+    print_summary(report, as_json, title=title, see="`charlee-collector dlq list`")
     if report.failed and not exit_zero:
         raise typer.Exit(1)

@@ -10,6 +10,10 @@ that raises fails the whole batch, as Lambda does.
 thread, as Lambda runs several collector instances: with remote feeds a batch mostly waits on
 the network. The handlers' prints go to ``handler_stdout`` for the whole drain, switched once
 in the calling thread (``redirect_stdout`` per thread would restore the wrong stream).
+
+Given the queue's ``maxReceiveCount``, the poller also knows which messages it sent to the DLQ:
+one that failed on its last allowed receive is moved there by SQS on the next receive, so it is
+reported dead-lettered without reading the DLQ (which may be shared and is not the poller's).
 """
 
 from __future__ import annotations
@@ -65,9 +69,18 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that used up its receives: SQS moved it to the DLQ as it was."""
+
+    message_id: str
+    body: str
+
+
 @dataclass
 class PollStats:
-    """What the poller did."""
+    """What the poller did: ``received`` counts receives (a retried message is received again),
+    ``message_ids`` the distinct messages."""
 
     batches: int = 0
     received: int = 0
@@ -75,6 +88,12 @@ class PollStats:
     failed: int = 0
     message_ids: set[str] = field(default_factory=set)
     handler_errors: list[str] = field(default_factory=list)
+    dead_lettered: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def messages(self) -> int:
+        """How many distinct messages were received."""
+        return len(self.message_ids)
 
 
 class Poller:
@@ -92,6 +111,7 @@ class Poller:
         on_batch: Callable[[PollStats], None] = lambda _stats: None,
         handler_stdout: TextIO | None = None,
         batches_in_flight: int = 1,
+        max_receive_count: int | None = None,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -102,6 +122,7 @@ class Poller:
         self.on_batch = on_batch
         self.handler_stdout = handler_stdout
         self.batches_in_flight = max(batches_in_flight, 1)
+        self.max_receive_count = max_receive_count  # the queue's RedrivePolicy; None: no DLQ known
         self.stats = PollStats()
         self._stats_lock = threading.Lock()
 
@@ -142,10 +163,21 @@ class Poller:
             self.stats.message_ids.update(by_id)
             self.stats.succeeded += len(succeeded)
             self.stats.failed += len(failed)
+            self.stats.dead_lettered.extend(self._last_receives(failed))
             if error:
                 self.stats.handler_errors.append(error)
             self.on_batch(self.stats)
         return len(messages)
+
+    def _last_receives(self, failed: list[dict[str, Any]]) -> list[DeadLetter]:
+        """The failed messages SQS moves to the DLQ on their next receive (no receive is left)."""
+        if self.max_receive_count is None:
+            return []
+        return [
+            DeadLetter(m["MessageId"], m["Body"])
+            for m in failed
+            if int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)) >= self.max_receive_count
+        ]
 
     def _settle(self, succeeded: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
         if succeeded:

@@ -4,18 +4,19 @@ One tick is what AWS does every schedule period, with no Lambda time limit cutti
 the dispatcher handler gets a scheduled event (again, until a call finds nothing more to claim)
 and sends a collect message per due platform to the in-process queue; the poller feeds the queue
 to the collector handler, several batches at once, until it is drained, retries included; then
-this run's ``collection_runs`` are summed up per platform. Messages that used up their receives
-land in the DLQ; the run reports them and empties it, as the local queue ends with the command
-anyway. A tick that stops before that (its time limit) counts what it left: platforms still due
-and never sent, and messages still in the queue; ``TickReport.uncollected`` says how many.
+this run's ``collection_runs`` are summed up per platform (``tick_report``, which ``local poll``
+uses too). Messages that used up their receives land in the DLQ; the run reports them and
+empties it, as the local queue ends with the command anyway. A tick that stops before that (its
+time limit) counts what it left: platforms still due and never sent, and messages still in the
+queue; ``TickReport.uncollected`` says how many.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,7 +28,7 @@ from typing import Any, TextIO
 from sqlalchemy import ColumnElement, Engine, and_, func, select
 
 from charlee_collector.local.handlers import Handlers, LocalLambdaContext, load_handlers, scheduled_event
-from charlee_collector.local.poller import Poller, PollStats
+from charlee_collector.local.poller import DeadLetter, Poller, PollStats
 from charlee_collector.local.sqs import LocalSqs, pending
 from charlee_collector.models import platforms, runs, utcnow
 
@@ -37,6 +38,9 @@ DISPATCH_CONTEXT_SECONDS = 900
 # Collector invocations at once; each runs COLLECTOR_CONCURRENCY records of its batch at once.
 BATCHES_IN_FLIGHT = 4
 SUMMARY_CHUNK = 500  # message ids per query: databases cap the parameters of one statement
+# How fetch.py ends a TransientSourceError's message: true while SQS retries it, not once the
+# message is dead-lettered (the summary drops it there).
+RETRY_HINT = re.compile(r"[;,.]?\s*the collection will be retried\b")
 
 # What the handlers see on this machine; they read the environment as they do in Lambda.
 LOCAL_ENVIRONMENT = {
@@ -111,13 +115,23 @@ class PlatformOutcome:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class PoisonMessage:
+    """A dead-lettered message that names no platform: its body is not a valid collect message."""
+
+    message_id: str
+    problem: str
+
+
 @dataclass
 class TickReport:
-    """What one tick did."""
+    """What one tick (or one ``local poll``) did."""
 
     dispatch: dict[str, Any]
     platforms: list[PlatformOutcome] = field(default_factory=list)
-    dead_lettered: list[str] = field(default_factory=list)
+    dead_lettered: list[DeadLetter] = field(default_factory=list)
+    poison: list[PoisonMessage] = field(default_factory=list)
+    messages: int = 0  # distinct messages the poller received
     handler_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     next_due: datetime | None = None
@@ -192,11 +206,11 @@ class LocalRunner:
         dead = self._empty_dlq()
         # Forced, every active platform was asked for: those the dispatcher could not send are left.
         undispatched = summary.get("failed", 0) if force else self._due_count(started_at)
-        report = TickReport(
+        report = tick_report(
+            self.engine,
+            stats,
+            dead,
             dispatch=summary,
-            platforms=summarize(self.engine, stats.message_ids, dead),
-            dead_lettered=dead,
-            handler_errors=stats.handler_errors,
             seconds=time.monotonic() - started,
             uncollected=left_in_queue + undispatched,
         )
@@ -258,15 +272,15 @@ class LocalRunner:
             self.sqs.client.purge_queue(QueueUrl=self.sqs.queues.queue_url)
         return left
 
-    def _empty_dlq(self) -> list[str]:
-        """The bodies of the messages that used up their receives (deleted from the local DLQ)."""
+    def _empty_dlq(self) -> list[DeadLetter]:
+        """The messages that used up their receives (deleted from the local DLQ)."""
         client, url = self.sqs.client, self.sqs.queues.dlq_url
-        bodies: list[str] = []
+        dead: list[DeadLetter] = []
         while True:
             batch = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:
-                return bodies
-            bodies.extend(m["Body"] for m in batch)
+                return dead
+            dead.extend(DeadLetter(m["MessageId"], m["Body"]) for m in batch)
             client.delete_message_batch(
                 QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
@@ -291,8 +305,34 @@ def _scheduled() -> ColumnElement[bool]:
     )
 
 
-def summarize(engine: Engine, message_ids: set[str], dead: Sequence[str] = ()) -> list[PlatformOutcome]:
-    """This tick's runs (found by the message ids the poller delivered), per platform."""
+def tick_report(engine: Engine, stats: PollStats, dead: Sequence[DeadLetter], **fields: Any) -> TickReport:
+    """The summary of what the poller delivered: runs per platform, and what went to the DLQ."""
+    from charlee_collector.errors import InvalidMessage
+    from charlee_collector.messages import parse_collect_message  # pydantic: only when needed
+
+    dead_platforms: list[int] = []
+    poison: list[PoisonMessage] = []
+    for letter in dead:
+        try:
+            dead_platforms.append(parse_collect_message(letter.body).platform_id)
+        except InvalidMessage as exc:
+            poison.append(PoisonMessage(letter.message_id, str(exc)))
+    return TickReport(
+        platforms=summarize(engine, stats.message_ids, dead_platforms),
+        dead_lettered=list(dead),
+        poison=poison,
+        messages=stats.messages,
+        handler_errors=stats.handler_errors,
+        **fields,
+    )
+
+
+def summarize(engine: Engine, message_ids: set[str], dead: Sequence[int] = ()) -> list[PlatformOutcome]:
+    """This tick's runs (found by the message ids the poller delivered), per platform.
+
+    ``dead``: the platforms whose message was dead-lettered; their last error is final, so it
+    loses the "will be retried" of a transient failure.
+    """
     rows: list[Any] = []
     ids = sorted(message_ids)
     with engine.connect() as conn:
@@ -308,13 +348,14 @@ def summarize(engine: Engine, message_ids: set[str], dead: Sequence[str] = ()) -
     by_platform: dict[int, list[Any]] = {}
     for row in rows:
         by_platform.setdefault(row["platform_id"], []).append(row)
-    dead_ids = {pid for pid in (_platform_id(body) for body in dead) if pid is not None}
+    dead_ids = set(dead)
     outcomes = []
     for platform_id, attempts in by_platform.items():
         last = attempts[-1]
         error = last["error"]
         if platform_id in dead_ids:
-            error = f"gave up after {len(attempts)} attempts (message dead-lettered): {error or 'failed'}"
+            reason = RETRY_HINT.sub("", error or "") or "failed"
+            error = f"gave up after {len(attempts)} attempts (message dead-lettered): {reason}"
         outcomes.append(
             PlatformOutcome(
                 platform_id=platform_id,
@@ -333,11 +374,3 @@ def summarize(engine: Engine, message_ids: set[str], dead: Sequence[str] = ()) -
             PlatformOutcome(platform_id, "?", "failed", error="no run recorded; message dead-lettered")
         )
     return sorted(outcomes, key=lambda o: o.platform_id)
-
-
-def _platform_id(body: str) -> int | None:
-    try:
-        value = json.loads(body).get("platform_id")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) else None
