@@ -74,6 +74,10 @@ def test_budgets_filters_formats_and_the_filtered_count(cli: Cli, http_server) -
     row = dict(zip(header(status), cells(status, f"{picky} Picky"), strict=True))
     assert (row["Fetched"], row["Filtered"]) == ("3", "3")
     assert {r["platform_id"]: r["filtered"] for r in cli.json("status")["last_runs"]} == {picky: 3, jobs: 0}
+    shown = cli("platforms", "show", str(picky))
+    recent = shown.stdout[shown.stdout.index("Recent runs") :]
+    row = dict(zip(header(Result(0, recent, "")), cells(Result(0, recent, ""), "on_demand"), strict=True))
+    assert (row["Fetched"], row["Filtered"], row["New"]) == ("3", "3", "0")
 
     # The table shows each budget with its period, the JSON its parts.
     table = cli("opportunities")

@@ -304,7 +304,7 @@ def show_(platform_id: PlatformId, as_json_: JsonFlag = False) -> None:
         out.print(
             table(
                 "Recent runs",
-                ["ID", "Started", "Trigger", "Outcome", "Fetched", "New", "Error"],
+                ["ID", "Started", "Trigger", "Outcome", "Fetched", "Filtered", "New", "Error"],
                 [
                     (
                         r["id"],
@@ -312,6 +312,7 @@ def show_(platform_id: PlatformId, as_json_: JsonFlag = False) -> None:
                         r["trigger"],
                         r["outcome"],
                         r["fetched"],
+                        r["filtered"],
                         r["inserted"],
                         clip(r["error"], 60),
                     )
