@@ -521,19 +521,37 @@ def find_budget(text: Any) -> Budget | None:
     return parse_budget(line[match.start() : match.start() + 48])
 
 
-# A description's amounts read when looking for one figure: enough for any job post.
+# Places of a description looked at when looking for one figure: enough for any job post.
 _STATED_BUDGETS_LIMIT = 50
+# Around each place the figure's digits appear, what is read: a range's start and currency
+# come before its upper end ("PLN 350,700 - 474,400").
+_STATED_BEFORE, _STATED_AFTER = 40, 48
 
 
 def stated_budget(text: Any, amount: Decimal | None) -> Budget | None:
     """The budget a description states for ``amount`` (a figure an API gave in its own field):
-    the first currency-marked amount or range in ``text`` whose ends or amount equal it.
+    a currency-marked amount or range in ``text`` whose ends or amount equal it.
 
     It tells what the bare field does not: "Salary Range: PLN 350,700 - 474,400" makes an API's
     ``474400`` (served as USD) Polish zloty. ``None`` when the text never states that figure.
+    Only the text around where the figure's leading digits appear ("474" of "474,400" or
+    "474k") is read for money: a whole description through the money pattern cost as much as
+    the rest of its parsing.
     """
     if amount is None or not isinstance(text, str):
         return None
+    digits = str(int(amount) // 1000 if amount >= 1000 else int(amount))
+    at = text.find(digits)
+    for _place in range(_STATED_BUDGETS_LIMIT):
+        if at < 0:
+            break
+        window = text[max(at - _STATED_BEFORE, 0) : at + _STATED_AFTER]
+        for match in _MONEY_START.finditer(window):
+            budget = parse_budget(window[match.start() : match.start() + 48])
+            if budget is not None and amount in (budget.amount, budget.minimum, budget.maximum):
+                return budget
+        at = text.find(digits, at + len(digits))
+    return None
     for count, match in enumerate(_MONEY_START.finditer(text)):
         if count >= _STATED_BUDGETS_LIMIT:
             break

@@ -65,6 +65,10 @@ def test_stated_budget_finds_the_figure_in_the_text():
     assert stated_budget(text, Decimal(350700)) == found  # either end names the same range
     assert stated_budget(text, Decimal(90000)) is None  # the text never states that figure
     assert stated_budget(None, Decimal(1)) is None and stated_budget(text, None) is None
+    written_short = stated_budget("Founded 2015. Pay: €120k - €150k a year, remote.", Decimal(150000))
+    assert written_short is not None and (written_short.currency, written_short.period) == ("EUR", "year")
+    hourly = stated_budget("8-20 hrs/week. Pay: $80 - $140/hour.", Decimal(140))
+    assert hourly is not None and (hourly.currency, hourly.period) == ("USD", "hour")
 
 
 def _build(**fields):
