@@ -145,6 +145,9 @@ def test_budgets_filters_formats_and_the_filtered_count(cli: Cli, http_server) -
     assert (
         by_title["Copywriter"]["status"] == "applied" and by_title["Backend engineer"]["budget_period"] == ""
     )
+    # A comma, quotes and a line break in one cell: quoted, and read back as they were.
+    assert by_title["Django contractor"]["description"] == 'Django, "admin" screens.\n\nTwo lines.'
+    assert by_title["Django contractor"]["description"] == contractor["description"]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy import func, or_, select, update
@@ -24,6 +24,9 @@ from charlee_collector.cli.common import (
 )
 from charlee_collector.models import opportunities, platforms, runs, utcnow
 from charlee_collector.opportunity import format_budget
+
+if TYPE_CHECKING:
+    from charlee_collector.filters import BudgetMinimums
 
 PlatformFilter = Annotated[int | None, typer.Option("--platform", help="Only this platform.", min=1)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON array instead of a table.")]
@@ -149,7 +152,7 @@ def _one_of(option: str, value: str | None, allowed: tuple[str, ...]) -> str | N
     return value
 
 
-def _min_budgets(values: list[str] | None) -> Any:
+def _min_budgets(values: list[str] | None) -> BudgetMinimums | None:
     """``--min-budget`` values as the platform filters read ``min_budget`` (same rule, same code)."""
     if not values:
         return None
