@@ -67,9 +67,10 @@ class CollectResult:
 
     platform_id: int
     outcome: str
-    fetched: int = 0
+    fetched: int = 0  # before the platform's filters
     inserted: int = 0
     updated: int = 0
+    filtered: int = 0  # of ``fetched``, dropped by the platform's filters
     http_status: int | None = None
     error: str | None = None
     duration_ms: int = 0
@@ -143,6 +144,7 @@ def collect_platform(
             fetched=run.fetched,
             inserted=run.inserted,
             updated=run.updated,
+            filtered=run.filtered,
             http_status=run.http_status,
             error=stored_error(run.error),
             duration_ms=int((time.monotonic() - started) * 1000),
@@ -188,7 +190,8 @@ def collect_platform(
         "success",
         fetched.items,
         http_status=fetched.http_status,
-        fetched=len(fetched.items),
+        fetched=len(fetched.items) + fetched.filtered_out,
+        filtered=fetched.filtered_out,
         etag=fetched.etag,
         last_modified=fetched.last_modified,
     )

@@ -27,8 +27,8 @@ from typing import Any
 
 from lxml import etree
 
-from charlee_collector.models import LIMITS
-from charlee_collector.opportunity import ContractType, Opportunity
+from charlee_collector.models import BUDGET_PERIODS, LIMITS
+from charlee_collector.opportunity import PERIOD_NAMES, BudgetPeriod, ContractType, Opportunity
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +327,7 @@ class Budget:
     contract_type: ContractType | None = None
     minimum: Decimal | None = None
     maximum: Decimal | None = None
+    period: BudgetPeriod | None = None
 
 
 def build_opportunity(
@@ -343,6 +344,7 @@ def build_opportunity(
     client_budget: Decimal | None = None,
     client_currency: Any = None,
     contract_type: str | None = None,
+    budget_period: str | None = None,
     posted_at: Any = None,
     raw: Mapping[str, Any] | None = None,
 ) -> Opportunity | None:
@@ -350,6 +352,9 @@ def build_opportunity(
 
     ``description_html`` is converted to text when ``description`` is not given. A missing
     title falls back to the first line of the description; a missing id to the URL's hash.
+    A budget's period and contract type complete each other: an hourly contract's budget is
+    per hour and a fixed-price one's is the project's price, and the reverse. Without a budget
+    there is no period.
     """
     text = clean_text(description) if description is not None else html_to_text(description_html)
     link = _safe_url(url)
@@ -359,6 +364,13 @@ def build_opportunity(
         log.debug("skipping an item without id or title (url=%s)", link)
         return None
     currency = one_line(client_currency)
+    budget = _safe_budget(client_budget)
+    contract = contract_type if contract_type in _CONTRACT_PERIODS else None
+    period = budget_period if budget_period in BUDGET_PERIODS else _CONTRACT_PERIODS.get(contract or "")
+    if budget is None:
+        period = None
+    elif contract is None:
+        contract = _PERIOD_CONTRACTS.get(period or "")
     return Opportunity(
         external_id=ident,
         title=cut(heading, LIMITS["title"]) or heading,
@@ -368,9 +380,10 @@ def build_opportunity(
         client_country=cut(one_line(client_country), LIMITS["client_country"]),
         required_skills=clean_skills(required_skills or []),
         category=cut(one_line(category), LIMITS["category"]),
-        client_budget=_safe_budget(client_budget),
+        client_budget=budget,
         client_currency=cut(currency.upper(), LIMITS["client_currency"]) if currency else None,
-        contract_type=contract_type if contract_type in ("fixed_price", "hourly") else None,  # type: ignore[arg-type]
+        contract_type=contract,  # type: ignore[arg-type]
+        budget_period=period,  # type: ignore[arg-type]
         posted_at=parse_datetime(posted_at),
         raw=json_safe(dict(raw)) if raw is not None else None,
     )
@@ -408,7 +421,23 @@ _CURRENCY = re.compile(rf"({_SYMBOL_RE})|\b({_CODE_RE})\b")
 _MONEY_START = re.compile(
     rf"(?:{_SYMBOL_RE})\s?\d|\b(?:{_CODE_RE})\s?\d|\d[\d,.]*\s?[kK]?\s?(?:{_CODE_RE})\b"
 )
-_HOURLY = re.compile(r"/\s*(?:hr|hour|h)\b|per\s+hour|hourly|an\s+hour|p/h\b", re.IGNORECASE)
+# How texts say what an amount is per. The earliest marker in a budget's text wins.
+_PERIOD_MARKERS = {
+    "hour": r"/\s*(?:hr|hrs|hour|h)\b|per\s+hour|hourly|an\s+hour|p/h\b",
+    "day": r"/\s*(?:day|d)\b|per\s+day|daily|a\s+day|day\s+rate",
+    "week": r"/\s*(?:wk|week|w)\b|per\s+week|weekly|a\s+week",
+    "month": r"/\s*(?:mo|mth|month|m)\b|per\s+month|monthly|a\s+month|p/m\b|\bpcm\b",
+    "year": r"/\s*(?:yr|year|y|annum)\b|per\s+(?:year|annum)|yearly|annual(?:ly)?|a\s+year|\bp\.?a\.?(?!\w)",
+    "fixed": r"fixed",
+}
+_PERIOD = re.compile(
+    "|".join(f"(?P<{name}>{marker})" for name, marker in _PERIOD_MARKERS.items()), re.IGNORECASE
+)
+_CONTRACT_PERIODS: dict[str, BudgetPeriod] = {"hourly": "hour", "fixed_price": "fixed"}
+_PERIOD_CONTRACTS: dict[str, ContractType] = {"hour": "hourly", "fixed": "fixed_price"}
+# Below this, a figure a source documents as a yearly salary cannot be one (Remote OK serves
+# "30" and "80-140" for hourly freelance work in those fields): its period is left unknown.
+YEARLY_FLOOR = Decimal(1000)
 _BUDGET_TEXT_LIMIT = 200
 _MULTIPLIERS = {"k": Decimal(1000), "m": Decimal(1_000_000)}
 
@@ -420,11 +449,27 @@ def _amount(match: re.Match[str]) -> tuple[Decimal, Decimal]:
     return number, _MULTIPLIERS.get((suffix or "").lower(), Decimal(1))
 
 
+def budget_period(text: Any) -> BudgetPeriod | None:
+    """The period a text states ("/hr", "per month", "yearly", "p.a.", "fixed price"), or a field
+    holds on its own ("hour", "monthly"); ``None`` when it states none."""
+    line = one_line(text)
+    if line and line.casefold() in PERIOD_NAMES:
+        return PERIOD_NAMES[line.casefold()]
+    match = _PERIOD.search(line[:_BUDGET_TEXT_LIMIT]) if line else None
+    return match.lastgroup if match else None  # type: ignore[return-value]
+
+
+def documented_yearly(amount: Decimal | None) -> BudgetPeriod | None:
+    """ "year" for a source's documented yearly salary field, unless the figure cannot be one."""
+    return "year" if amount is not None and amount >= YEARLY_FLOOR else None
+
+
 def parse_budget(text: Any) -> Budget | None:
     """A budget from text meant as one ("$500", "$15.00-$30.00", "1,000 USD", "$3k - $10k",
     "$18 - $22/hr"); ``None`` when it holds no positive amount.
 
-    A range gives its upper end as ``amount``; "/hr", "per hour" or "hourly" make it hourly.
+    A range gives its upper end as ``amount``. ``period`` is what the text says the amount is
+    per (``budget_period``); an hourly one makes the contract hourly and "fixed" a fixed price.
     Whether a lone amount is a fixed price is the caller's call (a salary is not one).
     """
     line = one_line(text)
@@ -451,12 +496,14 @@ def parse_budget(text: Any) -> Budget | None:
     currency = None
     if currency_match:
         currency = _SYMBOLS.get(currency_match.group(1) or "") or (currency_match.group(2) or "").upper()
+    period = budget_period(line)
     return Budget(
         amount=amount,
         currency=currency or None,
-        contract_type="hourly" if _HOURLY.search(line) else None,
+        contract_type=_PERIOD_CONTRACTS.get(period or ""),
         minimum=_safe_budget(minimum),
         maximum=_safe_budget(maximum),
+        period=period,
     )
 
 
@@ -472,3 +519,43 @@ def find_budget(text: Any) -> Budget | None:
     if match is None:
         return None
     return parse_budget(line[match.start() : match.start() + 48])
+
+
+# Places of a description looked at when looking for one figure: enough for any job post.
+_STATED_BUDGETS_LIMIT = 50
+# Around each place the figure's digits appear, what is read: a range's start and currency
+# come before its upper end ("PLN 350,700 - 474,400").
+_STATED_BEFORE, _STATED_AFTER = 40, 48
+
+
+def stated_budget(text: Any, amount: Decimal | None) -> Budget | None:
+    """The budget a description states for ``amount`` (a figure an API gave in its own field):
+    a currency-marked amount or range in ``text`` whose ends or amount equal it.
+
+    It tells what the bare field does not: "Salary Range: PLN 350,700 - 474,400" makes an API's
+    ``474400`` (served as USD) Polish zloty. ``None`` when the text never states that figure.
+    Only the text around where the figure's leading digits appear ("474" of "474,400" or
+    "474k") is read for money: a whole description through the money pattern cost as much as
+    the rest of its parsing.
+    """
+    if amount is None or not isinstance(text, str):
+        return None
+    digits = str(int(amount) // 1000 if amount >= 1000 else int(amount))
+    at = text.find(digits)
+    for _place in range(_STATED_BUDGETS_LIMIT):
+        if at < 0:
+            break
+        window = text[max(at - _STATED_BEFORE, 0) : at + _STATED_AFTER]
+        for match in _MONEY_START.finditer(window):
+            budget = parse_budget(window[match.start() : match.start() + 48])
+            if budget is not None and amount in (budget.amount, budget.minimum, budget.maximum):
+                return budget
+        at = text.find(digits, at + len(digits))
+    return None
+    for count, match in enumerate(_MONEY_START.finditer(text)):
+        if count >= _STATED_BUDGETS_LIMIT:
+            break
+        budget = parse_budget(text[match.start() : match.start() + 48])
+        if budget is not None and amount in (budget.amount, budget.minimum, budget.maximum):
+            return budget
+    return None

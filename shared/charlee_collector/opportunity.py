@@ -8,9 +8,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from json.encoder import encode_basestring
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 ContractType = Literal["fixed_price", "hourly"]
+# What a budget's amount is per (``models.BUDGET_PERIODS``, the column's allowed values); ``None``
+# when the source does not say. "fixed" is a whole project's price.
+BudgetPeriod = Literal["hour", "day", "week", "month", "year", "fixed"]
+# The words that name a period on their own: a config's "50/h", an API field's "yearly".
+PERIOD_NAMES: dict[str, BudgetPeriod] = {
+    **{name: name for name in get_args(BudgetPeriod)},
+    "h": "hour", "hr": "hour", "hourly": "hour",
+    "d": "day", "daily": "day",
+    "wk": "week", "weekly": "week",
+    "mo": "month", "monthly": "month",
+    "yr": "year", "yearly": "year", "annual": "year", "annually": "year",
+    "fixed_price": "fixed", "fixed-price": "fixed", "project": "fixed",
+}  # fmt: skip
+# How a listing writes each period after the amount: "75 USD/h", "500 USD fixed".
+PERIOD_SUFFIXES: dict[str, str] = {
+    "hour": "/h",
+    "day": "/d",
+    "week": "/wk",
+    "month": "/mo",
+    "year": "/yr",
+    "fixed": " fixed",
+}
 
 # Fields whose change makes an opportunity "updated"; ``raw`` is left out because sources put
 # volatile counters in it (views, applicants) that would mark every item changed on each run.
@@ -27,8 +49,11 @@ HASHED_FIELDS = (
     "contract_type",
     "posted_at",
 )
+# Hashed only when set: rows stored before periods existed (all unknown) keep their hash, and a
+# period that appears or changes makes the item "updated" like any other change a reader sees.
+HASHED_WHEN_SET = ("budget_period",)
 # The hash is defined by json.dumps(sort_keys=True, ...): its keys in that order, pre-quoted.
-_HASH_KEYS = tuple((name, f'"{name}": ') for name in sorted(HASHED_FIELDS))
+_HASH_KEYS = tuple((name, f'"{name}": ') for name in sorted((*HASHED_FIELDS, *HASHED_WHEN_SET)))
 
 
 @dataclass(frozen=True)
@@ -46,6 +71,7 @@ class Opportunity:
     client_budget: Decimal | None = None
     client_currency: str | None = None
     contract_type: ContractType | None = None
+    budget_period: BudgetPeriod | None = None
     posted_at: datetime | None = None
     raw: dict[str, Any] | None = None
 
@@ -56,7 +82,8 @@ class Opportunity:
 
 
 def _hashed_json(item: Opportunity) -> str:
-    """The hashed fields as ``json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)``.
+    """The hashed fields as ``json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)``,
+    where ``fields`` are ``HASHED_FIELDS`` and those of ``HASHED_WHEN_SET`` that are not ``None``.
 
     Stored hashes were made by that call, and a different text would rewrite every row once, so
     that text is the definition. Built here from the declared field types it is the same string
@@ -65,12 +92,21 @@ def _hashed_json(item: Opportunity) -> str:
     """
     parts = []
     for name, key in _HASH_KEYS:
-        value = _json_text(getattr(item, name))
+        field_value = getattr(item, name)
+        if field_value is None and name in HASHED_WHEN_SET:
+            continue
+        value = _json_text(field_value)
         if not value:
-            payload = {name: getattr(item, name) for name in HASHED_FIELDS}
-            return json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
+            return json.dumps(hashed_fields(item), sort_keys=True, default=str, ensure_ascii=False)
         parts.append(key + value)
     return "{" + ", ".join(parts) + "}"
+
+
+def hashed_fields(item: Opportunity) -> dict[str, Any]:
+    """The fields the content hash covers, by name (the definition ``_hashed_json`` follows)."""
+    payload = {name: getattr(item, name) for name in HASHED_FIELDS}
+    payload.update({name: getattr(item, name) for name in HASHED_WHEN_SET if getattr(item, name) is not None})
+    return payload
 
 
 def _json_text(value: Any) -> str:
@@ -87,3 +123,15 @@ def _json_text(value: Any) -> str:
         except TypeError:  # encode_basestring takes strings only
             return ""
     return ""
+
+
+def format_budget(amount: Decimal | None, currency: str | None, period: str | None) -> str:
+    """A budget as every listing shows it: "75 USD/h", "474400 PLN/yr", "500 USD fixed", "1200 EUR"
+    (period unknown); "" without an amount. Whole amounts lose their ".00"."""
+    if amount is None:
+        return ""
+    number = f"{amount:f}"
+    if "." in number:
+        number = number.rstrip("0").rstrip(".")
+    text = f"{number} {currency}" if currency else number
+    return text + PERIOD_SUFFIXES.get(period or "", "")

@@ -51,7 +51,7 @@ from charlee_collector.models import (
     platforms,
     runs,
 )
-from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
+from charlee_collector.opportunity import HASHED_FIELDS, HASHED_WHEN_SET, Opportunity
 from charlee_collector.scheduling import (
     bounded_interval,
     next_after_failure,
@@ -116,9 +116,10 @@ class RunRecord:
     finished_at: datetime
     message_id: str | None = None
     http_status: int | None = None
-    fetched: int = 0
+    fetched: int = 0  # items the platform served (de-duplicated), before the filters
     inserted: int = 0
     updated: int = 0
+    filtered: int = 0  # of ``fetched``, the items the platform's filters dropped
     error: str | None = None
     retry_at: datetime | None = None
     etag: str | None = None
@@ -342,7 +343,7 @@ def lock_platform(conn: Connection, platform_id: int) -> PlatformRecord | None:
 
 
 # The columns an upsert writes from the item; the rest (ids, clock, status) come from the call.
-_ITEM_COLUMNS = ("external_id", *HASHED_FIELDS, "content_hash", "raw")
+_ITEM_COLUMNS = ("external_id", *HASHED_FIELDS, *HASHED_WHEN_SET, "content_hash", "raw")
 # Rewritten when the content hash changed; status (the reader's workflow) and collected_at stay.
 _UPDATED_ON_CHANGE = (*(c for c in _ITEM_COLUMNS if c != "external_id"), "user_id", "updated_at")
 
@@ -544,6 +545,7 @@ def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> Pl
             fetched=run.fetched,
             inserted=run.inserted,
             updated=run.updated,
+            filtered=run.filtered,
             duration_ms=max(int((run.finished_at - run.started_at).total_seconds() * 1000), 0),
             error=error,
         )
@@ -559,7 +561,7 @@ def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> Pl
         paused = False
         values.update(
             last_collection_at=now,
-            last_collection_count=run.fetched,
+            last_collection_count=run.fetched - run.filtered,  # what the platform's filters kept
             total_projects_collected=platforms.c.total_projects_collected + run.inserted,
             next_collection_at=next_after_success(now, interval, run.retry_at),
             consecutive_failures=0,

@@ -153,6 +153,7 @@ COMMANDS = [
     ["dispatch"],
     ["runs"],
     ["opportunities"],
+    ["opportunities", "mark"],
     ["status"],
     ["dlq"],
     *[["dlq", c] for c in ("list", "delete", "purge", "redrive")],

@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from charlee_collector.models import BUDGET_PERIODS
 from charlee_collector.normalize import clean_text, html_to_text, json_safe
 from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
 from charlee_collector.sources import parse_items
@@ -116,6 +117,8 @@ def old_json_safe(value: Any, depth: int = 0) -> Any:
 
 def old_content_hash(item: Opportunity) -> str:
     payload = {name: getattr(item, name) for name in HASHED_FIELDS}
+    if item.budget_period is not None:  # hashed only when known: unknown ones hash as before
+        payload["budget_period"] = item.budget_period
     encoded = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
@@ -253,6 +256,7 @@ _OPPORTUNITIES = st.builds(
     client_budget=st.one_of(st.none(), st.decimals(allow_nan=False, allow_infinity=False, places=2)),
     client_currency=st.one_of(st.none(), st.sampled_from(["USD", "EUR"])),
     contract_type=st.one_of(st.none(), st.sampled_from(["fixed_price", "hourly"])),
+    budget_period=st.one_of(st.none(), st.sampled_from(BUDGET_PERIODS)),
     posted_at=st.one_of(st.none(), st.datetimes(timezones=st.just(UTC)), st.datetimes()),
 )
 

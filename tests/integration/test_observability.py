@@ -243,6 +243,26 @@ def test_a_known_run_emits_the_expected_metrics(
     assert_low_cardinality(blobs)
 
 
+def test_the_run_log_line_and_record_carry_what_the_filters_dropped(
+    env: Queues, pg_engine: Engine, http_server: Any, output: Output
+) -> None:
+    http_server.route("/jobs.json", body=jobs_payload(("a", "Python job"), ("b", "Go job"), ("c", "PHP job")))
+    config = json_api(http_server.url("/jobs.json"), keywords=["rust"])  # drops all three
+    with pg_engine.begin() as conn:
+        platform_id = add_platform(conn, source="json_api", config=config)
+
+    answer, [message_id] = collect({"platform_id": platform_id})
+
+    assert answer == {"batchItemFailures": []}
+    [line] = [line for line in output.logs() if line["message"] == "collection finished"]
+    assert (line["outcome"], line["fetched"], line["filtered"], line["inserted"]) == ("success", 3, 3, 0)
+    with pg_engine.connect() as conn:
+        run = conn.execute(select(runs).where(runs.c.message_id == message_id)).one()
+        platform = conn.execute(select(platforms).where(platforms.c.id == platform_id)).one()
+    assert (run.fetched, run.filtered, run.inserted) == (3, 3, 0)
+    assert platform.last_collection_count == 0  # what the filters kept
+
+
 def test_the_dispatcher_emits_due_dispatched_failures_and_cold_start(
     env: Queues, pg_engine: Engine, output: Output
 ) -> None:

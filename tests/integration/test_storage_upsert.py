@@ -210,3 +210,23 @@ def test_minimal_item_and_smallest_budget(any_engine: Engine) -> None:
     assert rows["bare"].required_skills == []
     assert rows["bare"].raw is None
     assert rows["job-2"].client_budget == Decimal("0.01")
+
+
+def test_a_budget_period_is_stored_and_its_change_is_an_update(any_engine: Engine) -> None:
+    unknown = replace(opportunity(1), client_budget=Decimal("75.00"), client_currency="USD")
+    hourly = replace(unknown, budget_period="hour", contract_type="hourly")
+    with any_engine.begin() as conn:
+        platform_id = add_platform(conn)
+        assert _upsert(conn, platform_id, [unknown]) == UpsertCounts(inserted=1)
+        assert _rows(conn)["job-1"].budget_period is None
+        assert _upsert(conn, platform_id, [hourly], LATER) == UpsertCounts(updated=1)
+        row = _rows(conn)["job-1"]
+        assert (row.budget_period, row.contract_type, row.content_hash) == (
+            "hour",
+            "hourly",
+            hourly.content_hash,
+        )
+        assert _upsert(conn, platform_id, [hourly], LATER) == UpsertCounts(unchanged=1)
+        yearly = replace(hourly, budget_period="year", contract_type=None)
+        assert _upsert(conn, platform_id, [yearly], LATER) == UpsertCounts(updated=1)
+        assert _rows(conn)["job-1"].budget_period == "year"

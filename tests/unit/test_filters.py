@@ -14,13 +14,16 @@ from charlee_collector.opportunity import Opportunity
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
 
-def _item(title="Python developer", description=None, skills=(), budget=None, posted_at=None, ident="1"):
+def _item(
+    title="Python developer", description=None, skills=(), budget=None, posted_at=None, ident="1", period=None
+):
     return Opportunity(
         external_id=ident,
         title=title,
         description=description,
         required_skills=list(skills),
         client_budget=None if budget is None else Decimal(budget),
+        budget_period=period,
         posted_at=posted_at,
     )
 
@@ -64,6 +67,52 @@ def test_min_budget_keeps_items_without_a_budget():
     assert _passes(_item(budget=None), min_budget=500)
 
 
+def test_a_bare_min_budget_applies_to_unknown_periods_only():
+    # Its old meaning, for the items it always meant: those whose period nobody states.
+    assert not _passes(_item(budget="400"), min_budget="500")
+    assert _passes(_item(budget="90", period="hour"), min_budget=50000)  # the issue's $90/hr job
+    assert _passes(_item(budget="400", period="fixed"), min_budget=500)
+
+
+@pytest.mark.parametrize(
+    ("budget", "period", "kept"),
+    [
+        ("59.99", "hour", False),
+        ("60", "hour", True),
+        ("80000", "year", False),
+        ("90000", "year", True),
+        ("499", "fixed", False),
+        ("20", "day", True),  # no minimum for days: kept
+        ("40", None, True),  # no bare minimum: kept
+        (None, "hour", True),  # no budget stated: kept
+    ],
+)
+def test_min_budget_compares_like_with_like(budget, period, kept):
+    config = {"min_budget": ["60/hour", "90000/yr", "500/fixed"]}
+    assert _passes(_item(budget=budget, period=period), **config) is kept
+
+
+def test_an_hourly_minimum_keeps_salaries_and_fixed_prices_and_the_reverse():
+    hourly, yearly = {"min_budget": "100/h"}, {"min_budget": "50000/year"}
+    assert _passes(_item(budget="60000", period="year"), **hourly)
+    assert _passes(_item(budget="300", period="fixed"), **hourly)
+    assert _passes(_item(budget="90", period="hour"), **yearly)
+    assert not _passes(_item(budget="90", period="hour"), **hourly)
+
+
+def test_min_budget_spellings():
+    minimums = BaseSourceConfig(min_budget=["60/ Hour", "5,000/mo", 7.5, "1200/wk", "300/d"]).min_budget
+    assert minimums is not None
+    assert dict(minimums.by_period) == {
+        "hour": Decimal(60),
+        "month": Decimal(5000),
+        None: Decimal("7.5"),
+        "week": Decimal(1200),
+        "day": Decimal(300),
+    }
+    assert BaseSourceConfig(min_budget="60/hour").model_dump()["min_budget"] == "60/hour"
+
+
 def test_max_age_days_keeps_undated_items():
     assert _passes(_item(posted_at=NOW - timedelta(days=2)), max_age_days=3)
     assert not _passes(_item(posted_at=NOW - timedelta(days=4)), max_age_days=3)
@@ -86,6 +135,10 @@ def test_apply_filters_keeps_order():
         ({"exclude_keywords": ["   "]}, "exclude_keywords"),
         ({"min_budget": -1}, "min_budget"),
         ({"min_budget": "lots"}, "min_budget"),
+        ({"min_budget": "50/fortnight"}, "min_budget"),
+        ({"min_budget": ["50/h", "60/hour"]}, "min_budget"),  # two minimums for one period
+        ({"min_budget": []}, "min_budget"),
+        ({"min_budget": True}, "min_budget"),
         ({"max_age_days": 0}, "max_age_days"),
         ({"keyword": ["python"]}, "keyword"),  # typo: unknown keys are refused
     ],

@@ -6,6 +6,7 @@ platforms add|list|show|update|pause|resume|remove
 collect PLATFORM_ID | --user USER_ID    collect now (through SQS with --queue-url, else here)
 dispatch [--dry-run]                    the scheduled tick, now
 runs | opportunities | status           what happened, what was collected, what needs attention
+opportunities mark ID... --status S     applied, dismissed or new
 dlq list|delete|purge|redrive           the dead-letter queue
 local run [--every 15m] | local poll    the whole pipeline on this machine
 ```
@@ -54,7 +55,7 @@ app.add_typer(local_mode.app, name="local")
 app.command("collect")(collecting.collect_command)
 app.command("dispatch")(collecting.dispatch_command)
 app.command("runs")(reports.runs_command)
-app.command("opportunities")(reports.opportunities_command)
+app.add_typer(reports.opportunities_app, name="opportunities")
 app.command("status")(reports.status_command)
 
 

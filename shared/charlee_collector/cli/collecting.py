@@ -92,6 +92,7 @@ def collect_in_process(
                             result.outcome,
                             attempts=1,
                             fetched=result.fetched,
+                            filtered=result.filtered,
                             inserted=result.inserted,
                             updated=result.updated,
                             duration_ms=result.duration_ms,

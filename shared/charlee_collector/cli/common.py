@@ -270,7 +270,17 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     """A rich table; cells are shown as text, never interpreted as markup."""
     result = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
     for column in columns:
-        numeric = column in {"ID", "User", "Fetched", "New", "Updated", "Total", "Failures", "Attempts"}
+        numeric = column in {
+            "ID",
+            "User",
+            "Fetched",
+            "Filtered",
+            "New",
+            "Updated",
+            "Total",
+            "Failures",
+            "Attempts",
+        }
         result.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         result.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
@@ -285,12 +295,12 @@ def outcome_style(outcome: str) -> str:
 
 def results_table(title: str, rows: Sequence[PlatformOutcome], *, attempts: bool = False) -> Table:
     """The per-platform summary table."""
-    columns = ["ID", "Platform", "Outcome", "Fetched", "New", "Updated", "Duration", "Error"]
+    columns = ["ID", "Platform", "Outcome", "Fetched", "Filtered", "New", "Updated", "Duration", "Error"]
     if attempts:
         columns.insert(3, "Attempts")
     result = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
-        numeric = column in {"ID", "Attempts", "Fetched", "New", "Updated", "Duration"}
+        numeric = column in {"ID", "Attempts", "Fetched", "Filtered", "New", "Updated", "Duration"}
         result.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         cells = [
@@ -298,6 +308,7 @@ def results_table(title: str, rows: Sequence[PlatformOutcome], *, attempts: bool
             escape(row.name),
             outcome_style(row.outcome),
             str(row.fetched),
+            str(row.filtered),
             str(row.inserted),
             str(row.updated),
             seconds(row.duration_ms),

@@ -25,6 +25,7 @@ from charlee_collector.cli.common import (
     when,
 )
 from charlee_collector.models import MAX_INTERVAL_MINUTES, opportunities, platforms, runs, utcnow
+from charlee_collector.opportunity import format_budget
 from charlee_collector.scheduling import check_interval
 
 app = typer.Typer(help="Add, inspect, change, pause and remove watched platforms.", no_args_is_help=True)
@@ -209,9 +210,7 @@ def _check(source: str, config: dict[str, Any], credentials_secret: str | None, 
                 (
                     clip(item.title, 70),
                     when(item.posted_at),
-                    f"{item.client_budget} {item.client_currency or ''}".strip()
-                    if item.client_budget
-                    else "",
+                    format_budget(item.client_budget, item.client_currency, item.budget_period),
                     item.url,
                 )
                 for item in result.items[:show]
@@ -305,7 +304,7 @@ def show_(platform_id: PlatformId, as_json_: JsonFlag = False) -> None:
         out.print(
             table(
                 "Recent runs",
-                ["ID", "Started", "Trigger", "Outcome", "Fetched", "New", "Error"],
+                ["ID", "Started", "Trigger", "Outcome", "Fetched", "Filtered", "New", "Error"],
                 [
                     (
                         r["id"],
@@ -313,6 +312,7 @@ def show_(platform_id: PlatformId, as_json_: JsonFlag = False) -> None:
                         r["trigger"],
                         r["outcome"],
                         r["fetched"],
+                        r["filtered"],
                         r["inserted"],
                         clip(r["error"], 60),
                     )

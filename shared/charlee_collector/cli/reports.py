@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from charlee_collector.cli.common import (
     BadInput,
+    NotFound,
     clip,
     err,
     open_engine,
@@ -21,6 +23,10 @@ from charlee_collector.cli.common import (
     when,
 )
 from charlee_collector.models import opportunities, platforms, runs, utcnow
+from charlee_collector.opportunity import format_budget
+
+if TYPE_CHECKING:
+    from charlee_collector.filters import BudgetMinimums
 
 PlatformFilter = Annotated[int | None, typer.Option("--platform", help="Only this platform.", min=1)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON array instead of a table.")]
@@ -63,6 +69,7 @@ def runs_table(title: str | None, rows: list[dict[str, Any]]) -> Any:
             "Duration",
             "HTTP",
             "Fetched",
+            "Filtered",
             "New",
             "Updated",
             "Error",
@@ -77,6 +84,7 @@ def runs_table(title: str | None, rows: list[dict[str, Any]]) -> Any:
                 seconds(r["duration_ms"]),
                 r["http_status"] or "-",
                 r["fetched"],
+                r["filtered"],
                 r["inserted"],
                 r["updated"],
                 clip(r["error"], 80),
@@ -99,30 +107,155 @@ def parse_since(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+opportunities_app = typer.Typer(
+    help="List collected opportunities (filters, table/csv/json), and mark them applied or dismissed.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+STATUSES = ("new", "applied", "dismissed")
+CONTRACT_TYPES = ("fixed_price", "hourly")
+FORMATS = ("table", "csv", "json")
+# The listing's fields, the same in JSON and CSV (the CSV header row): the table's columns but
+# ``raw`` and ``content_hash``, then the platform, then the budget as one reads it.
+LISTING_FIELDS = (
+    "id",
+    "user_id",
+    "platform_id",
+    "platform_name",
+    "source",
+    "external_id",
+    "title",
+    "url",
+    "client_name",
+    "client_country",
+    "category",
+    "required_skills",
+    "budget",
+    "currency",
+    "budget_period",
+    "contract_type",
+    "client_budget",
+    "client_currency",
+    "budget_text",
+    "status",
+    "posted_at",
+    "collected_at",
+    "updated_at",
+    "description",
+)
+
+
+def _one_of(option: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
+    if value is not None and value not in allowed:
+        raise BadInput(f"{option} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _min_budgets(values: list[str] | None) -> BudgetMinimums | None:
+    """``--min-budget`` values as the platform filters read ``min_budget`` (same rule, same code)."""
+    if not values:
+        return None
+    from charlee_collector.filters import parse_min_budget
+
+    try:
+        return parse_min_budget(values)
+    except ValueError as exc:
+        raise BadInput(f"--min-budget: {exc}") from None
+
+
+def listing_record(row: dict[str, Any]) -> dict[str, Any]:
+    """One opportunity as ``--format json`` and ``csv`` give it (``LISTING_FIELDS``)."""
+    record = {name: row.get(name) for name in LISTING_FIELDS}
+    record["budget"], record["currency"] = row["client_budget"], row["client_currency"]
+    record["budget_text"] = format_budget(row["client_budget"], row["client_currency"], row["budget_period"])
+    return record
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return "" if value is None else value
+
+
+def print_csv(records: list[dict[str, Any]]) -> None:
+    """A header row, then one row per record; RFC 4180 quoting (CRLF line ends), times in ISO UTC."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LISTING_FIELDS, quoting=csv.QUOTE_MINIMAL)
+    writer.writeheader()
+    for record in records:
+        writer.writerow({name: _csv_cell(value) for name, value in record.items()})
+    sys.stdout.write(buffer.getvalue())
+
+
+@opportunities_app.callback()
 def opportunities_command(
+    ctx: typer.Context,
     platform: PlatformFilter = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only platforms of this source.")] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Posted (or, undated, collected) on or after this ISO date.")
     ] = None,
     search: Annotated[
         str | None, typer.Option("--search", help="Text in the title, description or client name.")
     ] = None,
+    min_budget: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--min-budget",
+            metavar="AMOUNT/PERIOD",
+            help="AMOUNT or AMOUNT/PERIOD (60/hour, 90000/year, 500/fixed; a bare AMOUNT: period unknown). "
+            "Repeat it, one per period; as the platforms' min_budget: a minimum applies only to "
+            "budgets of its period, items without a budget are kept.",
+        ),
+    ] = None,
+    contract_type: Annotated[
+        str | None, typer.Option("--contract-type", help="fixed_price or hourly.")
+    ] = None,
+    status: Annotated[str | None, typer.Option("--status", help="new, applied or dismissed.")] = None,
     user: Annotated[int | None, typer.Option("--user", help="Only this user's opportunities.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Show the newest N.", min=1)] = 50,
-    as_json: JsonFlag = False,
+    output_format: Annotated[
+        str | None,
+        typer.Option("--format", help="table (default), csv (a header row, for a spreadsheet) or json."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
 ) -> None:
-    """List collected opportunities, newest first."""
+    """List collected opportunities, newest first; `opportunities mark` sets their status."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _one_of("--format", output_format, FORMATS)
+    if as_json and output_format not in (None, "json"):
+        raise BadInput(f"--json and --format {output_format} contradict each other: give one")
+    chosen = "json" if as_json else output_format or "table"
+    _one_of("--contract-type", contract_type, CONTRACT_TYPES)
+    _one_of("--status", status, STATUSES)
+    minimums = _min_budgets(min_budget)
+    if source is not None:
+        from charlee_collector.sources import SOURCE_KEYS
+
+        _one_of("--source", source, SOURCE_KEYS)
     posted = func.coalesce(opportunities.c.posted_at, opportunities.c.collected_at)
     query = (
-        select(opportunities, platforms.c.name.label("platform_name"))
+        select(opportunities, platforms.c.name.label("platform_name"), platforms.c.source)
         .join(platforms, platforms.c.id == opportunities.c.platform_id)
         .order_by(posted.desc(), opportunities.c.id.desc())
-        .limit(limit)
     )
     if platform is not None:
         query = query.where(opportunities.c.platform_id == platform)
+    if source is not None:
+        query = query.where(platforms.c.source == source)
     if user is not None:
         query = query.where(opportunities.c.user_id == user)
+    if contract_type is not None:
+        query = query.where(opportunities.c.contract_type == contract_type)
+    if status is not None:
+        query = query.where(opportunities.c.status == status)
     if since is not None:
         query = query.where(posted >= parse_since(since))
     if search:
@@ -135,9 +268,22 @@ def opportunities_command(
             )
         )
     with open_engine() as engine, engine.connect() as conn:
-        rows = [dict(row) for row in conn.execute(query).mappings()]
-    if as_json:
-        print_json([{k: v for k, v in row.items() if k != "raw"} for row in rows])
+        if minimums is None:
+            rows = [dict(row) for row in conn.execute(query.limit(limit)).mappings()]
+        else:
+            # The budget rule is the platform filters' own (BudgetMinimums.allows), applied here
+            # to the rows as they stream, newest first, until ``limit`` pass.
+            rows = []
+            for row in conn.execution_options(yield_per=500).execute(query).mappings():
+                if minimums.allows(row["client_budget"], row["budget_period"]):
+                    rows.append(dict(row))
+                    if len(rows) >= limit:
+                        break
+    if chosen == "json":
+        print_json([listing_record(row) for row in rows])
+        return
+    if chosen == "csv":
+        print_csv([listing_record(row) for row in rows])
         return
     if not rows:
         err.print("no opportunities match")
@@ -145,7 +291,7 @@ def opportunities_command(
     out.print(
         table(
             None,
-            ["ID", "Platform", "Title", "Client", "Posted", "Budget", "URL"],
+            ["ID", "Platform", "Title", "Client", "Posted", "Budget", "Status", "URL"],
             [
                 (
                     r["id"],
@@ -153,15 +299,33 @@ def opportunities_command(
                     clip(r["title"], 70),
                     clip(r["client_name"], 30),
                     when(r["posted_at"]),
-                    f"{r['client_budget']} {r['client_currency'] or ''}".strip()
-                    if r["client_budget"]
-                    else "",
+                    format_budget(r["client_budget"], r["client_currency"], r["budget_period"]),
+                    r["status"],
                     r["url"] or "",
                 )
                 for r in rows
             ],
         )
     )
+
+
+@opportunities_app.command("mark")
+def mark_command(
+    ids: Annotated[list[int], typer.Argument(help="The opportunities' ids (see `opportunities`).", min=1)],
+    status: Annotated[str, typer.Option("--status", help="applied, dismissed or new.")],
+) -> None:
+    """Set the status of opportunities: all of them, or none when an id is unknown."""
+    _one_of("--status", status, STATUSES)
+    wanted = sorted(set(ids))
+    with open_engine() as engine, engine.begin() as conn:
+        found = set(conn.execute(select(opportunities.c.id).where(opportunities.c.id.in_(wanted))).scalars())
+        missing = [str(i) for i in wanted if i not in found]
+        if missing:
+            raise NotFound(
+                f"opportunit{'y' if len(missing) == 1 else 'ies'} not found: {', '.join(missing)}; nothing was changed"
+            )
+        conn.execute(update(opportunities).where(opportunities.c.id.in_(wanted)).values(status=status))
+    err.print(f"marked {len(wanted)} opportunit{'y' if len(wanted) == 1 else 'ies'} {status}")
 
 
 def status_command(

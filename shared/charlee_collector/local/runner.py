@@ -110,6 +110,7 @@ class PlatformOutcome:
     updated: int = 0
     duration_ms: int = 0
     error: str | None = None
+    filtered: int = 0  # of ``fetched``, dropped by the platform's filters
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -363,6 +364,7 @@ def summarize(engine: Engine, message_ids: set[str], dead: Sequence[int] = ()) -
                 outcome=last["outcome"],
                 attempts=len(attempts),
                 fetched=last["fetched"],
+                filtered=last["filtered"],
                 inserted=sum(a["inserted"] for a in attempts),
                 updated=sum(a["updated"] for a in attempts),
                 duration_ms=sum(a["duration_ms"] for a in attempts),

@@ -3,7 +3,8 @@
 Verified against a real capture (``fixtures/real/himalayas``). The public list endpoint takes
 only ``limit`` and ``offset``, so there is no server-side keyword option here. ``pubDate`` is
 documented in milliseconds but served in seconds; ``parse_datetime`` reads both. Salaries are
-yearly (``minSalary``/``maxSalary`` in ``currency``); the upper one is the budget.
+yearly (``minSalary``/``maxSalary`` in ``currency``; the API has no period field); the upper one
+is the budget, per year unless it is below ``YEARLY_FLOOR``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from charlee_collector.normalize import build_opportunity, to_decimal
+from charlee_collector.normalize import build_opportunity, documented_yearly, to_decimal
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.sources.base import (
     BaseSourceConfig,
@@ -62,6 +63,7 @@ class HimalayasSource(Source):
                 category=parents[0] if parents else None,
                 client_budget=salary,
                 client_currency=text(job.get("currency")) if salary is not None else None,
+                budget_period=documented_yearly(salary),
                 posted_at=job.get("pubDate"),
                 raw=job,
             )

@@ -11,8 +11,10 @@ hiring?"). ``fetch`` makes two requests:
 
 ``parse`` reads the body of request 2 (a comments search response): only top-level comments
 (``parent_id == story_id``) are posts; replies are conversation. A post's title is its first
-line. In the freelancer thread, "SEEKING WORK" posts are freelancers offering themselves, not
-work, and are skipped unless ``skip_seeking_work`` is false.
+line, and its budget the first currency-marked amount there, per the period written beside it
+("$120/hr", "$150k/yr"; none written: unknown). In the freelancer thread, "SEEKING WORK" posts
+are freelancers offering themselves, not work, and are skipped unless ``skip_seeking_work`` is
+false.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class HnFreelancerSource(Source):
                 client_budget=budget.amount if budget else None,
                 client_currency=budget.currency if budget else None,
                 contract_type=budget.contract_type if budget else None,
+                budget_period=budget.period if budget else None,
                 posted_at=hit.get("created_at_i") or text(hit.get("created_at")),
                 raw={key: value for key, value in hit.items() if key != "_highlightResult"},
             )

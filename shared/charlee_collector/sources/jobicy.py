@@ -3,8 +3,8 @@
 Verified against a real capture (``fixtures/real/jobicy``). The API's narrowing options are
 explicit config fields sent as query parameters: ``count`` (1-100), ``geo`` (a region slug such
 as ``usa``), ``industry`` (a slug such as ``dev``) and ``tag`` (searches title and description).
-Text comes HTML-escaped ("Finance &amp; Accounting"); ``salaryPeriod`` "hourly" makes the
-contract hourly.
+Text comes HTML-escaped ("Finance &amp; Accounting"). ``salaryPeriod`` ("yearly", "monthly",
+"hourly", ...) is the budget's period; "hourly" makes the contract hourly.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from charlee_collector.normalize import build_opportunity, to_decimal
+from charlee_collector.normalize import budget_period, build_opportunity, to_decimal
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.sources.base import (
     BaseSourceConfig,
@@ -60,7 +60,7 @@ class JobicySource(Source):
         for job in records(jobs):
             salary = to_decimal(job.get("salaryMax")) or to_decimal(job.get("salaryMin"))
             industries = [html.unescape(name) for name in strings(job.get("jobIndustry"))]
-            hourly = str(job.get("salaryPeriod") or "").lower() == "hourly"
+            period = budget_period(text(job.get("salaryPeriod")))
             opportunity = build_opportunity(
                 external_id=text(job.get("id")) or text(job.get("jobSlug")),
                 title=_unescaped(job.get("jobTitle")),
@@ -70,7 +70,7 @@ class JobicySource(Source):
                 category=industries[0] if industries else None,
                 client_budget=salary,
                 client_currency=text(job.get("salaryCurrency")) if salary is not None else None,
-                contract_type="hourly" if salary is not None and hourly else None,
+                budget_period=period,
                 posted_at=text(job.get("pubDate")),
                 raw=job,
             )

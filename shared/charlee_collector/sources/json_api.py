@@ -8,13 +8,18 @@ Example config::
      "items": "data.jobs",
      "fields": {"external_id": "id", "title": "name", "url": "links.web",
                 "client_budget": "budget.max", "client_currency": "budget.currency",
-                "posted_at": "created_at", "required_skills": "skills[].name"}}
+                "posted_at": "created_at", "required_skills": "skills[].name",
+                "budget_period": "budget.period"}}
 
 ``{name}`` in a header or parameter value is replaced by the key ``name`` of the platform's
 credentials secret (only plain names; no attribute or index access, which ``str.format`` would
 allow). A missing key is a ``PermanentSourceError`` naming the key, never the value. Messages
 never show header values, and the query string never appears in any message (``fetch``).
 Expressions are compiled when the config is validated, so a typo fails there, naming the field.
+
+A budget's period comes from the ``budget_period`` field (a word such as "hour", "hourly",
+"per month", "yearly", "fixed"), else from the budget's own text ("$50/hr"), else from the
+contract type (hourly -> hour, fixed -> fixed); otherwise it is unknown.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import jmespath.exceptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from charlee_collector.errors import PermanentSourceError
-from charlee_collector.normalize import build_opportunity, parse_budget, to_decimal
+from charlee_collector.normalize import budget_period, build_opportunity, parse_budget, to_decimal
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.sources.base import JSON_ACCEPT, BaseSourceConfig, Source, WebUrl, load_json, text
 
@@ -75,6 +80,7 @@ class FieldMap(BaseModel):
     client_budget: str | None = None
     client_currency: str | None = None
     contract_type: str | None = None
+    budget_period: str | None = None
     posted_at: str | None = None
 
     @field_validator("*")
@@ -175,6 +181,8 @@ class JsonApiSource(Source):
                 client_currency=text(_pick(fields.client_currency, item))
                 or (budget.currency if budget else None),
                 contract_type=_CONTRACT_TYPES.get(contract) or (budget.contract_type if budget else None),
+                budget_period=budget_period(text(_pick(fields.budget_period, item)))
+                or (budget.period if budget else None),
                 posted_at=_pick(fields.posted_at, item),
                 raw=dict(item),
             )

@@ -1,16 +1,27 @@
 """Remote OK (https://remoteok.com/api): a JSON array whose first element is a legal notice.
 
 Verified against a real capture (``fixtures/real/remoteok``). The API takes no search options
-that we rely on, so the platform filters do all the narrowing. Salaries are yearly USD figures
-(``0`` means "not stated"), so they fill the budget without a contract type. Remote OK serves
-some text double-encoded ("WeÃ¢Â€Â™re"); ``repair_mojibake`` undoes it.
+that we rely on, so the platform filters do all the narrowing. Salaries (``salary_max``, else
+``salary_min``; ``0`` means "not stated") are documented as yearly USD and fill the budget without
+a contract type. The API's fields are not always right: when the description states the same
+figure with a currency or period ("Salary Range: PLN 350,700 - 474,400"), the text's win; a
+figure below ``YEARLY_FLOOR`` (hourly freelance rates land there) keeps its period unknown.
+Remote OK serves some text double-encoded ("WeÃ¢Â€Â™re"); ``repair_mojibake`` undoes it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from charlee_collector.normalize import build_opportunity, one_line, repair_mojibake, to_decimal
+from charlee_collector.normalize import (
+    build_opportunity,
+    documented_yearly,
+    html_to_text,
+    one_line,
+    repair_mojibake,
+    stated_budget,
+    to_decimal,
+)
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.sources.base import (
     BaseSourceConfig,
@@ -47,15 +58,18 @@ class RemoteOkSource(Source):
             if "legal" in job or not one_line(_text(job.get("position"))):
                 continue
             salary = to_decimal(job.get("salary_max")) or to_decimal(job.get("salary_min"))
+            description = html_to_text(_text(job.get("description")))
+            stated = stated_budget(description, salary)
             opportunity = build_opportunity(
                 external_id=job.get("id") or job.get("slug"),
                 title=_text(job.get("position")),
-                description_html=_text(job.get("description")),
+                description=description,
                 url=job.get("url") or job.get("apply_url"),
                 client_name=_text(job.get("company")),
                 required_skills=[_text(tag) for tag in strings(job.get("tags"))],
                 client_budget=salary,
-                client_currency="USD" if salary is not None else None,
+                client_currency=(stated and stated.currency) or ("USD" if salary is not None else None),
+                budget_period=(stated and stated.period) or documented_yearly(salary),
                 posted_at=job.get("epoch") or job.get("date"),
                 raw=job,
             )

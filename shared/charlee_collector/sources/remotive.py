@@ -3,7 +3,8 @@
 Verified against a real capture (``fixtures/real/remotive``). The API's own narrowing options
 are exposed as explicit config fields (``search``, ``category``, ``limit``) and sent as query
 parameters; the platform filters still apply on our side. ``salary`` is free text ("$50-$75
-/hour", "$80k - $100k"); an hourly figure makes the contract hourly.
+/hour", "$80k - $100k"): its period is the one the text states ("/hour" -> hour, which makes the
+contract hourly; "$80k - $100k" says none, so it stays unknown).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class RemotiveSource(Source):
                 client_budget=budget.amount if budget else None,
                 client_currency=budget.currency if budget else None,
                 contract_type=budget.contract_type if budget else None,
+                budget_period=budget.period if budget else None,
                 posted_at=text(job.get("publication_date")),
                 raw=job,
             )

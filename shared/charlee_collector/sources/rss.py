@@ -5,8 +5,9 @@ Upwork job feed (``fixtures/real/upwork``). Two layouts get extra fields:
 
 - Upwork: the description ends with ``<b>Label</b>: value`` lines (Budget, Hourly Range, Posted
   On, Category, Skills, Country). They become fields; the description keeps the text above
-  them and the title loses its " - Upwork" suffix. ``Budget`` is a fixed price, ``Hourly Range``
-  hourly (its upper end is the budget).
+  them and the title loses its " - Upwork" suffix. ``Budget`` is a fixed price (period
+  ``fixed``), ``Hourly Range`` hourly (period ``hour``; its upper end is the budget).
+- Any other feed states no budget: none is read from its text.
 - We Work Remotely: items carry ``region``/``country``/``state``/``skills``/``category``/``type``
   elements and titles "Company: Role"; the company becomes ``client_name``, ``country`` the
   ``client_country`` and ``skills`` the skills; the rest stays in ``raw``.
