@@ -15,9 +15,23 @@ from typing import Annotated, Any
 
 import typer
 
-from charlee_collector.cli.common import BadInput, CliError, clip, err, out, print_json, sqs_client, table
+from charlee_collector.cli.common import (
+    BadInput,
+    CliError,
+    clip,
+    err,
+    out,
+    print_json,
+    sqs_client,
+    table,
+    when,
+)
 
-app = typer.Typer(help="Inspect the dead-letter queue and move its messages back.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Inspect the dead-letter queue and move its messages back.",
+    no_args_is_help=True,
+)
 
 WAIT_SECONDS = 1  # long polling: short polls may miss messages on real SQS
 DEPTH_ATTRIBUTES = [
@@ -234,7 +248,7 @@ def list_(
             [
                 (
                     r["message_id"],
-                    r["sent_at"] and r["sent_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                    when(r["sent_at"]),
                     r["receive_count"],
                     clip(r["body"], 100),
                 )

@@ -25,7 +25,9 @@ from charlee_collector.cli.common import (
 )
 from charlee_collector.local.runner import BATCHES_IN_FLIGHT
 
-app = typer.Typer(help="Run the pipeline on this machine (SQLite or DATABASE_URL, in-process SQS).")
+app = typer.Typer(
+    rich_markup_mode=None, help="Run the pipeline on this machine (SQLite or DATABASE_URL, in-process SQS)."
+)
 
 LogLevel = Annotated[
     str,
@@ -72,7 +74,7 @@ def _print_report(report: Any, as_json: bool) -> None:
         return
     dispatch = report.dispatch
     if not report.platforms and not dispatch.get("dispatched") and report.finished:
-        out.print(f"nothing is due; next collection at {when(report.next_due, empty='-')} UTC")
+        out.print(f"nothing is due; next collection at {when(report.next_due, empty='-')}")
         return
     title = (
         f"Local run: {dispatch.get('dispatched', 0)} platform(s) dispatched, "

@@ -14,6 +14,8 @@ from charlee_collector.cli.common import (
     BadInput,
     CliError,
     NotFound,
+    check_platform_id,
+    check_user_id,
     clip,
     command_settings,
     err,
@@ -21,15 +23,22 @@ from charlee_collector.cli.common import (
     out,
     print_json,
     quiet_handler_logs,
+    settings,
     table,
     when,
 )
 from charlee_collector.models import MAX_INTERVAL_MINUTES, opportunities, platforms, runs, utcnow
 from charlee_collector.scheduling import check_interval
 
-app = typer.Typer(help="Add, inspect, change, pause and remove watched platforms.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Add, inspect, change, pause and remove watched platforms.",
+    no_args_is_help=True,
+)
 
-PlatformId = Annotated[int, typer.Argument(help="The platform's id (see `platforms list`).", min=1)]
+PlatformId = Annotated[
+    int, typer.Argument(help="The platform's id (see `platforms list`).", callback=check_platform_id)
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
 ConfigText = Annotated[
     str | None,
@@ -70,14 +79,40 @@ def read_config(config: str | None, config_file: Path | None, *, required: bool)
 
 
 def validate(source: str, config: dict[str, Any]) -> None:
-    """Check the source exists and the config matches its schema (exit 2, naming the field)."""
+    """Check the source exists, the config matches its schema (exit 2, naming the field) and its
+    URLs pass the fetch layer's address guard."""
     from charlee_collector import sources
     from charlee_collector.errors import InvalidPlatformConfig
 
     try:
-        sources.validate_config(source, config)
+        validated = sources.validate_config(source, config)
     except InvalidPlatformConfig as exc:
         raise BadInput(str(exc)) from None
+    refuse_forbidden_urls(validated)
+
+
+def refuse_forbidden_urls(config: Any) -> None:
+    """Exit 2 when a config URL is an address the fetch layer refuses (``addresses.py``): cloud
+    metadata always, a non-public one unless COLLECTOR_ALLOW_PRIVATE_NETWORKS is on.
+
+    Only what needs no DNS lookup is judged here: IP literals in every form the resolver reads
+    (``0xA9FEA9FE``, ``2852039166``, ``[::ffff:169.254.169.254]``) and ``localhost`` names. A
+    host name is checked at every fetch and connect instead, where its answer is the one that
+    counts (it may change, and adding a platform must not depend on this machine's DNS).
+    """
+    import httpx
+
+    from charlee_collector.addresses import known_addresses, refuse_forbidden
+    from charlee_collector.errors import PermanentSourceError
+    from charlee_collector.sources.base import config_urls
+
+    allow_private = settings().allow_private_networks
+    for field, url in config_urls(config).items():
+        host = httpx.URL(url).host
+        try:
+            refuse_forbidden(host, known_addresses(host), allow_private=allow_private)
+        except PermanentSourceError as exc:
+            raise BadInput(f"config field {field!r}: {exc}") from None
 
 
 def interval_minutes(interval: int) -> int:
@@ -126,7 +161,7 @@ def as_json(row: dict[str, Any]) -> dict[str, Any]:
 
 @app.command("add")
 def add(
-    user: Annotated[int, typer.Option("--user", help="The owner's user id.", min=1)],
+    user: Annotated[int, typer.Option("--user", help="The owner's user id.", callback=check_user_id)],
     name: Annotated[str, typer.Option("--name", help="A name to recognise the platform by.")],
     source: Annotated[str, typer.Option("--source", help="The source adapter, e.g. rss, remoteok.")],
     config: ConfigText = None,
@@ -222,7 +257,9 @@ def _check(source: str, config: dict[str, Any], credentials_secret: str | None, 
 
 @app.command("list")
 def list_(
-    user: Annotated[int | None, typer.Option("--user", help="Only this user's platforms.")] = None,
+    user: Annotated[
+        int | None, typer.Option("--user", help="Only this user's platforms.", callback=check_user_id)
+    ] = None,
     source: Annotated[str | None, typer.Option("--source", help="Only platforms of this source.")] = None,
     as_json_: JsonFlag = False,
 ) -> None:
@@ -339,7 +376,7 @@ def update_(
         bool | None, typer.Option("--active/--inactive", help="Switch the platform on or off.")
     ] = None,
     user: Annotated[
-        int | None, typer.Option("--user", help="Move the platform to another user.", min=1)
+        int | None, typer.Option("--user", help="Move the platform to another user.", callback=check_user_id)
     ] = None,
     credentials_secret: Annotated[
         str | None, typer.Option("--credentials-secret", help='Secrets Manager name ("" removes it).')
@@ -404,9 +441,15 @@ def pause(
 
 @app.command("resume")
 def resume(platform_id: PlatformId) -> None:
-    """Resume a paused platform: its failures are forgiven and it is due at once."""
+    """Resume a paused platform: its failures are forgiven and it is due at once.
+
+    A platform that is not paused is left as it is (exit 0, as ``pause`` of a paused one).
+    """
     with open_engine() as engine, engine.begin() as conn:
         row = load(conn, platform_id)
+        if row["paused_at"] is None:
+            err.print(f"platform {platform_id} is not paused: nothing to resume")
+            return
         conn.execute(
             update(platforms)
             .where(platforms.c.id == platform_id)

@@ -10,11 +10,14 @@ from sqlalchemy import func, or_, select
 
 from charlee_collector.cli.common import (
     BadInput,
+    check_platform_id,
+    check_user_id,
     clip,
     err,
     open_engine,
     out,
     print_json,
+    require_platform,
     seconds,
     sqs_client,
     table,
@@ -22,7 +25,9 @@ from charlee_collector.cli.common import (
 )
 from charlee_collector.models import opportunities, platforms, runs, utcnow
 
-PlatformFilter = Annotated[int | None, typer.Option("--platform", help="Only this platform.", min=1)]
+PlatformFilter = Annotated[
+    int | None, typer.Option("--platform", help="Only this platform.", callback=check_platform_id)
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON array instead of a table.")]
 
 
@@ -41,6 +46,8 @@ def runs_command(
     if platform is not None:
         query = query.where(runs.c.platform_id == platform)
     with open_engine() as engine, engine.connect() as conn:
+        if platform is not None:
+            require_platform(conn, platform)
         rows = [dict(row) for row in conn.execute(query).mappings()]
     if as_json:
         print_json(rows)
@@ -107,7 +114,9 @@ def opportunities_command(
     search: Annotated[
         str | None, typer.Option("--search", help="Text in the title, description or client name.")
     ] = None,
-    user: Annotated[int | None, typer.Option("--user", help="Only this user's opportunities.")] = None,
+    user: Annotated[
+        int | None, typer.Option("--user", help="Only this user's opportunities.", callback=check_user_id)
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Show the newest N.", min=1)] = 50,
     as_json: JsonFlag = False,
 ) -> None:
@@ -135,6 +144,8 @@ def opportunities_command(
             )
         )
     with open_engine() as engine, engine.connect() as conn:
+        if platform is not None:
+            require_platform(conn, platform)
         rows = [dict(row) for row in conn.execute(query).mappings()]
     if as_json:
         print_json([{k: v for k, v in row.items() if k != "raw"} for row in rows])
@@ -179,7 +190,7 @@ def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """What needs attention: platforms due, failing and paused, the last runs, the queues."""
-    from charlee_collector.cli.collecting import due_now
+    from charlee_collector.cli.collecting import due_now, due_since
 
     now = utcnow()
     columns = [
@@ -248,10 +259,7 @@ def status_command(
             table(
                 "Due now",
                 ["ID", "Name", "Source", "Due since"],
-                [
-                    (d["id"], d["name"], d["source"], when(d["next_collection_at"], empty="never collected"))
-                    for d in due
-                ],
+                [(d["id"], d["name"], d["source"], due_since(d)) for d in due],
             )
         )
     if failing:
