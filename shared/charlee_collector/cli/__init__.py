@@ -6,6 +6,7 @@ platforms add|list|show|update|pause|resume|remove
 collect PLATFORM_ID | --user USER_ID    collect now (through SQS with --queue-url, else here)
 dispatch [--dry-run]                    the scheduled tick, now
 runs | opportunities | status           what happened, what was collected, what needs attention
+sources [NAME]                          the sources, or one source's config keys
 dlq list | dlq redrive                  the dead-letter queue
 local run [--every 15m] | local poll    the whole pipeline on this machine
 ```
@@ -25,7 +26,7 @@ import typer
 from rich.markup import escape
 
 from charlee_collector import __version__
-from charlee_collector.cli import collecting, dlq, local_mode, platforms, reports
+from charlee_collector.cli import collecting, dlq, local_mode, platforms, reports, sources
 from charlee_collector.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -60,6 +61,7 @@ app.command("dispatch")(collecting.dispatch_command)
 app.command("runs")(reports.runs_command)
 app.command("opportunities")(reports.opportunities_command)
 app.command("status")(reports.status_command)
+app.command("sources")(sources.sources_command)
 
 
 def _version(value: bool) -> None:

@@ -74,7 +74,10 @@ def _print_report(report: Any, as_json: bool) -> None:
         return
     dispatch = report.dispatch
     if not report.platforms and not dispatch.get("dispatched") and report.finished:
-        out.print(f"nothing is due; next collection at {when(report.next_due, empty='-')}")
+        out.print(
+            f"nothing is due; next collection at {when(report.next_due, empty='-')} "
+            "(--force collects every active platform now: `charlee-collector local run --force`)"
+        )
         return
     title = (
         f"Local run: {dispatch.get('dispatched', 0)} platform(s) dispatched, "

@@ -42,7 +42,10 @@ PlatformId = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
 ConfigText = Annotated[
     str | None,
-    typer.Option("--config", help='The source\'s config as a JSON object, e.g. \'{"url": "https://..."}\'.'),
+    typer.Option(
+        "--config",
+        help="The source's config as a JSON object; `charlee-collector sources NAME` shows its keys.",
+    ),
 ]
 # Checked by ``interval_minutes`` rather than typer's min/max, for a one-line error.
 INTERVAL_HELP = f"Minutes between collections, 1 to {MAX_INTERVAL_MINUTES} (30 days)."
@@ -163,7 +166,9 @@ def as_json(row: dict[str, Any]) -> dict[str, Any]:
 def add(
     user: Annotated[int, typer.Option("--user", help="The owner's user id.", callback=check_user_id)],
     name: Annotated[str, typer.Option("--name", help="A name to recognise the platform by.")],
-    source: Annotated[str, typer.Option("--source", help="The source adapter, e.g. rss, remoteok.")],
+    source: Annotated[
+        str, typer.Option("--source", help="The source adapter: `charlee-collector sources` lists them.")
+    ],
     config: ConfigText = None,
     config_file: ConfigFile = None,
     interval: Annotated[int, typer.Option("--interval", help=INTERVAL_HELP)] = 15,

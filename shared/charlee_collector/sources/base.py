@@ -153,6 +153,12 @@ class Source(ABC):
     key: ClassVar[str]
     Config: ClassVar[type[BaseSourceConfig]]
     accept: ClassVar[str] = JSON_ACCEPT
+    # The shortest collection interval the source's API terms allow (the one place it is kept:
+    # the seeded platforms and `charlee-collector sources` read it), and where it comes from.
+    min_interval_minutes: ClassVar[int]
+    interval_terms: ClassVar[str]
+    # A config `charlee-collector sources NAME` shows (a test validates each against ``Config``).
+    example: ClassVar[dict[str, Any]]
 
     @abstractmethod
     def parse(self, body: bytes, config: Any) -> list[Opportunity]:
