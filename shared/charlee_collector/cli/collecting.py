@@ -142,7 +142,8 @@ def report(rows: list[PlatformOutcome], title: str, as_json: bool) -> None:
 
 def collect_command(
     platform_id: Annotated[
-        int | None, typer.Argument(help="The platform to collect.", callback=check_platform_id)
+        int | None,
+        typer.Argument(help="The platform to collect.", metavar="PLATFORM_ID", callback=check_platform_id),
     ] = None,
     user: Annotated[
         int | None,

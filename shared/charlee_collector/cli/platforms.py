@@ -37,7 +37,10 @@ app = typer.Typer(
 )
 
 PlatformId = Annotated[
-    int, typer.Argument(help="The platform's id (see `platforms list`).", callback=check_platform_id)
+    int,
+    typer.Argument(
+        help="The platform's id (see `platforms list`).", metavar="PLATFORM_ID", callback=check_platform_id
+    ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
 ConfigText = Annotated[
