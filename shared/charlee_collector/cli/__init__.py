@@ -50,6 +50,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     # Click's plain help: typer's rich panels show every flag (--json, --help) with a ``<bool>``
     # metavar, promising a value a flag does not take. Flags take no value; ``--no-x`` negates.
+    # The sub-apps (platforms, dlq, local) inherit this.
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

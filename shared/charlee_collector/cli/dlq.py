@@ -27,11 +27,7 @@ from charlee_collector.cli.common import (
     when,
 )
 
-app = typer.Typer(
-    rich_markup_mode=None,
-    help="Inspect the dead-letter queue and move its messages back.",
-    no_args_is_help=True,
-)
+app = typer.Typer(help="Inspect the dead-letter queue and move its messages back.", no_args_is_help=True)
 
 WAIT_SECONDS = 1  # long polling: short polls may miss messages on real SQS
 DEPTH_ATTRIBUTES = [

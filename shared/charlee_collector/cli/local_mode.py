@@ -25,9 +25,7 @@ from charlee_collector.cli.common import (
 )
 from charlee_collector.local.runner import BATCHES_IN_FLIGHT
 
-app = typer.Typer(
-    rich_markup_mode=None, help="Run the pipeline on this machine (SQLite or DATABASE_URL, in-process SQS)."
-)
+app = typer.Typer(help="Run the pipeline on this machine (SQLite or DATABASE_URL, in-process SQS).")
 
 LogLevel = Annotated[
     str,

@@ -30,11 +30,7 @@ from charlee_collector.cli.common import (
 from charlee_collector.models import MAX_INTERVAL_MINUTES, opportunities, platforms, runs, utcnow
 from charlee_collector.scheduling import check_interval
 
-app = typer.Typer(
-    rich_markup_mode=None,
-    help="Add, inspect, change, pause and remove watched platforms.",
-    no_args_is_help=True,
-)
+app = typer.Typer(help="Add, inspect, change, pause and remove watched platforms.", no_args_is_help=True)
 
 PlatformId = Annotated[
     int,
