@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Never
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -136,14 +136,21 @@ def read_event(path: Path) -> Any:
         raise bad_input(f"event {path} is not valid JSON: {exc}") from None
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors as one line (it prints the usage, wrapped, then the error)."""
+
+    def error(self, message: str) -> Never:
+        raise bad_input(f"{message} (usage: make invoke FUNCTION=CollectorFunction EVENT=events/x.json)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--function", required=True, help="logical id, e.g. CollectorFunction")
     parser.add_argument("--event", required=True, help="a JSON event file, e.g. events/scheduled.json")
     parser.add_argument("--output", type=Path, help="also write the result to this file")
     args = parser.parse_args(argv)
     if not args.function or not args.event:
-        parser.error("usage: make invoke FUNCTION=CollectorFunction EVENT=events/sqs_collect_one.json")
+        parser.error("give both FUNCTION and EVENT")
 
     event = read_event(Path(args.event))
     handler, context, _env = prepare(args.function)

@@ -287,6 +287,14 @@ def test_invoke_with_a_missing_or_broken_event_is_one_line(tmp_path: Path) -> No
     [line] = result.stderr.splitlines()
     assert line.startswith(f"invoke: event {broken} is not valid JSON: ")
 
+    result = _invoke()  # argparse's own error: usage and message, wrapped, before
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line == (
+        "invoke: the following arguments are required: --function, --event "
+        "(usage: make invoke FUNCTION=CollectorFunction EVENT=events/x.json)"
+    )
+
     result = _invoke("--function", "NoSuchFunction", "--event", "events/migrate.json")
     assert result.returncode == 2
     [line] = result.stderr.splitlines()

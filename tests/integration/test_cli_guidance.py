@@ -80,6 +80,23 @@ def test_add_help_points_to_sources(cli: Cli) -> None:
     assert "`charlee-collector sources NAME` shows its keys" in shown
 
 
+def test_add_defaults_to_the_sources_minimum_and_warns_below_it(cli: Cli, sqlite_engine: Engine) -> None:
+    add = ["platforms", "add", "--user", "1", "--name", "r", "--source", "remotive"]
+    polite = int(cli(*add).stdout)
+    eager = cli(*add, "--interval", "30")
+    warning, added = eager.stderr.splitlines()
+    assert warning == (
+        "warning: remotive asks for 360 minutes or more between collections: "
+        f"{REGISTRY['remotive'].interval_terms}"
+    )
+    assert added == f"added platform {int(eager.stdout)} (r, remotive)"
+    with sqlite_engine.connect() as conn:
+        stored = dict(
+            conn.execute(select(platforms.c.id, platforms.c.collection_interval_minutes)).tuples().all()
+        )
+    assert stored == {polite: 360, int(eager.stdout): 30}
+
+
 # --- hints -------------------------------------------------------------------------------------
 
 

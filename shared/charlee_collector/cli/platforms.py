@@ -48,6 +48,7 @@ ConfigText = Annotated[
 ]
 # Checked by ``interval_minutes`` rather than typer's min/max, for a one-line error.
 INTERVAL_HELP = f"Minutes between collections, 1 to {MAX_INTERVAL_MINUTES} (30 days)."
+DEFAULT_INTERVAL_MINUTES = 15
 ConfigFile = Annotated[
     Path | None,
     typer.Option("--config-file", help="Read the config JSON object from this file instead.", dir_okay=False),
@@ -125,6 +126,23 @@ def interval_minutes(interval: int) -> int:
         raise BadInput(f"--interval {exc}") from None
 
 
+def polite_interval(source: str, interval: int | None) -> int:
+    """``--interval``, or when it is not given the larger of 15 minutes and the source's minimum
+    (``Source.min_interval_minutes``, from its API's terms). An explicit interval shorter than
+    that minimum is kept (the operator may have an agreement) with a warning saying why."""
+    from charlee_collector.sources import get_source
+
+    adapter = get_source(source)
+    if interval is None:
+        return max(DEFAULT_INTERVAL_MINUTES, adapter.min_interval_minutes)
+    if interval < adapter.min_interval_minutes:
+        err.print(
+            f"[yellow]warning:[/] {source} asks for {adapter.min_interval_minutes} minutes or more "
+            f"between collections: {adapter.interval_terms}"
+        )
+    return interval
+
+
 def check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 200:
@@ -170,7 +188,15 @@ def add(
     ],
     config: ConfigText = None,
     config_file: ConfigFile = None,
-    interval: Annotated[int, typer.Option("--interval", help=INTERVAL_HELP)] = 15,
+    interval: Annotated[
+        int | None,
+        typer.Option(
+            "--interval",
+            help=f"{INTERVAL_HELP} Default: {DEFAULT_INTERVAL_MINUTES}, or the source's minimum when larger "
+            "(see `charlee-collector sources`).",
+            show_default=False,
+        ),
+    ] = None,
     auto_collect: Annotated[
         bool, typer.Option("--auto-collect/--no-auto-collect", help="Collect on the schedule.")
     ] = True,
@@ -188,9 +214,11 @@ def add(
     The config is validated against the source's schema first; --check also fetches it once.
     """
     name = check_name(name)
-    interval = interval_minutes(interval)
+    if interval is not None:
+        interval = interval_minutes(interval)
     values = read_config(config, config_file, required=True) or {}
     validate(source, values)
+    interval = polite_interval(source, interval)
     if check:
         _check(source, values, credentials_secret, show)
         return
@@ -413,6 +441,8 @@ def update_(
             final_config = new_config if new_config is not None else row["config"]
             validate(final_source, final_config)
             values.update(source=final_source, config=final_config, etag=None, last_modified=None)
+        if interval is not None:
+            polite_interval(source or row["source"], values["collection_interval_minutes"])
         conn.execute(
             update(platforms).where(platforms.c.id == platform_id).values(**values, updated_at=utcnow())
         )
