@@ -91,9 +91,8 @@ def test_add_defaults_to_the_sources_minimum_and_warns_below_it(cli: Cli, sqlite
     )
     assert added == f"added platform {int(eager.stdout)} (r, remotive)"
     with sqlite_engine.connect() as conn:
-        stored = dict(
-            conn.execute(select(platforms.c.id, platforms.c.collection_interval_minutes)).tuples().all()
-        )
+        rows = conn.execute(select(platforms.c.id, platforms.c.collection_interval_minutes)).all()
+    stored = {platform_id: minutes for platform_id, minutes in rows}
     assert stored == {polite: 360, int(eager.stdout): 30}
 
 
