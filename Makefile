@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install test lint typecheck run bench validate invoke clean
+.PHONY: help install test lint typecheck run bench validate deploy invoke clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,14 +36,17 @@ test: install ## ruff, mypy and the whole test suite (needs no running services:
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-run: install ## the whole pipeline on this machine (SQLite, in-process SQS), once
-	$(BIN)/charlee-collector local run --exit-zero
+run: install ## the whole pipeline on this machine (SQLite, in-process SQS), once; ARGS=--force collects all now
+	$(BIN)/charlee-collector local run --exit-zero $(ARGS)
 
 bench: install ## the benchmarks; figures as `name value unit`
 	$(BIN)/python bench/run_all.py
 
 validate: install ## cfn-lint, sam validate, sam build, and a smoke test of the built handlers
 	bash scripts/validate.sh
+
+deploy: ## sam build + sam deploy --guided with the project's own SAM CLI (.sam-venv, installed if absent)
+	bash scripts/deploy.sh $(ARGS)
 
 invoke: install ## run one built function without Docker: make invoke FUNCTION=CollectorFunction EVENT=events/x.json
 	$(BIN)/python scripts/invoke.py --function "$(FUNCTION)" --event "$(EVENT)"

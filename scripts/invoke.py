@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Never
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -87,7 +87,7 @@ def prepare(function: str) -> tuple[Any, FakeLambdaContext, dict[str, str]]:
     template = cfn_yaml.load(path)
     if function not in cfn_yaml.resources(template, "AWS::Serverless::Function"):
         names = ", ".join(sorted(cfn_yaml.resources(template, "AWS::Serverless::Function")))
-        raise SystemExit(f"{function} is not a function of {path} (functions: {names})")
+        raise bad_input(f"{function} is not a function of {path} (functions: {names})")
     properties = cfn_yaml.function_properties(template, function)
     base = path.parent
     code_dir = base / properties["CodeUri"]
@@ -114,16 +114,45 @@ def prepare(function: str) -> tuple[Any, FakeLambdaContext, dict[str, str]]:
     return handler, context, env
 
 
+def bad_input(message: str) -> SystemExit:
+    """One line on stderr and exit 2 (the input is wrong), never a traceback."""
+    print(f"invoke: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def read_event(path: Path) -> Any:
+    """The event file's JSON; a missing or malformed file is one line, exit 2."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        # env.*.json are `sam local invoke --env-vars` files, not events.
+        names = sorted(p.name for p in (ROOT / "events").glob("*.json") if not p.name.startswith("env."))
+        raise bad_input(
+            f"cannot read event {path}: {exc.strerror} (events/ holds {', '.join(names)})"
+        ) from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise bad_input(f"event {path} is not valid JSON: {exc}") from None
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors as one line (it prints the usage, wrapped, then the error)."""
+
+    def error(self, message: str) -> Never:
+        raise bad_input(f"{message} (usage: make invoke FUNCTION=CollectorFunction EVENT=events/x.json)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--function", required=True, help="logical id, e.g. CollectorFunction")
     parser.add_argument("--event", required=True, help="a JSON event file, e.g. events/scheduled.json")
     parser.add_argument("--output", type=Path, help="also write the result to this file")
     args = parser.parse_args(argv)
     if not args.function or not args.event:
-        parser.error("usage: make invoke FUNCTION=CollectorFunction EVENT=events/sqs_collect_one.json")
+        parser.error("give both FUNCTION and EVENT")
 
-    event = json.loads(Path(args.event).read_text(encoding="utf-8"))
+    event = read_event(Path(args.event))
     handler, context, _env = prepare(args.function)
     result = handler(event, context)
     text = json.dumps(result, indent=2, default=str)

@@ -6,24 +6,9 @@
 # built functions the way Lambda loads them (scripts/smoke_built.py). Needs no AWS account and
 # no Docker: credentials are dummies, AWS is moto, the database is the test PostgreSQL.
 #
-# aws-sam-cli lives in its own venv (.sam-venv): it pins its own boto3 and cfn-lint.
+# aws-sam-cli lives in its own venv (.sam-venv, scripts/sam_venv.sh): it pins its own boto3 and cfn-lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-# The Lambda runtime is python3.12: sam build needs that exact interpreter on PATH.
-PY312=""
-for candidate in $(ls -d "$HOME"/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -1) python3.12; do
-    if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then
-        PY312="$(command -v "$candidate")"
-        break
-    fi
-done
-if [[ -z "$PY312" ]]; then
-    echo "validate: python3.12 not found (the Lambda runtime's version; sam build needs it)" >&2
-    exit 1
-fi
-PY312_BIN="$(dirname "$("$PY312" -c 'import sys; print(sys.executable)')")"
-export PATH="$PY312_BIN:$PATH"
 
 # Offline: dummy credentials and a region; no telemetry.
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
@@ -35,11 +20,7 @@ started=$SECONDS
 stage() { printf '\n==> %s (%ds)\n' "$1" "$((SECONDS - started))"; }
 
 stage "aws-sam-cli in .sam-venv"
-if [[ ! -x .sam-venv/bin/sam ]]; then
-    "$PY312" -m venv .sam-venv
-    .sam-venv/bin/python -m pip install -q --upgrade pip
-    .sam-venv/bin/python -m pip install -q aws-sam-cli
-fi
+source scripts/sam_venv.sh  # python3.12 on PATH, aws-sam-cli installed once
 .sam-venv/bin/sam --version
 
 stage "cfn-lint template.yaml"

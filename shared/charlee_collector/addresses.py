@@ -4,12 +4,15 @@ A non-public address (private, loopback, link-local, site-local, reserved, multi
 unspecified) is refused unless private networks are allowed; a cloud metadata address
 (``METADATA_NETWORKS``) is refused always, in every form. An IPv6 address that carries an IPv4
 one (mapped, translated, compatible, NAT64, 6to4, Teredo, ISATAP: ``embedded_ipv4``) is judged
-by what it carries. ``fetch`` applies these before each request and again at connect time.
+by what it carries. ``fetch`` applies these before each request and again at connect time;
+``platforms add``/``update`` apply them to what ``known_addresses`` reads without a lookup.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from collections.abc import Iterable
 
 from charlee_collector.errors import PermanentSourceError
@@ -167,3 +170,29 @@ def refuse_forbidden(host: str, addresses: Iterable[IPAddress], *, allow_private
         raise PermanentSourceError(
             f"refused to fetch from host {host!r}: it resolves to {address}{carries}, {why}"
         )
+
+
+# inet_aton's forms, which getaddrinfo reads as addresses too: 1 to 4 parts, each decimal, octal
+# (leading 0) or hex (0x): 0xA9FEA9FE, 2852039166, 0251.0376.0251.0376, 169.254.43518.
+_INET_ATON = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}$", re.IGNORECASE)
+# RFC 6761: every resolver answers these with loopback, so they need no lookup to be judged.
+_LOOPBACK: tuple[IPAddress, ...] = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
+
+
+def known_addresses(host: str) -> tuple[IPAddress, ...]:
+    """The addresses ``host`` stands for without a DNS lookup: an IP literal in any form the
+    resolver reads (IPv6 with or without brackets and zone, and inet_aton's hex, octal, decimal
+    and short IPv4 forms), or loopback for ``localhost`` names; () for any other name."""
+    name = host.strip().strip("[]").split("%", 1)[0].rstrip(".").lower()
+    try:
+        return (ipaddress.ip_address(name),)
+    except ValueError:
+        pass
+    if _INET_ATON.match(name):
+        try:
+            return (ipaddress.IPv4Address(socket.inet_aton(name)),)  # parses; looks nothing up
+        except OSError:
+            return ()
+    if name == "localhost" or name.endswith(".localhost"):
+        return _LOOPBACK
+    return ()

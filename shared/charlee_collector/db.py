@@ -55,12 +55,62 @@ def url_from_secret(secret: dict[str, Any]) -> URL:
     )
 
 
+# The drivers the layer and the CLI ship: anything else would fail importing its driver.
+SUPPORTED_DRIVERS = {
+    "postgresql": "postgresql+pg8000",
+    "postgres": "postgresql+pg8000",
+    "postgresql+pg8000": "postgresql+pg8000",
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite+pysqlite",
+}
+SUPPORTED_DATABASES = (
+    "PostgreSQL (postgresql://user:password@host:5432/dbname) or SQLite (sqlite:///path/to/file.sqlite3)"
+)
+
+
 def normalize_url(raw: str | URL) -> URL:
-    """Pin PostgreSQL URLs to the pure-Python pg8000 driver the layer ships."""
+    """Pin PostgreSQL URLs to the pure-Python pg8000 driver the layer ships; refuse other databases.
+
+    ``ConfigurationError`` names the scheme and the supported databases (a MySQL URL used to end
+    in a 55-line ``ModuleNotFoundError``).
+    """
     url = make_url(raw)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+pg8000")
-    return url
+    driver = SUPPORTED_DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ConfigurationError(
+            f"unsupported database URL scheme {url.drivername + '://'!r}: "
+            f"Charlee Collector works with {SUPPORTED_DATABASES}"
+        )
+    return url.set(drivername=driver)
+
+
+def describe_error(url: URL, error: BaseException) -> str:
+    """One line for a failed database operation: where (host, port, database) and why, in the
+    server's own words (pg8000's ``M`` field) or the network's (refused, unresolvable, timed out)."""
+    if url.get_backend_name() == "sqlite":
+        where = f"SQLite database {url.database}"
+    else:
+        where = f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}, database {url.database!r}"
+    return f"{where}: {_reason(getattr(error, 'orig', None) or error)}"
+
+
+def _reason(error: BaseException) -> str:
+    fields = error.args[0] if error.args else None
+    if isinstance(fields, dict) and fields.get("M"):
+        return str(fields["M"])  # the server's message (``S``everity, ``C``ode, ... are noise here)
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, socket.gaierror):
+        return f"cannot resolve the host name ({cause.strerror or cause})"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused (is PostgreSQL running and listening on that port?)"
+    if isinstance(cause, TimeoutError | socket.timeout):
+        return "timed out connecting (is the host reachable from here?)"
+    if isinstance(cause, OSError):
+        return cause.strerror or str(cause) or type(cause).__name__
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def resolve_url(settings: Settings, *, local_default: bool = False) -> URL:

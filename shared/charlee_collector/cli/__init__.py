@@ -7,6 +7,7 @@ collect PLATFORM_ID | --user USER_ID    collect now (through SQS with --queue-ur
 dispatch [--dry-run]                    the scheduled tick, now
 runs | opportunities | status           what happened, what was collected, what needs attention
 opportunities mark ID... --status S     applied, dismissed or new
+sources [NAME]                          the sources, or one source's config keys
 dlq list|delete|purge|redrive           the dead-letter queue
 local run [--every 15m] | local poll    the whole pipeline on this machine
 ```
@@ -26,7 +27,7 @@ import typer
 from rich.markup import escape
 
 from charlee_collector import __version__
-from charlee_collector.cli import collecting, dlq, local_mode, platforms, reports
+from charlee_collector.cli import collecting, dlq, local_mode, platforms, reports, sources
 from charlee_collector.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -38,15 +39,20 @@ from charlee_collector.cli.common import (
 )
 
 try:  # typer 0.2x carries its own copy of click; older releases use click itself
-    from typer._click.exceptions import ClickException
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import ClickException  # type: ignore[assignment]
+    from click import ClickException, UsageError  # type: ignore[assignment]
+    from click.exceptions import NoArgsIsHelpError  # type: ignore[assignment]
 
 app = typer.Typer(
     name="charlee-collector",
     help="Operate Charlee Collector: platforms, collections, the queues, and the local run.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Click's plain help: typer's rich panels show every flag (--json, --help) with a ``<bool>``
+    # metavar, promising a value a flag does not take. Flags take no value; ``--no-x`` negates.
+    # The sub-apps (platforms, dlq, local) inherit this.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(platforms.app, name="platforms")
@@ -57,6 +63,7 @@ app.command("dispatch")(collecting.dispatch_command)
 app.command("runs")(reports.runs_command)
 app.add_typer(reports.opportunities_app, name="opportunities")
 app.command("status")(reports.status_command)
+app.command("sources")(sources.sources_command)
 
 
 def _version(value: bool) -> None:
@@ -104,12 +111,26 @@ def _explain(exc: BaseException) -> tuple[str, int] | None:
     if isinstance(exc, ArgumentError):
         return f"bad database URL: {exc}", EXIT_USAGE
     if isinstance(exc, DBAPIError):
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        return f"database error: {reason}", EXIT_FAILED
+        from charlee_collector.cli.common import database_url
+        from charlee_collector.db import describe_error
+
+        try:
+            return f"database error: {describe_error(database_url(), exc)}", EXIT_FAILED
+        except Exception:  # the URL itself failed: say what the driver said
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            return f"database error: {reason}", EXIT_FAILED
     module = type(exc).__module__
     if module.startswith(("botocore", "boto3")):
         return f"AWS error: {exc}", EXIT_FAILED
     return None
+
+
+def usage_line(exc: ClickException) -> str:
+    """Click's message on one line, pointing to the command's help (instead of Click's three:
+    usage, hint, error)."""
+    message = " ".join(exc.format_message().split())
+    ctx = exc.ctx if isinstance(exc, UsageError) else None
+    return f"{message} (see `{ctx.command_path} --help`)" if ctx is not None else message
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -123,8 +144,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except CliError as exc:
         exc.show()
         code = exc.exit_code
-    except ClickException as exc:  # usage errors: a bad option, a missing argument
+    except NoArgsIsHelpError as exc:  # a group without its command: its help
         exc.show()
+        code = exc.exit_code
+    except ClickException as exc:  # usage errors: a bad option, a missing argument; one line
+        err.print(f"[bold red]error:[/] {escape(usage_line(exc))}")
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,6 +15,8 @@ from charlee_collector.cli.common import (
     BadInput,
     CliError,
     NotFound,
+    check_platform_id,
+    check_user_id,
     command_settings,
     err,
     open_engine,
@@ -22,6 +24,7 @@ from charlee_collector.cli.common import (
     platform_names,
     print_json,
     quiet_handler_logs,
+    require_platform,
     results_table,
     sqs_client,
     table,
@@ -139,9 +142,13 @@ def report(rows: list[PlatformOutcome], title: str, as_json: bool) -> None:
 
 
 def collect_command(
-    platform_id: Annotated[int | None, typer.Argument(help="The platform to collect.", min=1)] = None,
+    platform_id: Annotated[
+        int | None,
+        typer.Argument(help="The platform to collect.", metavar="PLATFORM_ID", callback=check_platform_id),
+    ] = None,
     user: Annotated[
-        int | None, typer.Option("--user", help="Collect every active platform of this user.")
+        int | None,
+        typer.Option("--user", help="Collect every active platform of this user.", callback=check_user_id),
     ] = None,
     queue_url: QueueUrl = None,
     endpoint_url: EndpointUrl = None,
@@ -178,9 +185,7 @@ def collect_command(
     with open_engine() as engine:
         with engine.connect() as conn:
             if platform_id is not None:
-                found = conn.execute(select(platforms.c.id).where(platforms.c.id == platform_id)).first()
-                if found is None:
-                    raise NotFound(f"platform {platform_id} not found")
+                require_platform(conn, platform_id)
                 ids = [platform_id]
             else:
                 ids = list(
@@ -234,6 +239,19 @@ def due_now(engine: Engine, now: datetime) -> list[dict[str, Any]]:
         return [dict(row) for row in conn.execute(query).mappings()]
 
 
+def due_since(row: Mapping[str, Any]) -> str:
+    """The "Due since" cell: the time it fell due, "now" when it was made due at once (a resume,
+    a new config), or "never collected".
+
+    A NULL ``next_collection_at`` means "due at once" whatever the history: ``platforms resume``
+    clears it on a platform collected before, which used to read "never collected" beside its
+    last collection time.
+    """
+    if row["next_collection_at"] is not None:
+        return when(row["next_collection_at"])
+    return "now" if row["last_collection_at"] is not None else "never collected"
+
+
 def dispatch_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what is due; claim and send nothing.")
@@ -266,7 +284,7 @@ def dispatch_command(
                                 r["user_id"],
                                 r["name"],
                                 r["source"],
-                                when(r["next_collection_at"], empty="never collected"),
+                                due_since(r),
                                 when(r["last_collection_at"], empty="never"),
                             )
                             for r in rows

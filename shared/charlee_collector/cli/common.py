@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -24,9 +24,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import URL, Engine, make_url
+from sqlalchemy import URL, Connection, Engine, make_url
 
 from charlee_collector.local.runner import PlatformOutcome
+from charlee_collector.messages import PLATFORM_IDS, USER_IDS, IdRange
 from charlee_collector.settings import Settings
 
 EXIT_FAILED = 1
@@ -34,7 +35,9 @@ EXIT_USAGE = 2
 
 # Piped output is not wrapped at 80 columns (tables stay one row per line for grep and files).
 out = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
-err = Console(stderr=True, highlight=False)
+# Messages are never wrapped: rich wraps at 80 columns when stderr is not a terminal, which made
+# a one-line error three lines in a log file. Each message stays the one line it was written as.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class CliError(Exception):
@@ -58,6 +61,37 @@ class BadInput(CliError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, EXIT_USAGE)
+
+
+# --- ids -----------------------------------------------------------------------------------------
+
+
+def _id_check(ids: IdRange, what: str) -> Callable[[int | None], int | None]:
+    def check(value: int | None) -> int | None:
+        if value is None:
+            return None
+        try:
+            return ids.check(value, what)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return check
+
+
+# Every id a command takes is checked against the column it is looked up in, as messages are
+# (``messages.IdRange``): exit 2 with one line, before any SQL.
+check_platform_id = _id_check(PLATFORM_IDS, "a platform id")
+check_user_id = _id_check(USER_IDS, "a user id")
+
+
+def require_platform(conn: Connection, platform_id: int) -> None:
+    """``NotFound`` (exit 1) unless the platform exists."""
+    from sqlalchemy import select
+
+    from charlee_collector.models import platforms
+
+    if conn.execute(select(platforms.c.id).where(platforms.c.id == platform_id)).first() is None:
+        raise NotFound(f"platform {platform_id} not found")
 
 
 # --- the database ------------------------------------------------------------------------------
@@ -250,8 +284,8 @@ def print_json(document: Any) -> None:
 
 
 def when(value: datetime | None, *, empty: str = "-") -> str:
-    """A timestamp for a table: UTC, to the second."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else empty
+    """A timestamp for a table or a message: UTC, to the second, saying so (``... 10:00:00 UTC``)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else empty
 
 
 def seconds(duration_ms: int | None) -> str:

@@ -24,6 +24,7 @@ from charlee_collector.cli.common import (
     print_json,
     sqs_client,
     table,
+    when,
 )
 from charlee_collector.cli.dead_letters import (  # status imports depth and dlq_of from here
     RedriveInterrupted,
@@ -125,7 +126,7 @@ def list_(
             [
                 (
                     r["message_id"],
-                    r["sent_at"] and r["sent_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                    when(r["sent_at"]),
                     r["receive_count"],
                     clip(r["body"], 100),
                 )

@@ -97,7 +97,10 @@ def print_summary(report: TickReport, as_json: bool, *, title: str, see: str) ->
 def _print_tick(report: TickReport, as_json: bool) -> None:
     dispatch = report.dispatch
     if not as_json and not report.platforms and not dispatch.get("dispatched") and report.finished:
-        out.print(f"nothing is due; next collection at {when(report.next_due, empty='-')} UTC")
+        out.print(
+            f"nothing is due; next collection at {when(report.next_due, empty='-')} "
+            "(--force collects every active platform now: `charlee-collector local run --force`)"
+        )
         return
     title = (
         f"Local run: {dispatch.get('dispatched', 0)} platform(s) dispatched, "

@@ -14,6 +14,8 @@ from charlee_collector.cli.common import (
     BadInput,
     CliError,
     NotFound,
+    check_platform_id,
+    check_user_id,
     clip,
     command_settings,
     err,
@@ -21,6 +23,7 @@ from charlee_collector.cli.common import (
     out,
     print_json,
     quiet_handler_logs,
+    settings,
     table,
     when,
 )
@@ -30,14 +33,23 @@ from charlee_collector.scheduling import check_interval
 
 app = typer.Typer(help="Add, inspect, change, pause and remove watched platforms.", no_args_is_help=True)
 
-PlatformId = Annotated[int, typer.Argument(help="The platform's id (see `platforms list`).", min=1)]
+PlatformId = Annotated[
+    int,
+    typer.Argument(
+        help="The platform's id (see `platforms list`).", metavar="PLATFORM_ID", callback=check_platform_id
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
 ConfigText = Annotated[
     str | None,
-    typer.Option("--config", help='The source\'s config as a JSON object, e.g. \'{"url": "https://..."}\'.'),
+    typer.Option(
+        "--config",
+        help="The source's config as a JSON object; `charlee-collector sources NAME` shows its keys.",
+    ),
 ]
 # Checked by ``interval_minutes`` rather than typer's min/max, for a one-line error.
 INTERVAL_HELP = f"Minutes between collections, 1 to {MAX_INTERVAL_MINUTES} (30 days)."
+DEFAULT_INTERVAL_MINUTES = 15
 ConfigFile = Annotated[
     Path | None,
     typer.Option("--config-file", help="Read the config JSON object from this file instead.", dir_okay=False),
@@ -71,14 +83,40 @@ def read_config(config: str | None, config_file: Path | None, *, required: bool)
 
 
 def validate(source: str, config: dict[str, Any]) -> None:
-    """Check the source exists and the config matches its schema (exit 2, naming the field)."""
+    """Check the source exists, the config matches its schema (exit 2, naming the field) and its
+    URLs pass the fetch layer's address guard."""
     from charlee_collector import sources
     from charlee_collector.errors import InvalidPlatformConfig
 
     try:
-        sources.validate_config(source, config)
+        validated = sources.validate_config(source, config)
     except InvalidPlatformConfig as exc:
         raise BadInput(str(exc)) from None
+    refuse_forbidden_urls(validated)
+
+
+def refuse_forbidden_urls(config: Any) -> None:
+    """Exit 2 when a config URL is an address the fetch layer refuses (``addresses.py``): cloud
+    metadata always, a non-public one unless COLLECTOR_ALLOW_PRIVATE_NETWORKS is on.
+
+    Only what needs no DNS lookup is judged here: IP literals in every form the resolver reads
+    (``0xA9FEA9FE``, ``2852039166``, ``[::ffff:169.254.169.254]``) and ``localhost`` names. A
+    host name is checked at every fetch and connect instead, where its answer is the one that
+    counts (it may change, and adding a platform must not depend on this machine's DNS).
+    """
+    import httpx
+
+    from charlee_collector.addresses import known_addresses, refuse_forbidden
+    from charlee_collector.errors import PermanentSourceError
+    from charlee_collector.sources.base import config_urls
+
+    allow_private = settings().allow_private_networks
+    for field, url in config_urls(config).items():
+        host = httpx.URL(url).host
+        try:
+            refuse_forbidden(host, known_addresses(host), allow_private=allow_private)
+        except PermanentSourceError as exc:
+            raise BadInput(f"config field {field!r}: {exc}") from None
 
 
 def interval_minutes(interval: int) -> int:
@@ -87,6 +125,23 @@ def interval_minutes(interval: int) -> int:
         return check_interval(interval)
     except ValueError as exc:
         raise BadInput(f"--interval {exc}") from None
+
+
+def polite_interval(source: str, interval: int | None) -> int:
+    """``--interval``, or when it is not given the larger of 15 minutes and the source's minimum
+    (``Source.min_interval_minutes``, from its API's terms). An explicit interval shorter than
+    that minimum is kept (the operator may have an agreement) with a warning saying why."""
+    from charlee_collector.sources import get_source
+
+    adapter = get_source(source)
+    if interval is None:
+        return max(DEFAULT_INTERVAL_MINUTES, adapter.min_interval_minutes)
+    if interval < adapter.min_interval_minutes:
+        err.print(
+            f"[yellow]warning:[/] {source} asks for {adapter.min_interval_minutes} minutes or more "
+            f"between collections: {adapter.interval_terms}"
+        )
+    return interval
 
 
 def check_name(name: str) -> str:
@@ -127,12 +182,22 @@ def as_json(row: dict[str, Any]) -> dict[str, Any]:
 
 @app.command("add")
 def add(
-    user: Annotated[int, typer.Option("--user", help="The owner's user id.", min=1)],
+    user: Annotated[int, typer.Option("--user", help="The owner's user id.", callback=check_user_id)],
     name: Annotated[str, typer.Option("--name", help="A name to recognise the platform by.")],
-    source: Annotated[str, typer.Option("--source", help="The source adapter, e.g. rss, remoteok.")],
+    source: Annotated[
+        str, typer.Option("--source", help="The source adapter: `charlee-collector sources` lists them.")
+    ],
     config: ConfigText = None,
     config_file: ConfigFile = None,
-    interval: Annotated[int, typer.Option("--interval", help=INTERVAL_HELP)] = 15,
+    interval: Annotated[
+        int | None,
+        typer.Option(
+            "--interval",
+            help=f"{INTERVAL_HELP} Default: {DEFAULT_INTERVAL_MINUTES}, or the source's minimum when larger "
+            "(see `charlee-collector sources`).",
+            show_default=False,
+        ),
+    ] = None,
     auto_collect: Annotated[
         bool, typer.Option("--auto-collect/--no-auto-collect", help="Collect on the schedule.")
     ] = True,
@@ -150,9 +215,11 @@ def add(
     The config is validated against the source's schema first; --check also fetches it once.
     """
     name = check_name(name)
-    interval = interval_minutes(interval)
+    if interval is not None:
+        interval = interval_minutes(interval)
     values = read_config(config, config_file, required=True) or {}
     validate(source, values)
+    interval = polite_interval(source, interval)
     if check:
         _check(source, values, credentials_secret, show)
         return
@@ -221,7 +288,9 @@ def _check(source: str, config: dict[str, Any], credentials_secret: str | None, 
 
 @app.command("list")
 def list_(
-    user: Annotated[int | None, typer.Option("--user", help="Only this user's platforms.")] = None,
+    user: Annotated[
+        int | None, typer.Option("--user", help="Only this user's platforms.", callback=check_user_id)
+    ] = None,
     source: Annotated[str | None, typer.Option("--source", help="Only platforms of this source.")] = None,
     as_json_: JsonFlag = False,
 ) -> None:
@@ -339,7 +408,7 @@ def update_(
         bool | None, typer.Option("--active/--inactive", help="Switch the platform on or off.")
     ] = None,
     user: Annotated[
-        int | None, typer.Option("--user", help="Move the platform to another user.", min=1)
+        int | None, typer.Option("--user", help="Move the platform to another user.", callback=check_user_id)
     ] = None,
     credentials_secret: Annotated[
         str | None, typer.Option("--credentials-secret", help='Secrets Manager name ("" removes it).')
@@ -372,6 +441,8 @@ def update_(
             final_config = new_config if new_config is not None else row["config"]
             validate(final_source, final_config)
             values.update(source=final_source, config=final_config, etag=None, last_modified=None)
+        if interval is not None:
+            polite_interval(source or row["source"], values["collection_interval_minutes"])
         conn.execute(
             update(platforms).where(platforms.c.id == platform_id).values(**values, updated_at=utcnow())
         )
@@ -404,9 +475,15 @@ def pause(
 
 @app.command("resume")
 def resume(platform_id: PlatformId) -> None:
-    """Resume a paused platform: its failures are forgiven and it is due at once."""
+    """Resume a paused platform: its failures are forgiven and it is due at once.
+
+    A platform that is not paused is left as it is (exit 0, as ``pause`` of a paused one).
+    """
     with open_engine() as engine, engine.begin() as conn:
         row = load(conn, platform_id)
+        if row["paused_at"] is None:
+            err.print(f"platform {platform_id} is not paused: nothing to resume")
+            return
         conn.execute(
             update(platforms)
             .where(platforms.c.id == platform_id)

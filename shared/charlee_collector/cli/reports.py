@@ -12,11 +12,14 @@ from sqlalchemy import func, or_, select, update
 from charlee_collector.cli.common import (
     BadInput,
     NotFound,
+    check_platform_id,
+    check_user_id,
     clip,
     err,
     open_engine,
     out,
     print_json,
+    require_platform,
     seconds,
     sqs_client,
     table,
@@ -28,7 +31,9 @@ from charlee_collector.opportunity import format_budget
 if TYPE_CHECKING:
     from charlee_collector.filters import BudgetMinimums
 
-PlatformFilter = Annotated[int | None, typer.Option("--platform", help="Only this platform.", min=1)]
+PlatformFilter = Annotated[
+    int | None, typer.Option("--platform", help="Only this platform.", callback=check_platform_id)
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON array instead of a table.")]
 
 
@@ -47,6 +52,8 @@ def runs_command(
     if platform is not None:
         query = query.where(runs.c.platform_id == platform)
     with open_engine() as engine, engine.connect() as conn:
+        if platform is not None:
+            require_platform(conn, platform)
         rows = [dict(row) for row in conn.execute(query).mappings()]
     if as_json:
         print_json(rows)
@@ -218,7 +225,9 @@ def opportunities_command(
         str | None, typer.Option("--contract-type", help="fixed_price or hourly.")
     ] = None,
     status: Annotated[str | None, typer.Option("--status", help="new, applied or dismissed.")] = None,
-    user: Annotated[int | None, typer.Option("--user", help="Only this user's opportunities.")] = None,
+    user: Annotated[
+        int | None, typer.Option("--user", help="Only this user's opportunities.", callback=check_user_id)
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Show the newest N.", min=1)] = 50,
     output_format: Annotated[
         str | None,
@@ -268,6 +277,8 @@ def opportunities_command(
             )
         )
     with open_engine() as engine, engine.connect() as conn:
+        if platform is not None:
+            require_platform(conn, platform)
         if minimums is None:
             rows = [dict(row) for row in conn.execute(query.limit(limit)).mappings()]
         else:
@@ -343,7 +354,7 @@ def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """What needs attention: platforms due, failing and paused, the last runs, the queues."""
-    from charlee_collector.cli.collecting import due_now
+    from charlee_collector.cli.collecting import due_now, due_since
 
     now = utcnow()
     columns = [
@@ -412,10 +423,7 @@ def status_command(
             table(
                 "Due now",
                 ["ID", "Name", "Source", "Due since"],
-                [
-                    (d["id"], d["name"], d["source"], when(d["next_collection_at"], empty="never collected"))
-                    for d in due
-                ],
+                [(d["id"], d["name"], d["source"], due_since(d)) for d in due],
             )
         )
     if failing:

@@ -81,7 +81,11 @@ def validate_config(source: str, config: Mapping[str, Any] | None) -> BaseSource
     try:
         return adapter.Config.model_validate(dict(config))
     except ValidationError as exc:
-        raise InvalidPlatformConfig(f"invalid config for source {source!r}: {_describe(exc)}") from None
+        message = f"invalid config for source {source!r}: {_describe(exc)}"
+        if any(detail["type"] == "extra_forbidden" for detail in exc.errors()):
+            # A typo ("keyword") is the usual cause: say what would have been accepted.
+            message += f"; its keys are {', '.join(adapter.Config.model_fields)}"
+        raise InvalidPlatformConfig(message) from None
 
 
 def _redacted(exc: SourceError, secrets: Mapping[str, str]) -> SourceError:

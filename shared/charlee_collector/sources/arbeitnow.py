@@ -42,6 +42,9 @@ class ArbeitnowConfig(BaseSourceConfig):
 
 class ArbeitnowSource(Source):
     key = "arbeitnow"
+    min_interval_minutes = 60
+    interval_terms = "Arbeitnow states no frequency; each collection reads up to max_pages pages, so hourly."
+    example = {"max_pages": 3, "keywords": ["remote"]}
     Config = ArbeitnowConfig
 
     def parse(self, body: bytes, config: ArbeitnowConfig) -> list[Opportunity]:

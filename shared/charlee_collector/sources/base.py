@@ -51,6 +51,18 @@ def _web_url(value: str) -> str:
 WebUrl = Annotated[str, AfterValidator(_web_url)]
 
 
+def config_urls(config: BaseSourceConfig) -> dict[str, str]:
+    """The config's ``WebUrl`` fields (field name -> URL): every address the config names."""
+    found: dict[str, str] = {}
+    for name, info in type(config).model_fields.items():
+        value = getattr(config, name)
+        if isinstance(value, str) and any(
+            isinstance(rule, AfterValidator) and rule.func is _web_url for rule in info.metadata
+        ):
+            found[name] = value
+    return found
+
+
 @dataclass(frozen=True)
 class FetchResult:
     """What one collection of one platform produced.
@@ -141,6 +153,12 @@ class Source(ABC):
     key: ClassVar[str]
     Config: ClassVar[type[BaseSourceConfig]]
     accept: ClassVar[str] = JSON_ACCEPT
+    # The shortest collection interval the source's API terms allow (the one place it is kept:
+    # the seeded platforms and `charlee-collector sources` read it), and where it comes from.
+    min_interval_minutes: ClassVar[int]
+    interval_terms: ClassVar[str]
+    # A config `charlee-collector sources NAME` shows (a test validates each against ``Config``).
+    example: ClassVar[dict[str, Any]]
 
     @abstractmethod
     def parse(self, body: bytes, config: Any) -> list[Opportunity]:

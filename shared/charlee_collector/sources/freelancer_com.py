@@ -49,6 +49,9 @@ class FreelancerComConfig(BaseSourceConfig):
 
 class FreelancerComSource(Source):
     key = "freelancer_com"
+    min_interval_minutes = 60
+    interval_terms = "Freelancer.com rate-limits its API without publishing a figure; hourly."
+    example = {"query": "python scraping", "project_types": ["fixed"], "limit": 50, "min_budget": 200}
     Config = FreelancerComConfig
 
     def request_params(self, config: FreelancerComConfig, secrets: Mapping[str, str]) -> dict[str, Any]:

@@ -40,6 +40,9 @@ class HimalayasConfig(BaseSourceConfig):
 
 class HimalayasSource(Source):
     key = "himalayas"
+    min_interval_minutes = 60
+    interval_terms = "Himalayas states no frequency; its list changes slowly, so hourly."
+    example = {"limit": 20, "keywords": ["contract", "freelance"]}
     Config = HimalayasConfig
 
     def request_params(self, config: HimalayasConfig, secrets: Mapping[str, str]) -> dict[str, Any]:

@@ -79,6 +79,9 @@ def newest_story_id(body: bytes, thread: str) -> int:
 
 class HnFreelancerSource(Source):
     key = "hn_freelancer"
+    min_interval_minutes = 60
+    interval_terms = "The HN Algolia API allows 10,000 requests an hour per IP; the threads are monthly, so hourly is plenty."
+    example = {"thread": "freelancer", "hits_per_page": 1000, "skip_seeking_work": True}
     Config = HnFreelancerConfig
 
     def parse(self, body: bytes, config: HnFreelancerConfig) -> list[Opportunity]:

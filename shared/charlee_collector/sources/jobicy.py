@@ -48,6 +48,9 @@ def _unescaped(value: Any) -> str | None:
 
 class JobicySource(Source):
     key = "jobicy"
+    min_interval_minutes = 360
+    interval_terms = 'Jobicy\'s notice: "we recommend fetching the feed a few times per day"; excessive requests may be restricted.'
+    example = {"count": 50, "geo": "usa", "industry": "dev", "tag": "python"}
     Config = JobicyConfig
 
     def request_params(self, config: JobicyConfig, secrets: Mapping[str, str]) -> dict[str, Any]:

@@ -136,6 +136,23 @@ def _pick(expression: str | None, item: Any) -> Any:
 
 class JsonApiSource(Source):
     key = "json_api"
+    min_interval_minutes = 15
+    interval_terms = "Any API: check its own terms; 15 minutes is the dispatcher's period."
+    example = {
+        "url": "https://api.example.com/v1/jobs",
+        "params": {"q": "python"},
+        "headers": {"Authorization": "Bearer {api_key}"},
+        "items": "data.jobs",
+        "fields": {
+            "external_id": "id",
+            "title": "name",
+            "url": "links.web",
+            "client_budget": "budget.max",
+            "client_currency": "budget.currency",
+            "posted_at": "created_at",
+            "required_skills": "skills[].name",
+        },
+    }
     Config = JsonApiConfig
 
     def request_params(self, config: JsonApiConfig, secrets: Mapping[str, str]) -> dict[str, Any]:

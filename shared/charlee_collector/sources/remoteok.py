@@ -48,6 +48,9 @@ def _text(value: Any) -> str | None:
 
 class RemoteOkSource(Source):
     key = "remoteok"
+    min_interval_minutes = 60
+    interval_terms = "Remote OK's API terms ask for a link back and state no frequency; its data changes a few times an hour at most, so hourly."
+    example = {"keywords": ["python", "django"], "min_budget": 50000}
     Config = RemoteOkConfig
 
     def parse(self, body: bytes, config: RemoteOkConfig) -> list[Opportunity]:

@@ -41,6 +41,11 @@ class RemotiveConfig(BaseSourceConfig):
 
 class RemotiveSource(Source):
     key = "remotive"
+    min_interval_minutes = 360
+    interval_terms = (
+        'Remotive\'s legal notice: "we advise max. 4 times a day"; excessive requests are blocked.'
+    )
+    example = {"search": "django", "category": "software-dev", "limit": 100, "exclude_keywords": ["senior"]}
     Config = RemotiveConfig
 
     def request_params(self, config: RemotiveConfig, secrets: Mapping[str, str]) -> dict[str, Any]:

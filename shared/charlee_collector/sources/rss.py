@@ -110,6 +110,12 @@ def _entry_title(entry: Any) -> str | None:
 
 class RssSource(Source):
     key = "rss"
+    min_interval_minutes = 15
+    interval_terms = "A feed's publisher sets its own terms; 15 minutes is the dispatcher's period."
+    example = {
+        "url": "https://weworkremotely.com/categories/remote-programming-jobs.rss",
+        "keywords": ["python"],
+    }
     Config = RssConfig
     accept = FEED_ACCEPT
 

@@ -1,0 +1,332 @@
+"""Expected errors of the operator command: one line on stderr, never wrapped, exit 1 or 2.
+
+Each check runs the real command in a subprocess (``tests/support/cli.py``), on a SQLite file of
+the test's own unless it is about PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import URL, Engine, func, select
+
+from charlee_collector.cli import app, main
+from charlee_collector.messages import PLATFORM_IDS, USER_IDS
+from charlee_collector.models import platforms
+from tests.support.cli import Cli, Result
+from tests.support.factories import add_platform
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def one_line(result: Result) -> str:
+    """The one line an expected error prints (stdout empty)."""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{result.stderr}"
+    assert result.stdout == ""
+    return lines[0]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sqlite_engine: Engine) -> Cli:
+    return Cli(tmp_path, {"DATABASE_URL": f"sqlite:///{tmp_path / 'collector.sqlite3'}"})
+
+
+@pytest.fixture
+def in_process(
+    tmp_path: Path, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., str]:
+    """The same ``main`` in this process, for the long lists of inputs (a subprocess per input
+    would cost a second each): returns the one line on stderr after checking the exit code."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'collector.sqlite3'}")
+    monkeypatch.setenv("CHARLEE_HOME", str(tmp_path))
+
+    def run(*argv: str, expect: int, env: dict[str, str] | None = None) -> str:
+        with monkeypatch.context() as scoped:
+            for name, value in (env or {}).items():
+                scoped.setenv(name, value)
+            with pytest.raises(SystemExit) as exit_info:
+                main(list(argv))
+        captured = capsys.readouterr()
+        assert exit_info.value.code == expect, captured.err
+        return one_line(Result(expect, captured.out, captured.err))
+
+    return run
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(platforms)).scalar_one())
+
+
+# --- databases -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["mysql://x@y/z", "postgresql+psycopg2://u@h/d", "oracle://u@h/d"])
+def test_an_unsupported_database_url_names_the_supported_ones(tmp_path: Path, url: str) -> None:
+    line = one_line(Cli(tmp_path, {"DATABASE_URL": url})("status", expect=2))
+    scheme = url.split("://")[0]
+    assert line.startswith(f"error: unsupported database URL scheme '{scheme}://': ")
+    assert "PostgreSQL (postgresql://" in line and "SQLite (sqlite:///" in line
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:  # bound, never listening: connecting is refused
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_database_errors_say_where_and_what_the_server_said(tmp_path: Path, postgres_server_url: URL) -> None:
+    host, port = postgres_server_url.host, postgres_server_url.port
+    missing = postgres_server_url.set(database="doesnotexist_h12a")
+    line = one_line(Cli(tmp_path, {"DATABASE_URL": missing.render_as_string(False)})("status", expect=1))
+    assert line == (
+        f"error: database error: PostgreSQL at {host}:{port}, database 'doesnotexist_h12a': "
+        'database "doesnotexist_h12a" does not exist'
+    )
+
+    nobody = postgres_server_url.set(username="nobody_h12a", password=None)
+    line = one_line(Cli(tmp_path, {"DATABASE_URL": nobody.render_as_string(False)})("status", expect=1))
+    assert line.startswith(f"error: database error: PostgreSQL at {host}:{port}, database ")
+    assert line.endswith('role "nobody_h12a" does not exist')
+
+    closed = postgres_server_url.set(host="127.0.0.1", port=_closed_port())
+    line = one_line(Cli(tmp_path, {"DATABASE_URL": closed.render_as_string(False)})("status", expect=1))
+    assert line == (
+        f"error: database error: PostgreSQL at 127.0.0.1:{closed.port}, database "
+        f"'{postgres_server_url.database}': connection refused (is PostgreSQL running and listening "
+        "on that port?)"
+    )
+
+    unknown = postgres_server_url.set(host="no-such-host.invalid")  # .invalid never resolves
+    line = one_line(Cli(tmp_path, {"DATABASE_URL": unknown.render_as_string(False)})("status", expect=1))
+    assert line.startswith(
+        f"error: database error: PostgreSQL at no-such-host.invalid:{port}, database "
+        f"'{postgres_server_url.database}': cannot resolve the host name ("
+    )
+
+
+# --- never wrapped -------------------------------------------------------------------------------
+
+
+def test_stderr_is_never_wrapped_even_in_a_narrow_terminal(cli: Cli) -> None:
+    refused = cli(
+        "platforms", "add", "--user", "1", "--name", "x", "--source", "nope", expect=2, env={"COLUMNS": "40"}
+    )
+    line = one_line(refused)
+    assert line.startswith("error: unknown source 'nope': the platform's source must be one of ")
+    assert line.endswith(", rss") and len(line) > 80
+
+    invalid = cli(
+        "platforms", "add", "--user", "1", "--name", "x", "--source", "remotive",
+        "--config", '{"keyword": ["python"]}', expect=2, env={"COLUMNS": "40"},
+    )  # fmt: skip
+    assert one_line(invalid) == (
+        "error: invalid config for source 'remotive': field 'keyword': Extra inputs are not permitted; "
+        "its keys are keywords, exclude_keywords, min_budget, max_age_days, url, search, category, limit"
+    )
+
+
+def test_a_usage_error_is_one_line_pointing_to_help(cli: Cli) -> None:
+    assert one_line(cli("runs", "--bogus", expect=2)) == (
+        "error: No such option: --bogus (see `charlee-collector runs --help`)"
+    )
+
+
+# --- addresses the fetch layer refuses -------------------------------------------------------------
+
+METADATA = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://0xA9FEA9FE/",  # hex
+    "http://2852039166/",  # decimal
+    "http://169.254.43518/",  # inet_aton's short form
+    "http://[::ffff:169.254.169.254]/",  # IPv4-mapped
+    "http://[::ffff:a9fe:a9fe]/",  # the same, in hex
+    "http://[fd00:ec2::254]/",  # AWS's IPv6 metadata host
+]
+PRIVATE = ["http://10.0.0.1/feed.xml", "http://127.0.0.1:8080/feed.xml", "http://localhost/feed.xml"]
+
+
+def _add(cli: Cli, url: str, *, expect: int, env: dict[str, str] | None = None) -> Result:
+    config = json.dumps({"url": url})
+    return cli(
+        "platforms", "add", "--user", "1", "--name", "x", "--source", "rss", "--config", config,
+        expect=expect, env=env,
+    )  # fmt: skip
+
+
+def test_add_refuses_metadata_addresses_in_every_form_even_with_private_networks_allowed(
+    cli: Cli, in_process: Callable[..., str], sqlite_engine: Engine
+) -> None:
+    allowed = {"COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"}
+    lines = [one_line(_add(cli, METADATA[0], expect=2, env=allowed))]
+    for url in METADATA[1:]:
+        config = json.dumps({"url": url})
+        args = ["platforms", "add", "--user", "1", "--name", "x", "--source", "rss", "--config", config]
+        lines.append(in_process(*args, expect=2, env=allowed))
+    for url, line in zip(METADATA, lines, strict=True):
+        assert line.startswith("error: config field 'url': refused to fetch from host "), url
+        assert line.endswith("a cloud metadata address, which is never fetched"), url
+    assert _count(sqlite_engine) == 0
+
+
+def test_add_and_update_refuse_private_addresses_unless_allowed(
+    cli: Cli, in_process: Callable[..., str], sqlite_engine: Engine
+) -> None:
+    private = "not a public address (set COLLECTOR_ALLOW_PRIVATE_NETWORKS=true only for local runs)"
+    assert private in one_line(_add(cli, PRIVATE[0], expect=2))
+    for url in PRIVATE[1:]:
+        config = json.dumps({"url": url})
+        args = ["platforms", "add", "--user", "1", "--name", "x", "--source", "rss", "--config", config]
+        assert private in in_process(*args, expect=2), url
+    assert _count(sqlite_engine) == 0
+
+    allowed = _add(cli, PRIVATE[0], expect=0, env={"COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"})
+    platform_id = int(allowed.stdout)
+    update = ["platforms", "update", str(platform_id), "--config"]
+    assert private in one_line(cli(*update, json.dumps({"url": PRIVATE[1]}), expect=2))
+    line = in_process(
+        *update, json.dumps({"url": METADATA[1]}), expect=2, env={"COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"}
+    )
+    assert line.endswith("a cloud metadata address, which is never fetched")
+    with sqlite_engine.connect() as conn:
+        stored = conn.execute(select(platforms.c.config).where(platforms.c.id == platform_id)).scalar_one()
+    assert stored == {"url": PRIVATE[0]}
+
+
+def test_a_host_name_is_left_to_the_fetch_layer(cli: Cli) -> None:
+    """Names are judged at every fetch (where the answer counts), not looked up at add time."""
+    assert _add(cli, "http://feeds.example.invalid/jobs.rss", expect=0).stdout.strip().isdigit()
+
+
+# --- ids and platforms that do not exist ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["opportunities", "--user", "-1"], f"'--user': a user id must be an integer from 1 to {USER_IDS.high}, got -1"),
+        (["platforms", "add", "--user", "0", "--name", "x", "--source", "rss"], "'--user': a user id must be"),
+        (["platforms", "list", "--user", "0"], "'--user': a user id must be"),
+        (["collect", "--user", str(2**63)], "'--user': a user id must be"),
+        (["runs", "--platform", "0"], f"'--platform': a platform id must be an integer from 1 to {PLATFORM_IDS.high}"),
+        (["opportunities", "--platform", "-3"], "'--platform': a platform id must be"),
+        (["platforms", "show", "0"], "'PLATFORM_ID': a platform id must be"),
+        (["collect", "0"], "'PLATFORM_ID': a platform id must be"),
+    ],
+)  # fmt: skip
+def test_ids_are_checked_the_same_way_in_every_command(
+    in_process: Callable[..., str], args: list[str], message: str
+) -> None:
+    line = in_process(*args, expect=2)
+    assert line.startswith(f"error: Invalid value for {message}"), line
+
+
+def test_a_negative_user_id_exits_2(cli: Cli) -> None:
+    """The issue's case, in a subprocess: it used to list nothing and exit 0."""
+    assert one_line(cli("opportunities", "--user", "-1", expect=2)) == (
+        f"error: Invalid value for '--user': a user id must be an integer from 1 to {USER_IDS.high}, "
+        "got -1 (see `charlee-collector opportunities --help`)"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["runs", "--platform", "999"], ["opportunities", "--platform", "999"], ["collect", "999"],
+     ["platforms", "show", "999"], ["platforms", "resume", "999"]],
+)  # fmt: skip
+def test_a_platform_that_does_not_exist_is_not_found(in_process: Callable[..., str], args: list[str]) -> None:
+    assert in_process(*args, expect=1) == "error: platform 999 not found"
+
+
+def test_runs_of_a_platform_that_does_not_exist(cli: Cli) -> None:
+    """The issue's case, in a subprocess: it used to say "no collection runs yet" and exit 0."""
+    assert one_line(cli("runs", "--platform", "999", expect=1)) == "error: platform 999 not found"
+
+
+def test_an_existing_platform_without_runs_is_not_an_error(cli: Cli, sqlite_engine: Engine) -> None:
+    with sqlite_engine.begin() as conn:
+        platform_id = add_platform(conn)
+    result = cli("runs", "--platform", str(platform_id))
+    assert (result.stdout, result.stderr) == ("", "no collection runs yet\n")
+
+
+# --- make invoke --------------------------------------------------------------------------------
+
+
+def _invoke(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "invoke.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_invoke_with_a_missing_or_broken_event_is_one_line(tmp_path: Path) -> None:
+    missing = _invoke("--function", "CollectorFunction", "--event", "events/nope.json")
+    assert missing.returncode == 2 and missing.stdout == ""
+    [line] = missing.stderr.splitlines()
+    assert line.startswith(
+        "invoke: cannot read event events/nope.json: No such file or directory (events/ holds "
+    )
+    assert "sqs_collect_one.json" in line and "env.local.json" not in line
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    result = _invoke("--function", "CollectorFunction", "--event", str(broken))
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"invoke: event {broken} is not valid JSON: ")
+
+    result = _invoke()  # argparse's own error: usage and message, wrapped, before
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line == (
+        "invoke: the following arguments are required: --function, --event "
+        "(usage: make invoke FUNCTION=CollectorFunction EVENT=events/x.json)"
+    )
+
+    result = _invoke("--function", "NoSuchFunction", "--event", "events/migrate.json")
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("invoke: NoSuchFunction is not a function of ")
+
+
+# --- flags ---------------------------------------------------------------------------------------
+
+
+def _commands(group: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [path]
+    for name, command in getattr(group, "commands", {}).items():
+        found.extend(_commands(command, (*path, name)))
+    return found
+
+
+def test_no_help_promises_a_value_to_a_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    """Flags take no value (``--json``, not ``--json true``): no help shows them a ``<bool>``."""
+    import typer.main
+
+    commands = _commands(typer.main.get_command(app))
+    assert ("platforms", "add") in commands and ("sources",) in commands
+    for path in commands:
+        with pytest.raises(SystemExit) as exit_info:
+            main([*path, "--help"])
+        assert exit_info.value.code == 0
+        help_text = capsys.readouterr().out
+        assert "Usage" in help_text and "<bool>" not in help_text, path
+
+
+def test_json_is_a_flag(cli: Cli) -> None:
+    assert cli("runs", "--json").json == []
+    assert one_line(cli("runs", "--json", "true", expect=2)) == (
+        "error: Got unexpected extra argument(s) (true) (see `charlee-collector runs --help`)"
+    )
