@@ -283,22 +283,24 @@ def publish_pending(
     return summary
 
 
-def prune_published(engine: Engine, *, now: datetime, retention: timedelta = RETENTION) -> int:
-    """Delete rows published longer than ``retention`` ago, oldest first, a bounded number."""
+def prune_published(
+    engine: Engine,
+    *,
+    now: datetime,
+    retention: timedelta = RETENTION,
+    batch: int = PRUNE_BATCH,
+    batches: int = PRUNE_BATCHES,
+) -> int:
+    """Delete rows published longer than ``retention`` ago, oldest first, at most batch x batches."""
     pruned = 0
-    for _ in range(PRUNE_BATCHES):
-        old = (
-            select(_t.id)
-            .where(_t.published_at < now - retention)
-            .order_by(_t.published_at)
-            .limit(PRUNE_BATCH)
-        )
+    for _ in range(batches):
+        old = select(_t.id).where(_t.published_at < now - retention).order_by(_t.published_at).limit(batch)
         with engine.begin() as conn:
             deleted = max(
                 conn.execute(delete(event_outbox).where(_t.id.in_(old.scalar_subquery()))).rowcount, 0
             )
         pruned += deleted
-        if deleted < PRUNE_BATCH:
+        if deleted < batch:
             break
     return pruned
 

@@ -119,7 +119,10 @@ def event_bus(queues: Queues, monkeypatch: pytest.MonkeyPatch) -> Bus:
     events = boto3.client("events", region_name=os.environ["AWS_DEFAULT_REGION"])
     name = "charlee-collector-events"
     arn = events.create_event_bus(Name=name)["EventBusArn"]
-    target_url = queues.sqs.create_queue(QueueName="notifications")["QueueUrl"]
+    # Long visibility: a test reads each delivered event once, however slow moto is.
+    target_url = queues.sqs.create_queue(QueueName="notifications", Attributes={"VisibilityTimeout": "3600"})[
+        "QueueUrl"
+    ]
     target_arn = queues.sqs.get_queue_attributes(QueueUrl=target_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
