@@ -101,17 +101,30 @@ def test_the_event_id_is_stable_for_a_run_and_differs_between_runs() -> None:
 def test_a_hostile_platform_name_is_cleaned_into_valid_json(any_engine: Engine) -> None:
     platform_id, ids = _write(any_engine, 1)
     with any_engine.connect() as conn:
-        event = build_event(conn, _facts(platform_id, name="Bad\x00 \ud800name"), inserted_ids=ids, updated_ids=[])
+        event = build_event(
+            conn, _facts(platform_id, name="Bad\x00 \ud800name"), inserted_ids=ids, updated_ids=[]
+        )
     assert event is not None
     event.detail.encode("utf-8")  # no lone surrogate left
     assert json.loads(event.detail)["platform"]["name"] == "Bad \ufffdname"
 
 
 def test_hostile_titles_never_break_publishing(
-    pg_engine: Engine, http_server: Any, http_client: httpx.Client, allow_private_networks: Settings, event_bus: Bus
+    pg_engine: Engine,
+    http_server: Any,
+    http_client: httpx.Client,
+    allow_private_networks: Settings,
+    event_bus: Bus,
 ) -> None:
     titles = {"nul": "Rust\x00 developer", "surrogate": "Go \ud83d developer", "huge": "A" * 1_000_000}
-    body = json.dumps({"jobs": [{"id": key, "title": title, "url": f"https://example.org/{key}"} for key, title in titles.items()]})
+    body = json.dumps(
+        {
+            "jobs": [
+                {"id": key, "title": title, "url": f"https://example.org/{key}"}
+                for key, title in titles.items()
+            ]
+        }
+    )
     http_server.route("/jobs.json", body=body)
     with pg_engine.begin() as conn:
         platform_id = add_platform(conn, source="json_api", config=json_api(http_server.url("/jobs.json")))
