@@ -20,7 +20,8 @@ and a matching ``If-None-Match`` / ``If-Modified-Since`` gets a 304), ``gzip`` (
 the client accepts it), ``chunked`` (streamed without Content-Length). A path registered with
 a query string (``/api?page=2``) matches that exact query first; otherwise the query is ignored.
 ``route_sequence(path, [dict(...), ...])`` answers with each response in turn, then repeats the
-last. Unknown paths get 404. Other fixtures here: ``allow_private_networks`` (sets
+last. POST is answered like GET, its body recorded (``requests_to(path)[0].body``: a webhook's
+message). Unknown paths get 404. Other fixtures here: ``allow_private_networks`` (sets
 ``COLLECTOR_ALLOW_PRIVATE_NETWORKS=true`` and returns the ``Settings``) and ``http_client``
 (a ``fetch.build_client`` client with those settings, closed after the test).
 """
@@ -67,6 +68,7 @@ class RecordedRequest:
     path: str
     query: str
     headers: Mapping[str, str]
+    body: bytes = b""  # what a POST sent (a webhook's message)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -82,9 +84,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._answer(send_body=False)
 
-    def _answer(self, *, send_body: bool) -> None:
+    def do_POST(self) -> None:
+        self._answer(send_body=True, received=self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+    def _answer(self, *, send_body: bool, received: bytes = b"") -> None:
         parts = urlsplit(self.path)
-        self.server.owner.record(RecordedRequest(self.command, parts.path, parts.query, dict(self.headers)))
+        self.server.owner.record(
+            RecordedRequest(self.command, parts.path, parts.query, dict(self.headers), received)
+        )
         response = self.server.owner.lookup(parts.path, parts.query)
         if response.delay:
             time.sleep(response.delay)
