@@ -50,7 +50,7 @@ class Runtime:
             return None
         from charlee_collector.outbox import EventBus
 
-        return EventBus(new_events_client(), self.settings.event_bus_name)
+        return EventBus(_LazyEventsClient(), self.settings.event_bus_name)
 
     @property
     def queue_url(self) -> str:
@@ -82,6 +82,21 @@ def new_events_client(*, region: str | None = None, endpoint_url: str | None = N
 
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
     return boto3.client("events", region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+class _LazyEventsClient:
+    """The EventBridge client, built on the first PutEvents: most collections change nothing,
+    and a collector instance that never publishes should not pay for the client."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def put_events(self, **request: Any) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = new_events_client()
+        return self._client.put_events(**request)
 
 
 _runtime: Runtime | None = None
