@@ -20,8 +20,9 @@ Where each failure goes; none of them fails a collection:
 |                                                      | lease (LEASE) publishes it                 |
 | marking it published fails (the database)            | published again by a later tick            |
 
-So delivery is at least once: consumers drop duplicates by ``event_id``. A tick that meets a
-failing batch stops there rather than spin on a bus that refuses (the next tick tries again),
+So delivery is at least once: consumers drop duplicates by ``event_id``. A tick tries each
+pending row once, and stops at a claim of which nothing was accepted (the bus refuses: the next
+tick tries again); a row refused every time never holds up the rows after it,
 and ``OutboxOldestPendingAge`` (alarmed past two schedule periods) tells when events stay stuck.
 Published rows are kept RETENTION (7 days: a week to answer "was this sent?" with
 ``charlee-collector events list``), then pruned by the ticks, at most PRUNE_BATCH x
@@ -123,8 +124,10 @@ def enqueue(conn: Connection, event: CollectedEvent, *, now: datetime) -> int:
 _ROW_COLUMNS = (_t.id, _t.event_id, _t.detail_type, _t.detail, _t.created_at)
 
 
-def claim_pending(conn: Connection, *, now: datetime, limit: int = CLAIM_SIZE) -> list[OutboxRow]:
-    """Take up to ``limit`` pending rows nobody holds, oldest first, for LEASE."""
+def claim_pending(
+    conn: Connection, *, now: datetime, limit: int = CLAIM_SIZE, after_id: int = 0
+) -> list[OutboxRow]:
+    """Take up to ``limit`` pending rows nobody holds, oldest first (ids above ``after_id``), for LEASE."""
     if conn.dialect.name != "postgresql":
         # SQLite has no row locks: a write that matches nothing takes the database write lock
         # before the read, so no other connection can hold (uncommitted) what is read here.
@@ -132,7 +135,11 @@ def claim_pending(conn: Connection, *, now: datetime, limit: int = CLAIM_SIZE) -
     free = or_(_t.claimed_until.is_(None), _t.claimed_until <= now)
     ids = (
         conn.execute(
-            select(_t.id).where(_PENDING, free).order_by(_t.id).limit(limit).with_for_update(skip_locked=True)
+            select(_t.id)
+            .where(_PENDING, free, _t.id > after_id)
+            .order_by(_t.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         .scalars()
         .all()
@@ -267,19 +274,25 @@ def publish_pending(
     margin_ms: int = 10_000,
     max_rows: int = MAX_PER_TICK,
 ) -> PublishSummary:
-    """Publish pending rows, oldest first, claim by claim, while time and MAX_PER_TICK allow."""
+    """Publish pending rows, oldest first, claim by claim, while time and MAX_PER_TICK allow.
+
+    Each row is tried once per call (the claims move past it): a row EventBridge refuses every
+    time stays pending (and ages into the alarm) but never holds up the rows after it. A claim
+    of which nothing was accepted ends the call: the bus refuses, and spinning cannot help.
+    """
     summary = PublishSummary()
+    after_id = 0
     while time_left_ms() > margin_ms and summary.published + summary.failed < max_rows:
         with engine.begin() as conn:
-            rows = claim_pending(
-                conn, now=clock(), limit=min(CLAIM_SIZE, max_rows - summary.published - summary.failed)
-            )
+            limit = min(CLAIM_SIZE, max_rows - summary.published - summary.failed)
+            rows = claim_pending(conn, now=clock(), limit=limit, after_id=after_id)
         if not rows:
             break
+        after_id = rows[-1].id
         done = publish_rows(engine, bus, rows, clock=clock)
         summary += done
-        if done.failed:
-            break  # the bus refuses: the next tick tries again instead of this one spinning
+        if done.failed and not done.published:
+            break
     return summary
 
 
