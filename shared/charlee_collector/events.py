@@ -133,6 +133,8 @@ def compose_summary(platform_name: str, items: Sequence[dict[str, Any]], inserte
             title = title[: SUMMARY_TITLE_CHARS - 1] + "…"
         named.append(f"{title} {item['url']}" if item["url"] else title)
     more = inserted + updated - len(named)
+    if not named:
+        return f"{counts} on {platform_name}"
     text = f"{counts} on {platform_name}: " + ", ".join(named)
     return text + (f" and {more} more" if more > 0 else "")
 

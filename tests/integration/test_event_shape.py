@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from charlee_collector import outbox
 from charlee_collector.collect import collect_platform
-from charlee_collector.events import DETAIL_LIMIT_BYTES, RunFacts, build_event, event_id_for
+from charlee_collector.events import DETAIL_LIMIT_BYTES, RunFacts, build_event, compose_summary, event_id_for
 from charlee_collector.messages import CollectMessage
 from charlee_collector.models import event_outbox
 from charlee_collector.opportunity import Opportunity
@@ -148,3 +148,16 @@ def test_every_stored_event_fits_the_bound(any_engine: Engine, count: int) -> No
     platform_id, ids = _write(any_engine, count, title_chars=400)
     text, _detail_value = _detail(any_engine, platform_id, ids)
     assert len(text.encode("utf-8")) <= DETAIL_LIMIT_BYTES
+
+
+def test_the_summary_names_three_items_then_counts_the_rest() -> None:
+    items = [
+        {"title": f"Job {n}", "external_id": str(n), "url": f"https://x/{n}" if n else None} for n in range(5)
+    ]
+    assert (
+        compose_summary("Feed", items, 4, 1)
+        == "4 new, 1 updated on Feed: Job 0, Job 1 https://x/1, Job 2 https://x/2 and 2 more"
+    )
+    assert compose_summary("Feed", [], 2, 0) == "2 new on Feed"
+    long = [{"title": "T" * 500, "external_id": "1", "url": None}]
+    assert compose_summary("Feed", long, 1, 0) == "1 new on Feed: " + "T" * 119 + "…"
