@@ -1,4 +1,5 @@
-"""Dispatcher Lambda: the scheduled tick, {"user_id": N} or {"platform_ids": [...]} -> collect messages."""
+"""Dispatcher Lambda: the scheduled tick, {"user_id": N} or {"platform_ids": [...]} -> collect messages;
+then the event outbox's pending rows are published and old ones pruned."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from charlee_collector import outbox
 from charlee_collector.dispatch import dispatch
 from charlee_collector.messages import parse_dispatch_event
 from charlee_collector.observability import logger, metrics, tracer
@@ -26,6 +28,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         runtime.queue_url,
         request,
         batch_size=runtime.settings.dispatch_batch_size,
+        time_left_ms=context.get_remaining_time_in_millis,
+        margin_ms=runtime.settings.time_margin_ms,
+    )
+    # Then what the collectors could not publish, and pruning; never raises (outbox.py).
+    outbox.tick(
+        runtime.engine,
+        runtime.event_bus,
         time_left_ms=context.get_remaining_time_in_millis,
         margin_ms=runtime.settings.time_margin_ms,
     )

@@ -16,7 +16,9 @@ This is the one place that decides where each failure goes (DESIGN section 5):
 | items the database refuses (a value it cannot   | upsert rolled back; acknowledged; run |
 | hold, a constraint)                             | ``failed`` recorded on its own        |
 
-The upsert and the run record share one transaction, so a platform is never half-written. When
+The upsert, the run record and the run's event (``outbox.py``: written when the items changed
+anything, published after the commit, never failing the collection) share one transaction, so a
+platform is never half-written and no change goes without its event. When
 the database refuses the items, writing them again cannot help: the attempt is recorded as a
 failed run in a transaction of its own, and only a failure of that is retried by SQS. Stored
 error text is cleaned by ``storage.finish_run``, so recording a run never fails on it.
@@ -31,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from charlee_collector import sources
 from charlee_collector.errors import (
@@ -41,10 +43,12 @@ from charlee_collector.errors import (
     SourceError,
     TransientSourceError,
 )
+from charlee_collector.events import RunFacts, build_event
 from charlee_collector.messages import CollectMessage, parse_collect_message
 from charlee_collector.models import utcnow
 from charlee_collector.observability import OUTCOME_METRIC, Metric, logger, metrics
 from charlee_collector.opportunity import Opportunity
+from charlee_collector.outbox import EventBus, enqueue, publish_written
 from charlee_collector.platform_secrets import read_platform_secret
 from charlee_collector.runtime import Runtime
 from charlee_collector.settings import Settings
@@ -52,6 +56,7 @@ from charlee_collector.storage import (
     PlatformAfterRun,
     PlatformRecord,
     RunRecord,
+    UpsertCounts,
     database_reason,
     finish_run,
     load_platform,
@@ -94,7 +99,13 @@ def collect_message(
             "collect message has unknown fields; ignored", extra={"fields": message.unknown_fields}
         )
     return collect_platform(
-        runtime.engine, runtime.http, message, runtime.settings, message_id=message_id, attempt=attempt
+        runtime.engine,
+        runtime.http,
+        message,
+        runtime.settings,
+        message_id=message_id,
+        attempt=attempt,
+        event_bus=runtime.event_bus,
     )
 
 
@@ -108,8 +119,13 @@ def collect_platform(
     attempt: int = 1,
     clock: Callable[[], datetime] = utcnow,
     secret_reader: Callable[[str], dict[str, str]] = read_platform_secret,
+    event_bus: EventBus | None = None,
 ) -> CollectResult:
-    """Run one collection; raises only for failures SQS should retry (transient, database)."""
+    """Run one collection; raises only for failures SQS should retry (transient, database).
+
+    A collection that inserted or updated opportunities writes its event in the same
+    transaction and publishes it to ``event_bus`` after the commit (outbox.py: never raises).
+    """
     started_at, started = clock(), time.monotonic()
     with engine.connect() as conn:
         platform = load_platform(conn, message.platform_id)
@@ -130,14 +146,15 @@ def collect_platform(
             **fields,
         )
         try:
-            run, after = _record(engine, platform, run, items, settings)
+            run, after, event_row = _record(engine, platform, run, items, settings)
         except Exception as exc:
             if items is None or not refused_by_database(exc):
                 raise  # the database is unavailable (or a bug): SQS redelivers
             reason = f"the database refused the items: {database_reason(exc)}"
             logger.warning("items refused by the database; message acknowledged", extra={"error": reason})
             run = replace(run, outcome="failed", error=reason)
-            run, after = _record(engine, platform, run, None, settings)
+            run, after, event_row = _record(engine, platform, run, None, settings)
+        publish_written(engine, event_bus, event_row)
         result = CollectResult(
             platform.id,
             run.outcome,
@@ -203,15 +220,39 @@ def _record(
     run: RunRecord,
     items: list[Opportunity] | None,
     settings: Settings,
-) -> tuple[RunRecord, PlatformAfterRun]:
-    """Upsert the items (when there are any) and record the run, in one transaction."""
+) -> tuple[RunRecord, PlatformAfterRun, int | None]:
+    """Upsert the items (when there are any), record the run and write its event (when the items
+    changed anything), in one transaction; the outbox row's id, or None."""
     with engine.begin() as conn:
+        counts = None
         if items is not None:
             counts = upsert_opportunities(
                 conn, platform_id=platform.id, user_id=platform.user_id, items=items, now=run.finished_at
             )
             run = replace(run, inserted=counts.inserted, updated=counts.updated)
-        return run, finish_run(conn, run, settings.scheduling)
+        after = finish_run(conn, run, settings.scheduling)
+        event_row = _write_event(conn, platform, run, counts, after.run_id) if counts else None
+        return run, after, event_row
+
+
+def _write_event(
+    conn: Connection, platform: PlatformRecord, run: RunRecord, counts: UpsertCounts, run_id: int | None
+) -> int | None:
+    """The OpportunitiesCollected event into the outbox; None when nothing changed."""
+    if run_id is None:  # the platform was deleted meanwhile: no run, no event
+        return None
+    facts = RunFacts(
+        run_id=run_id,
+        user_id=platform.user_id,
+        platform_id=platform.id,
+        platform_name=platform.name,
+        platform_source=platform.source,
+        trigger=run.trigger,
+        collected_at=run.finished_at,
+        fetched=run.fetched,
+    )
+    event = build_event(conn, facts, inserted_ids=counts.inserted_ids, updated_ids=counts.updated_ids)
+    return enqueue(conn, event, now=run.finished_at) if event else None
 
 
 def _skip_reason(platform: PlatformRecord, message: CollectMessage) -> str | None:

@@ -1,4 +1,5 @@
-"""The three tables (DESIGN section 2) as SQLAlchemy Core tables: what the handlers use.
+"""The three tables (DESIGN section 2) and the event outbox (section 9) as SQLAlchemy Core
+tables: what the handlers use.
 
 Names are kept from the system this replaces. ``user_id`` is an owner key, not a foreign key:
 the users table belongs to the application that reads these results. The typed ORM models of
@@ -165,4 +166,31 @@ runs = Table(
     Column("duration_ms", Integer, nullable=False, default=0),
     Column("error", Text),
     Index("ix_collection_runs_platform_started", "platform_id", "started_at"),
+)
+
+# OpportunitiesCollected events, written with the run they describe (migration 0004 says how
+# the columns are used; outbox.py claims, publishes and prunes them).
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("detail_type", String(64), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("platform_id", Integer, nullable=False),
+    Column("run_id", BigInteger),
+    Column("detail", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime),
+    Column("published_at", UTCDateTime),
+    Column("attempts", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("last_error", Text),
+    UniqueConstraint("event_id", name="uq_event_outbox_event_id"),
+    Index(
+        "ix_event_outbox_pending",
+        "id",
+        postgresql_where=text("published_at IS NULL"),
+        sqlite_where=text("published_at IS NULL"),
+    ),
+    Index("ix_event_outbox_published", "published_at"),
 )

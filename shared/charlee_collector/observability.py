@@ -63,6 +63,11 @@ class Metric(StrEnum):
     OPPORTUNITIES_UPDATED = "OpportunitiesUpdated"
     COLLECTION_DURATION = "CollectionDuration"
     PLATFORMS_PAUSED = "PlatformsPaused"
+    # The event outbox (outbox.py): entries EventBridge accepted / refused, from the collector
+    # (right after its commit) and the dispatcher (its tick); the age from the dispatcher only.
+    EVENTS_PUBLISHED = "EventsPublished"
+    EVENTS_FAILED = "EventsFailed"
+    OUTBOX_OLDEST_PENDING_AGE = "OutboxOldestPendingAge"
 
 
 METRIC_NAMES: frozenset[str] = frozenset(m.value for m in Metric)

@@ -19,6 +19,8 @@ from charlee_collector.settings import Settings
 if TYPE_CHECKING:  # the dispatcher never fetches: keep httpx out of its cold start
     import httpx
 
+    from charlee_collector.outbox import EventBus
+
 
 class Runtime:
     """Lazily built clients for one process."""
@@ -41,6 +43,15 @@ class Runtime:
     def sqs(self) -> Any:
         return new_sqs_client()
 
+    @cached_property
+    def event_bus(self) -> EventBus | None:
+        """The stack's bus (EVENT_BUS_NAME), or None: then events wait in the outbox."""
+        if not self.settings.event_bus_name:
+            return None
+        from charlee_collector.outbox import EventBus
+
+        return EventBus(_LazyEventsClient(), self.settings.event_bus_name)
+
     @property
     def queue_url(self) -> str:
         if not self.settings.collect_queue_url:
@@ -61,6 +72,31 @@ def new_sqs_client(*, region: str | None = None, endpoint_url: str | None = None
 
     config = Config(max_pool_connections=SEND_THREADS)
     return boto3.client("sqs", region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+def new_events_client(*, region: str | None = None, endpoint_url: str | None = None) -> Any:
+    """A boto3 EventBridge client that gives up fast: a collection publishes after its commit,
+    and an EventBridge that is down must not hold it (the outbox keeps the event for a tick)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client("events", region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+class _LazyEventsClient:
+    """The EventBridge client, built on the first PutEvents: most collections change nothing,
+    and a collector instance that never publishes should not pay for the client."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def put_events(self, **request: Any) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = new_events_client()
+        return self._client.put_events(**request)
 
 
 _runtime: Runtime | None = None

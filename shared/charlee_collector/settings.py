@@ -44,6 +44,16 @@ def _positive_seconds(raw: str) -> float:
     return value
 
 
+WEBHOOK_FORMATS = ("slack", "discord", "text")
+
+
+def _webhook_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in WEBHOOK_FORMATS:
+        raise ValueError(f"expected one of {', '.join(WEBHOOK_FORMATS)}, got {raw!r}")
+    return value
+
+
 def _read(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -97,6 +107,12 @@ class Settings:
     # nothing more but doubles what a failed claim releases or a crashed dispatcher delays.
     dispatch_batch_size: int = 500
     scheduling: SchedulingPolicy = field(default_factory=SchedulingPolicy)
+    # The stack's event bus (outbox.py publishes there); None: events wait in the outbox.
+    event_bus_name: str | None = None
+    # Local runs only: the local bus posts each event's summary here (in AWS the stack's API
+    # destination does). The URL is a secret (a Slack webhook's path is its token).
+    events_webhook_url: str | None = field(default=None, repr=False)
+    events_webhook_format: str = "slack"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +140,9 @@ class Settings:
                 max_backoff=timedelta(minutes=_read(env, "MAX_BACKOFF_MINUTES", _positive_int, 24 * 60)),
                 pause_after_failures=_read(env, "PAUSE_AFTER_FAILURES", _positive_int, 10),
             ),
+            event_bus_name=env.get("EVENT_BUS_NAME") or None,
+            events_webhook_url=env.get("EVENTS_WEBHOOK_URL") or None,
+            events_webhook_format=_read(env, "EVENTS_WEBHOOK_FORMAT", _webhook_format, "slack"),
         )
 
 

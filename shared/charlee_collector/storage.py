@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -103,6 +103,9 @@ class UpsertCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    # The rows' ids, for the OpportunitiesCollected event (events.py); the counts say the same.
+    inserted_ids: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    updated_ids: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,8 @@ class PlatformAfterRun:
     consecutive_failures: int
     paused: bool
     newly_paused: bool
+    # The collection_runs row written (None: the platform was deleted); an id, not a state.
+    run_id: int | None = field(default=None, compare=False)
 
 
 _PLATFORM_COLUMNS = [platforms.c[f.name] for f in fields(PlatformRecord)]
@@ -379,14 +384,21 @@ def upsert_opportunities(
     # rows (chunk by chunk, and row by row inside a chunk) never wait for each other in a cycle.
     rows = [_item_values(unique[external_id]) for external_id in sorted(unique)]
     upsert_chunk = _upsert_chunk_postgres if conn.dialect.name == "postgresql" else _upsert_chunk_sqlite
-    inserted = updated = 0
+    inserted: list[int] = []
+    updated: list[int] = []
     for start in range(0, len(rows), chunk_size):
         chunk_inserted, chunk_updated = upsert_chunk(
             conn, rows[start : start + chunk_size], platform_id, user_id, now
         )
         inserted += chunk_inserted
         updated += chunk_updated
-    return UpsertCounts(inserted=inserted, updated=updated, unchanged=len(rows) - inserted - updated)
+    return UpsertCounts(
+        inserted=len(inserted),
+        updated=len(updated),
+        unchanged=len(rows) - len(inserted) - len(updated),
+        inserted_ids=tuple(inserted),
+        updated_ids=tuple(updated),
+    )
 
 
 _RECORD_TYPES = {
@@ -409,7 +421,7 @@ _POSTGRES_UPSERT = text(
     ON CONFLICT (platform_id, external_id) DO UPDATE
     SET {", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_CHANGE)}
     WHERE freelance_opportunities.content_hash <> excluded.content_hash
-    RETURNING (xmax = 0)
+    RETURNING id, (xmax = 0)
     """
 ).bindparams(bindparam("now", type_=UTCDateTime))
 
@@ -424,20 +436,19 @@ def _json_value(value: object) -> str:
 
 def _upsert_chunk_postgres(
     conn: Connection, rows: list[dict[str, Any]], platform_id: int, user_id: int, now: datetime
-) -> tuple[int, int]:
+) -> tuple[list[int], list[int]]:
     payload = json.dumps(rows, default=_json_value, ensure_ascii=False)
     result = conn.execute(
         _POSTGRES_UPSERT, {"user_id": user_id, "platform_id": platform_id, "now": now, "rows": payload}
     )
     # xmax is 0 on a row version this statement created, so it tells inserts from updates exactly.
-    flags = result.scalars().all()
-    inserted = sum(1 for flag in flags if flag)
-    return inserted, len(flags) - inserted
+    written = result.all()
+    return [row_id for row_id, new in written if new], [row_id for row_id, new in written if not new]
 
 
 def _upsert_chunk_sqlite(
     conn: Connection, rows: list[dict[str, Any]], platform_id: int, user_id: int, now: datetime
-) -> tuple[int, int]:
+) -> tuple[list[int], list[int]]:
     # Under the write lock no one else inserts, so ids above the current maximum are this
     # statement's inserts (SQLite has no xmax).
     _take_sqlite_write_lock(conn)
@@ -460,8 +471,7 @@ def _upsert_chunk_sqlite(
         for row in rows
     ]
     ids = conn.execute(stmt, params).scalars().all()
-    inserted = sum(1 for row_id in ids if row_id > watermark)
-    return inserted, len(ids) - inserted
+    return [row_id for row_id in ids if row_id > watermark], [row_id for row_id in ids if row_id <= watermark]
 
 
 # Errors quote what providers wrote; the history keeps the start of a long one.
@@ -533,7 +543,7 @@ def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> Pl
     if platform is None:  # deleted meanwhile: its runs went with it
         return PlatformAfterRun(None, 0, paused=False, newly_paused=False)
     error = stored_error(run.error)
-    conn.execute(
+    recorded = conn.execute(
         runs.insert().values(
             platform_id=run.platform_id,
             trigger=run.trigger,
@@ -592,5 +602,9 @@ def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> Pl
             values["last_error"] = stored_error(f"paused after {failures} consecutive failures: {error}")
     conn.execute(update(platforms).where(platforms.c.id == run.platform_id).values(**values))
     return PlatformAfterRun(
-        values.get("next_collection_at", platform.next_collection_at), failures, paused, newly_paused
+        values.get("next_collection_at", platform.next_collection_at),
+        failures,
+        paused,
+        newly_paused,
+        run_id=int(recorded.inserted_primary_key[0]) if recorded.inserted_primary_key else None,
     )

@@ -16,10 +16,17 @@ from sqlalchemy.exc import DBAPIError
 from charlee_collector import migrate
 from charlee_collector.cli.common import head_revision
 from charlee_collector.db import create_db_engine
-from charlee_collector.models import MAX_INTERVAL_MINUTES, opportunities, platforms, runs, utcnow
+from charlee_collector.models import (
+    MAX_INTERVAL_MINUTES,
+    event_outbox,
+    opportunities,
+    platforms,
+    runs,
+    utcnow,
+)
 
-TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs"}
-HEAD = "0003"
+TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs", "event_outbox"}
+HEAD = "0004"
 
 
 def _roundtrip(engine: Engine) -> None:
@@ -231,5 +238,64 @@ def test_0003_adds_budget_period_and_filtered_keeping_every_row(empty_engine: En
             c["name"] for c in inspect(conn).get_columns("freelance_opportunities")
         }
         assert "filtered" not in {c["name"] for c in inspect(conn).get_columns("collection_runs")}
+        assert conn.execute(text("SELECT count(*) FROM freelance_opportunities")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM collection_runs")).scalar_one() == 1
+
+
+def test_0004_adds_the_event_outbox_keeping_every_row(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine, "0003")
+    now = utcnow()
+    with empty_engine.begin() as conn:
+        platform_id = conn.execute(
+            insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(opportunities).values(
+                user_id=1,
+                platform_id=platform_id,
+                external_id="job-1",
+                title="Job",
+                budget_period="hour",
+                required_skills=[],
+                content_hash="0" * 64,
+            )
+        )
+        conn.execute(
+            insert(runs).values(
+                platform_id=platform_id,
+                trigger="schedule",
+                outcome="success",
+                started_at=now,
+                finished_at=now,
+                inserted=1,
+                filtered=2,
+            )
+        )
+
+    migrate.upgrade(empty_engine)
+    assert migrate.current_revision(empty_engine) == HEAD
+    with empty_engine.begin() as conn:
+        assert conn.execute(select(opportunities.c.budget_period)).scalar_one() == "hour"
+        assert conn.execute(select(runs.c.inserted, runs.c.filtered)).one() == (1, 2)
+        # The new table takes an event, once per event_id.
+        row = {
+            "event_id": "e-1",
+            "detail_type": "OpportunitiesCollected",
+            "user_id": 1,
+            "platform_id": platform_id,
+            "run_id": 1,
+            "detail": "{}",
+            "created_at": now,
+        }
+        conn.execute(insert(event_outbox).values(**row))
+        assert conn.execute(select(event_outbox.c.attempts, event_outbox.c.published_at)).one() == (0, None)
+    with pytest.raises(DBAPIError, match=r"event_id|uq_event_outbox"), empty_engine.begin() as conn:
+        conn.execute(insert(event_outbox).values(**row))
+    indexes = {i["name"] for i in inspect(empty_engine).get_indexes("event_outbox")}
+    assert {"ix_event_outbox_pending", "ix_event_outbox_published"} <= indexes
+
+    migrate.downgrade(empty_engine, "0003")
+    with empty_engine.connect() as conn:
+        assert "event_outbox" not in inspect(conn).get_table_names()
         assert conn.execute(text("SELECT count(*) FROM freelance_opportunities")).scalar_one() == 1
         assert conn.execute(text("SELECT count(*) FROM collection_runs")).scalar_one() == 1

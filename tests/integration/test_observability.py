@@ -326,6 +326,7 @@ def test_every_metric_name_is_emitted_by_some_path(
 ) -> None:
     """Run the dispatcher and every collector outcome: the names seen are exactly the one list."""
     monkeypatch.setenv("PAUSE_AFTER_FAILURES", "1")
+    monkeypatch.setenv("EVENT_BUS_NAME", "no-such-bus")  # the collector's PutEvents fails: EventsFailed
     runtime.reset()
     http_server.route("/ok.json", body=jobs_payload(("a", "Job A")), etag='"v1"')
     http_server.route("/busy.json", status=429, headers={"Retry-After": "120"})
@@ -353,6 +354,11 @@ def test_every_metric_name_is_emitted_by_some_path(
         {"platform_id": 987_654},
         "not json",
     )
+    # The tick publishes the event the collector could not (EventsPublished, the outbox's age).
+    boto3.client("events").create_event_bus(Name="charlee-events")
+    monkeypatch.setenv("EVENT_BUS_NAME", "charlee-events")
+    runtime.reset()
+    dispatch({"user_id": 424_242})
 
     blobs = output.emf()
     assert set(metric_values(blobs)) == METRIC_NAMES | POWERTOOLS_METRICS

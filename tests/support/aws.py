@@ -84,3 +84,51 @@ def queues(aws_env: None) -> Iterator[Queues]:
             },
         )["QueueUrl"]
         yield Queues(sqs=sqs, url=url, dlq_url=dlq_url)
+
+
+# --- EventBridge: the stack's bus with the template's rule into a queue ------------------------
+
+
+@dataclass
+class Bus:
+    """A moto event bus whose rule (the template's NotificationsRule pattern) feeds ``target_url``."""
+
+    client: Any
+    name: str
+    arn: str
+    sqs: Any
+    target_url: str
+
+    def delivered(self) -> list[dict[str, Any]]:
+        """Every event the rule delivered so far (EventBridge envelopes), received once."""
+        queues = Queues(self.sqs, self.target_url, self.target_url)
+        return [json.loads(m["Body"]) for m in queues.receive_all(max_rounds=1000)]
+
+
+def notifications_pattern() -> dict[str, Any]:
+    """The EventPattern of template.yaml's NotificationsRule: the subscription under test."""
+    from tests.support import cfn_yaml
+
+    pattern: dict[str, Any] = cfn_yaml.load()["Resources"]["NotificationsRule"]["Properties"]["EventPattern"]
+    return pattern
+
+
+@pytest.fixture
+def event_bus(queues: Queues, monkeypatch: pytest.MonkeyPatch) -> Bus:
+    """The stack's bus in moto, EVENT_BUS_NAME pointing at it, a rule into a notifications queue."""
+    events = boto3.client("events", region_name=os.environ["AWS_DEFAULT_REGION"])
+    name = "charlee-collector-events"
+    arn = events.create_event_bus(Name=name)["EventBusArn"]
+    # Long visibility: a test reads each delivered event once, however slow moto is.
+    target_url = queues.sqs.create_queue(QueueName="notifications", Attributes={"VisibilityTimeout": "3600"})[
+        "QueueUrl"
+    ]
+    target_arn = queues.sqs.get_queue_attributes(QueueUrl=target_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(Name="collected", EventBusName=name, EventPattern=json.dumps(notifications_pattern()))
+    events.put_targets(
+        Rule="collected", EventBusName=name, Targets=[{"Id": "notifications", "Arn": target_arn}]
+    )
+    monkeypatch.setenv("EVENT_BUS_NAME", name)
+    return Bus(events, name, arn, queues.sqs, target_url)

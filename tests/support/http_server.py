@@ -21,7 +21,8 @@ the client accepts it), ``chunked`` (streamed without Content-Length). A path re
 a query string (``/api?page=2``) matches that exact query first; otherwise the query is ignored.
 A PUT is answered like a GET; its body is kept in ``RecordedRequest.body``.
 ``route_sequence(path, [dict(...), ...])`` answers with each response in turn, then repeats the
-last. Unknown paths get 404. Other fixtures here: ``allow_private_networks`` (sets
+last. POST is answered like GET, its body recorded (``requests_to(path)[0].body``: a webhook's
+message). Unknown paths get 404. Other fixtures here: ``allow_private_networks`` (sets
 ``COLLECTOR_ALLOW_PRIVATE_NETWORKS=true`` and returns the ``Settings``) and ``http_client``
 (a ``fetch.build_client`` client with those settings, closed after the test).
 """
@@ -68,7 +69,7 @@ class RecordedRequest:
     path: str
     query: str
     headers: Mapping[str, str]
-    body: bytes = b""  # what a PUT or POST sent
+    body: bytes = b""  # what a PUT or POST sent (a pre-signed response, a webhook's message)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -85,7 +86,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(send_body=False)
 
     def do_PUT(self) -> None:
-        self._answer(send_body=True, received=self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        self._answer(send_body=True, received=self._received())
+
+    def do_POST(self) -> None:
+        self._answer(send_body=True, received=self._received())
+
+    def _received(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _answer(self, *, send_body: bool, received: bytes = b"") -> None:
         parts = urlsplit(self.path)

@@ -66,6 +66,7 @@ def collect_in_process(
     """Collect the platforms one after another in this process, with a progress bar."""
     quiet_handler_logs()
     from charlee_collector import collect
+    from charlee_collector.cli.events import command_event_bus
     from charlee_collector.errors import SourceError
     from charlee_collector.fetch import build_client
     from charlee_collector.messages import CollectMessage
@@ -74,6 +75,7 @@ def collect_in_process(
     names = platform_names(engine, ids)
     rows: list[PlatformOutcome] = []
     client = build_client(current)
+    bus, _where = command_event_bus(current)  # each run's event, published after its commit
     try:
         with progress() as bar:
             task = bar.add_task("collecting", total=len(ids))
@@ -81,7 +83,7 @@ def collect_in_process(
                 bar.update(task, description=f"collecting {names.get(platform_id, platform_id)}")
                 message = CollectMessage(platform_id=platform_id, trigger=trigger, force=force)  # type: ignore[arg-type]
                 try:
-                    result = collect.collect_platform(engine, client, message, current)
+                    result = collect.collect_platform(engine, client, message, current, event_bus=bus)
                 except SourceError as exc:
                     # A transient failure: the run is already recorded failed (SQS would retry it).
                     rows.append(

@@ -95,6 +95,7 @@ def collector_fallback(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def dispatcher_fallback(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """What dispatcher_handler does, without Powertools."""
+    from charlee_collector import outbox
     from charlee_collector.dispatch import dispatch
     from charlee_collector.messages import parse_dispatch_event
     from charlee_collector.runtime import get_runtime
@@ -106,6 +107,12 @@ def dispatcher_fallback(event: dict[str, Any], context: Any) -> dict[str, Any]:
         runtime.queue_url,
         parse_dispatch_event(event),
         batch_size=runtime.settings.dispatch_batch_size,
+        time_left_ms=context.get_remaining_time_in_millis,
+        margin_ms=runtime.settings.time_margin_ms,
+    )
+    outbox.tick(
+        runtime.engine,
+        runtime.event_bus,
         time_left_ms=context.get_remaining_time_in_millis,
         margin_ms=runtime.settings.time_margin_ms,
     )

@@ -289,14 +289,20 @@ class LocalRunner:
 
 
 def serve_handlers_from(sqs: LocalSqs) -> None:
-    """Point the handlers' SQS client at the in-process queue.
+    """Point the handlers' SQS client at the in-process queue, and their events at the local bus.
 
     The handlers take their client from the process runtime (``boto3.client("sqs")`` in Lambda);
     set here, on the runtime they will use, so the dispatcher sends to the local queue.
     """
+    from charlee_collector.local.events import LocalEventBus, local_event_bus
     from charlee_collector.runtime import get_runtime
 
-    get_runtime().sqs = sqs.client
+    runtime = get_runtime()
+    runtime.sqs = sqs.client
+    # Events go to the local bus (and its webhook): one per runtime, which local_environment resets.
+    current = runtime.__dict__.get("event_bus")
+    if current is None or not isinstance(current.client, LocalEventBus):
+        runtime.event_bus = local_event_bus(runtime.settings)
 
 
 def _scheduled() -> ColumnElement[bool]:

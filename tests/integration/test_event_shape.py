@@ -1,0 +1,163 @@
+"""The OpportunitiesCollected detail: the size bound (encoded bytes), the truncated form, stable
+ids, and hostile titles that never break publishing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, select
+
+from charlee_collector import outbox
+from charlee_collector.collect import collect_platform
+from charlee_collector.events import DETAIL_LIMIT_BYTES, RunFacts, build_event, compose_summary, event_id_for
+from charlee_collector.messages import CollectMessage
+from charlee_collector.models import event_outbox
+from charlee_collector.opportunity import Opportunity
+from charlee_collector.settings import Settings
+from charlee_collector.storage import upsert_opportunities
+from tests.integration.test_observability import json_api
+from tests.support.aws import Bus
+from tests.support.factories import add_platform
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def _facts(platform_id: int, *, name: str = "We Work Remotely", run_id: int = 7) -> RunFacts:
+    return RunFacts(run_id, 1, platform_id, name, "rss", "schedule", NOW, fetched=0)
+
+
+def _write(engine: Engine, count: int, *, title_chars: int = 40) -> tuple[int, list[int]]:
+    """A platform with ``count`` new opportunities (long URLs, so the size bound matters)."""
+    items = [
+        Opportunity(
+            external_id=f"job-{n:05d}",
+            title=f"Job {n} " + "x" * title_chars,
+            url=f"https://example.org/jobs/{n}?" + "q" * 200,
+        )
+        for n in range(count)
+    ]
+    with engine.begin() as conn:
+        platform_id = add_platform(conn)
+        counts = upsert_opportunities(conn, platform_id=platform_id, user_id=1, items=items, now=NOW)
+    return platform_id, list(counts.inserted_ids)
+
+
+def _detail(engine: Engine, platform_id: int, ids: list[int], **options: Any) -> tuple[str, dict[str, Any]]:
+    with engine.connect() as conn:
+        event = build_event(conn, _facts(platform_id), inserted_ids=ids, updated_ids=[], **options)
+    assert event is not None
+    return event.detail, json.loads(event.detail)
+
+
+def test_a_small_collection_carries_every_item(any_engine: Engine) -> None:
+    platform_id, ids = _write(any_engine, 3)
+    text, detail = _detail(any_engine, platform_id, ids)
+    assert detail["truncated"] is False and "opportunity_ids" not in detail
+    assert [o["id"] for o in detail["opportunities"]] == ids
+    assert detail["counts"] == {"fetched": 0, "inserted": 3, "updated": 0}
+    assert detail["summary"].startswith("3 new on We Work Remotely: Job 0 ")
+    assert len(text.encode("utf-8")) <= DETAIL_LIMIT_BYTES
+
+
+def test_past_the_size_bound_the_event_carries_the_ids_only_with_the_full_count(any_engine: Engine) -> None:
+    # ~300 bytes an item: 400 items pass 60 KiB, though no item count bound would say so.
+    platform_id, ids = _write(any_engine, 400)
+    text, detail = _detail(any_engine, platform_id, ids)
+    assert len(text.encode("utf-8")) <= DETAIL_LIMIT_BYTES
+    assert detail["truncated"] is True and "opportunities" not in detail
+    assert detail["ids_complete"] is True
+    assert detail["opportunity_ids"] == {"new": ids, "updated": []}
+    assert detail["counts"]["inserted"] == 400
+    assert detail["summary"].endswith(" and 397 more")
+
+
+def test_when_even_the_ids_do_not_fit_they_are_cut_and_say_so(any_engine: Engine) -> None:
+    platform_id, ids = _write(any_engine, 300, title_chars=0)
+    limit = 2_000
+    text, detail = _detail(any_engine, platform_id, ids, limit_bytes=limit)
+    assert len(text.encode("utf-8")) <= limit
+    assert detail["truncated"] is True and detail["ids_complete"] is False
+    kept = detail["opportunity_ids"]["new"]
+    assert 0 < len(kept) < 300 and kept == ids[: len(kept)]
+    assert detail["counts"]["inserted"] == 300
+
+
+def test_nothing_changed_means_no_event(any_engine: Engine) -> None:
+    with any_engine.connect() as conn:
+        assert build_event(conn, _facts(1), inserted_ids=[], updated_ids=[]) is None
+
+
+def test_the_event_id_is_stable_for_a_run_and_differs_between_runs() -> None:
+    assert event_id_for(7, 1, NOW) == event_id_for(7, 1, NOW)
+    assert event_id_for(7, 1, NOW) != event_id_for(8, 1, NOW)
+    # A database started afresh counts run ids from 1 again: the time keeps the ids apart.
+    assert event_id_for(7, 1, NOW) != event_id_for(7, 1, NOW + timedelta(days=30))
+
+
+def test_a_hostile_platform_name_is_cleaned_into_valid_json(any_engine: Engine) -> None:
+    platform_id, ids = _write(any_engine, 1)
+    with any_engine.connect() as conn:
+        event = build_event(
+            conn, _facts(platform_id, name="Bad\x00 \ud800name"), inserted_ids=ids, updated_ids=[]
+        )
+    assert event is not None
+    event.detail.encode("utf-8")  # no lone surrogate left
+    assert json.loads(event.detail)["platform"]["name"] == "Bad \ufffdname"
+
+
+def test_hostile_titles_never_break_publishing(
+    pg_engine: Engine,
+    http_server: Any,
+    http_client: httpx.Client,
+    allow_private_networks: Settings,
+    event_bus: Bus,
+) -> None:
+    titles = {"nul": "Rust\x00 developer", "surrogate": "Go \ud83d developer", "huge": "A" * 1_000_000}
+    body = json.dumps(
+        {
+            "jobs": [
+                {"id": key, "title": title, "url": f"https://example.org/{key}"}
+                for key, title in titles.items()
+            ]
+        }
+    )
+    http_server.route("/jobs.json", body=body)
+    with pg_engine.begin() as conn:
+        platform_id = add_platform(conn, source="json_api", config=json_api(http_server.url("/jobs.json")))
+    message = CollectMessage(platform_id=platform_id, trigger="on_demand", force=True)
+    bus = outbox.EventBus(event_bus.client, event_bus.name)
+
+    result = collect_platform(pg_engine, http_client, message, allow_private_networks, event_bus=bus)
+
+    assert (result.outcome, result.inserted) == ("success", 3)
+    (event,) = event_bus.delivered()
+    by_id = {o["external_id"]: o["title"] for o in event["detail"]["opportunities"]}
+    assert by_id["nul"] == "Rust developer"
+    assert by_id["surrogate"] == "Go \ufffd developer"
+    assert by_id["huge"].startswith("AAAA") and len(by_id["huge"]) <= 500
+    with pg_engine.connect() as conn:
+        assert conn.execute(select(event_outbox.c.published_at)).scalar_one() is not None
+
+
+@pytest.mark.parametrize("count", [1, 150, 2_000])
+def test_every_stored_event_fits_the_bound(any_engine: Engine, count: int) -> None:
+    platform_id, ids = _write(any_engine, count, title_chars=400)
+    text, _detail_value = _detail(any_engine, platform_id, ids)
+    assert len(text.encode("utf-8")) <= DETAIL_LIMIT_BYTES
+
+
+def test_the_summary_names_three_items_then_counts_the_rest() -> None:
+    items = [
+        {"title": f"Job {n}", "external_id": str(n), "url": f"https://x/{n}" if n else None} for n in range(5)
+    ]
+    assert (
+        compose_summary("Feed", items, 4, 1)
+        == "4 new, 1 updated on Feed: Job 0, Job 1 https://x/1, Job 2 https://x/2 and 2 more"
+    )
+    assert compose_summary("Feed", [], 2, 0) == "2 new on Feed"
+    long = [{"title": "T" * 500, "external_id": "1", "url": None}]
+    assert compose_summary("Feed", long, 1, 0) == "1 new on Feed: " + "T" * 119 + "…"
