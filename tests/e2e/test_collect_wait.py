@@ -92,11 +92,12 @@ def test_wait_follows_the_run_to_its_success(
     assert queued, stdout
     [row] = [line for line in stdout.splitlines() if "│ Local feed " in line]
     cells = [cell.strip() for cell in row.split("│")[1:-1]]
-    assert cells[:5] == [
+    assert cells[:6] == [  # Platform, Name, Outcome, Fetched, Filtered, New
         str(platform_id),
         "Local feed",
         "success",
         str(len(FEED_ITEMS)),
+        "0",
         str(len(FEED_ITEMS)),
     ]
     assert moto_queues.depth(moto_queues.queue_url) == {"visible": 0, "in_flight": 0}
