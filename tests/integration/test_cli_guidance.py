@@ -64,7 +64,7 @@ def test_remotive_shows_its_limits_and_defaults(cli: Cli) -> None:
     assert keys["limit"]["type"] == "integer | null"
     assert keys["url"]["default"] == "https://remotive.com/api/remote-jobs"
     assert keys["keywords"]["type"] == "list of string"
-    assert keys["min_budget"]["type"] == "number | null"
+    assert keys["min_budget"]["type"] == "number | string | list of (number | string) | null"
 
 
 def test_an_unknown_source_is_one_line(cli: Cli) -> None:

@@ -43,12 +43,14 @@ def _type(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     if "anyOf" in schema:
         options = schema["anyOf"]
         if any(option.get("type") == "number" for option in options):
-            # A Decimal: a number, or the same number as a string (pydantic's schema says both).
-            options = [option for option in options if option.get("type") != "string"]
+            # A Decimal: a number, or the same number as a bare string (pydantic's schema says
+            # both). A string the schema describes further (min_budget's "60/hour") stays.
+            options = [option for option in options if option != {"type": "string"}]
         return " | ".join(dict.fromkeys(_type(option, defs) for option in options))
     kind = schema.get("type", "any")
     if kind == "array":
-        return f"list of {_type(schema.get('items', {}), defs)}"
+        item = _type(schema.get("items", {}), defs)
+        return f"list of ({item})" if " | " in item else f"list of {item}"
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
         return f"object of {_type(schema['additionalProperties'], defs)}"
     return str(kind)
