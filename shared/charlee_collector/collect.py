@@ -11,7 +11,10 @@ This is the one place that decides where each failure goes (DESIGN section 5):
 |                                                 | counted once per message, not per     |
 |                                                 | receive (backoff and pause)           |
 | database unavailable (sqlalchemy DBAPIError)    | raised: SQS redelivers                |
-| RateLimited                                     | acknowledged; run ``rate_limited``    |
+| RateLimited (or the host held by a Retry-After) | acknowledged; run ``rate_limited``    |
+| FetchDeferred (no host slot / shared fetch soon)| acknowledged; run ``deferred``; due   |
+|                                                 | again when the slot opens (no receive |
+|                                                 | count spent: politeness.py)           |
 | PermanentSourceError (4xx, payload, config)     | acknowledged; run ``failed``          |
 | items the database refuses (a value it cannot   | upsert rolled back; acknowledged; run |
 | hold, a constraint)                             | ``failed`` recorded on its own        |
@@ -35,17 +38,20 @@ from sqlalchemy import Engine
 
 from charlee_collector import sources
 from charlee_collector.errors import (
+    FetchDeferred,
     InvalidMessage,
     PermanentSourceError,
     RateLimited,
     SourceError,
     TransientSourceError,
 )
+from charlee_collector.fetch import request_gate
 from charlee_collector.messages import CollectMessage, parse_collect_message
 from charlee_collector.models import utcnow
 from charlee_collector.observability import OUTCOME_METRIC, Metric, logger, metrics
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.platform_secrets import read_platform_secret
+from charlee_collector.politeness import PoliteFetches
 from charlee_collector.runtime import Runtime
 from charlee_collector.settings import Settings
 from charlee_collector.storage import (
@@ -157,15 +163,28 @@ def collect_platform(
         return finish("skipped", error=skip_reason)
     try:
         secrets = secret_reader(platform.credentials_secret) if platform.credentials_secret else None
-        fetched = sources.fetch_platform(
-            platform.source,
-            platform.config,
-            client,
+        gate = PoliteFetches(
+            engine,
             settings,
-            etag=platform.etag,
-            last_modified=platform.last_modified,
+            source=platform.source,
+            credentials_secret=platform.credentials_secret,
             secrets=secrets,
+            interval_minutes=platform.collection_interval_minutes,
         )
+        with request_gate(gate):  # shared fetches and host limits: politeness.py
+            fetched = sources.fetch_platform(
+                platform.source,
+                platform.config,
+                client,
+                settings,
+                etag=platform.etag,
+                last_modified=platform.last_modified,
+                secrets=secrets,
+            )
+        shared_fetch = gate.shared
+    except FetchDeferred as exc:
+        logger.info("collection deferred", extra={"retry_at": exc.retry_at.isoformat(), "error": str(exc)})
+        return finish("deferred", retry_at=exc.retry_at, error=str(exc))
     except RateLimited as exc:
         logger.warning(
             "rate limited", extra={"retry_at": exc.retry_at.isoformat(), "http_status": exc.http_status}
@@ -183,10 +202,11 @@ def collect_platform(
         return finish("failed", http_status=exc.http_status, error=str(exc))
 
     if fetched.outcome == "not_modified":
-        return finish("not_modified", http_status=fetched.http_status)
+        return finish("not_modified", http_status=fetched.http_status, shared_fetch=shared_fetch)
     return finish(
         "success",
         fetched.items,
+        shared_fetch=shared_fetch,
         http_status=fetched.http_status,
         fetched=len(fetched.items),
         etag=fetched.etag,

@@ -44,6 +44,13 @@ def _positive_seconds(raw: str) -> float:
     return value
 
 
+def _seconds_or_zero(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"expected 0 or a positive number of seconds, got {raw!r}")
+    return value
+
+
 def _read(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -87,6 +94,14 @@ class Settings:
     # nothing more but doubles what a failed claim releases or a crashed dispatcher delays.
     dispatch_batch_size: int = 500
     scheduling: SchedulingPolicy = field(default_factory=SchedulingPolicy)
+    # Politeness at scale (politeness.py). How long one upstream response serves every platform
+    # with the same request key, at most; each platform's own interval bounds it further. 0
+    # turns sharing off (every platform fetches for itself; host limits still apply).
+    shared_fetch_window_seconds: float = 900.0
+    # How long a collection waits for another's fetch of the same key, or for a host slot,
+    # before it records a deferred run instead of spending its Lambda time asleep.
+    shared_fetch_wait_seconds: float = 10.0
+    host_slot_wait_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +125,9 @@ class Settings:
                 max_backoff=timedelta(minutes=_read(env, "MAX_BACKOFF_MINUTES", _positive_int, 24 * 60)),
                 pause_after_failures=_read(env, "PAUSE_AFTER_FAILURES", _positive_int, 10),
             ),
+            shared_fetch_window_seconds=_read(env, "SHARED_FETCH_WINDOW_SECONDS", _seconds_or_zero, 900.0),
+            shared_fetch_wait_seconds=_read(env, "SHARED_FETCH_WAIT_SECONDS", _seconds_or_zero, 10.0),
+            host_slot_wait_seconds=_read(env, "HOST_SLOT_WAIT_SECONDS", _seconds_or_zero, 5.0),
         )
 
 
