@@ -135,7 +135,8 @@ _COLUMNS = [fetch_cache.c[name] for name in CacheEntry.__dataclass_fields__]
 
 @dataclass(frozen=True)
 class Claim:
-    """What ``claim`` found: ``fresh`` (read it), ``leased`` (fetch it yourself) or ``busy``."""
+    """What ``claim`` found: ``fresh`` (read it), ``leased`` (fetch it yourself), ``busy`` (wait)
+    or ``failed`` (the fetch waited for failed: ``entry.failure_since``)."""
 
     state: str
     entry: CacheEntry
@@ -157,9 +158,11 @@ def claim(
     now: datetime,
     window: timedelta,
     lease_for: timedelta,
+    waiting_since: datetime | None = None,
 ) -> Claim:
     """Read the key's row, taking the lease of its fetch when it is stale and nobody holds it.
 
+    A fetch that failed since ``waiting_since`` (the caller was waiting for it) is ``failed``.
     Runs in the caller's transaction; the lease is the caller's once that commits.
     """
     entry = read(conn, key)
@@ -174,6 +177,8 @@ def claim(
         return Claim("fresh", entry)
     if entry.leased_by_other(owner, now):
         return Claim("busy", entry)
+    if waiting_since is not None and entry.failure_since(waiting_since) is not None:
+        return Claim("failed", entry)
     conn.execute(
         update(fetch_cache)
         .where(fetch_cache.c.key == key)

@@ -126,6 +126,7 @@ class PoliteFetches:
                     now=now,
                     window=self.window,
                     lease_for=self.lease_for,
+                    waiting_since=waiting_since,
                 )
             if claim.state == "fresh":
                 self._note(shared=True)
@@ -133,7 +134,7 @@ class PoliteFetches:
             if claim.state == "leased":
                 break
             failure = claim.entry.failure_since(waiting_since)
-            if failure is not None:
+            if claim.state == "failed" and failure is not None:
                 raise failure
             if time.monotonic() >= give_up:
                 retry_at = claim.entry.lease_until or now
