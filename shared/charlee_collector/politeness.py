@@ -199,13 +199,17 @@ class PoliteFetches:
             clock=self.clock,
             sleep=self.sleep,
         )
+        answered = True
         try:
             return call()
         except RateLimited as exc:
             host_limits.hold(self.engine, host, exc.retry_at, clock=self.clock)
             raise
+        except TransientSourceError as exc:
+            answered = exc.http_status is not None  # no status: the host gave no answer
+            raise
         finally:
-            host_limits.release(self.engine, lease)
+            host_limits.release(self.engine, host, lease, answered=answered)
 
 
 def _for_platform(response: HttpResponse, etag: str | None, last_modified: str | None) -> HttpResponse:

@@ -183,6 +183,8 @@ def test_a_429_on_one_platform_holds_every_platform_on_the_host(
     http_server.route("/limited", status=429, headers={"Retry-After": "120"})
     http_server.route_file("/other", REMOTIVE)
     with any_engine.begin() as conn:
+        # A loopback server is held only once an operator manages it (host_limits.py).
+        host_limits.set_override(conn, "127.0.0.1", max_concurrent=4, min_spacing_ms=0, now=utcnow())
         seen = add_platform(conn, source="remotive", config={"url": http_server.url("/limited")})
         other = add_platform(conn, source="remotive", config={"url": http_server.url("/other")})
 
@@ -323,3 +325,20 @@ def test_spacing_and_overrides_decide_the_next_slot(any_engine: Engine) -> None:
     assert early.lease_id is None and early.retry_at == now + timedelta(seconds=3)
     # Both slots are taken: the first frees (expires) at the latest when its lease ends.
     assert full.lease_id is None and full.retry_at == now + lease and "2 of 2" in full.reason
+
+
+def test_a_request_the_host_never_answered_gives_its_spacing_back(any_engine: Engine) -> None:
+    now = utcnow()
+    lease = timedelta(seconds=40)
+    with any_engine.begin() as conn:
+        host_limits.set_override(conn, "feeds.example.org", max_concurrent=None, min_spacing_ms=3000, now=now)
+        answered = host_limits.try_acquire(conn, "feeds.example.org", "a", now=now, lease_for=lease)
+    host_limits.release(any_engine, "feeds.example.org", answered)
+    with any_engine.begin() as conn:
+        later = now + timedelta(seconds=3)
+        unanswered = host_limits.try_acquire(conn, "feeds.example.org", "a", now=later, lease_for=lease)
+    host_limits.release(any_engine, "feeds.example.org", unanswered, answered=False)
+    with any_engine.begin() as conn:
+        # The spacing of the answered request stays; the unanswered one's is given back.
+        again = host_limits.try_acquire(conn, "feeds.example.org", "b", now=later, lease_for=lease)
+    assert again.lease_id is not None and again.previous_next == now + timedelta(seconds=3)
