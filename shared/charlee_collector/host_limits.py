@@ -131,8 +131,13 @@ def insert_if_missing(conn: Connection, table: Table, **values: Any) -> None:
 
 def _lock_host(conn: Connection, host: str, now: datetime) -> Row[Any]:
     """The host's row, created if new and locked for this transaction."""
+    locked = select(fetch_hosts).where(fetch_hosts.c.host == host).with_for_update()
+    if conn.dialect.name == "postgresql":  # SQLite: the insert below takes the write lock first
+        row = conn.execute(locked).first()
+        if row is not None:
+            return row
     insert_if_missing(conn, fetch_hosts, host=host, updated_at=now)
-    return conn.execute(select(fetch_hosts).where(fetch_hosts.c.host == host).with_for_update()).one()
+    return conn.execute(locked).one()
 
 
 def try_acquire(
@@ -151,9 +156,8 @@ def try_acquire(
             retry_at=row.next_request_at, reason=f"spacing {limit.min_spacing.total_seconds():g} s"
         )
     leases = fetch_host_leases.c
-    conn.execute(delete(fetch_host_leases).where(leases.host == host, leases.expires_at <= now))
     live, first_free = conn.execute(
-        select(func.count(), func.min(leases.expires_at)).where(leases.host == host)
+        select(func.count(), func.min(leases.expires_at)).where(leases.host == host, leases.expires_at > now)
     ).one()
     if live >= limit.max_concurrent:
         return SlotAnswer(retry_at=first_free, reason=f"{live} of {limit.max_concurrent} slots in use")
@@ -162,12 +166,17 @@ def try_acquire(
         .values(host=host, owner=owner, expires_at=now + lease_for)
         .returning(leases.id)
     ).scalar_one()
+    # Leases of collectors that died mid-request: gone once they expired.
+    conn.execute(delete(fetch_host_leases).where(leases.host == host, leases.expires_at <= now))
     spaced_until = now + limit.min_spacing
-    conn.execute(
-        update(fetch_hosts)
-        .where(fetch_hosts.c.host == host)
-        .values(next_request_at=spaced_until, updated_at=now)
-    )
+    if limit.min_spacing > timedelta(0):
+        conn.execute(
+            update(fetch_hosts)
+            .where(fetch_hosts.c.host == host)
+            .values(next_request_at=spaced_until, updated_at=now)
+        )
+    else:
+        spaced_until = row.next_request_at  # nothing to give back
     return SlotAnswer(lease_id=lease_id, spaced_until=spaced_until, previous_next=row.next_request_at)
 
 

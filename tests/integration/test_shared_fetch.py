@@ -24,6 +24,7 @@ from charlee_collector.errors import TransientSourceError
 from charlee_collector.fetch import build_client
 from charlee_collector.messages import CollectMessage
 from charlee_collector.models import fetch_cache, opportunities, platforms, runs, utcnow
+from charlee_collector.observability import metrics
 from charlee_collector.settings import Settings
 from tests.faults.harness import jobs_payload
 from tests.support.factories import add_platform
@@ -37,6 +38,14 @@ FILTERS: list[tuple[dict[str, Any], int]] = [
     ({"keywords": ["designer", "writer"]}, 2),
     ({"exclude_keywords": ["django"]}, 2),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_left_behind() -> Iterator[None]:
+    """collect_platform runs here without the handler, which flushes its metrics: drop them, so a
+    later test's handler does not publish these."""
+    yield
+    metrics.clear_metrics()
 
 
 @pytest.fixture
