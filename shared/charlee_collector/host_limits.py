@@ -74,9 +74,11 @@ KNOWN_HOSTS: dict[str, HostLimit] = {
         "HN Search API documentation (hn.algolia.com/api): 10,000 requests per hour per IP; "
         "0.5 s spacing is 7,200 an hour",
     ),
-    "himalayas.app": HostLimit(1, timedelta(seconds=2), "Himalayas' API page gives no rate: one at a time"),
+    "himalayas.app": HostLimit(
+        1, timedelta(seconds=2), "no published rate found for Himalayas: one at a time"
+    ),
     "www.arbeitnow.com": HostLimit(
-        1, timedelta(seconds=2), "Arbeitnow's API page gives no rate: one at a time"
+        1, timedelta(seconds=2), "no published rate found for Arbeitnow: one at a time"
     ),
 }
 

@@ -7,6 +7,7 @@ collect PLATFORM_ID | --user USER_ID    collect now (through SQS with --queue-ur
 dispatch [--dry-run]                    the scheduled tick, now
 runs | opportunities | status           what happened, what was collected, what needs attention
 dlq list | dlq redrive                  the dead-letter queue
+hosts list | hosts set | hosts clear    per-host request limits and their overrides
 local run [--every 15m] | local poll    the whole pipeline on this machine
 ```
 Every command uses ``DATABASE_URL`` when set, else the local SQLite file
@@ -25,7 +26,7 @@ import typer
 from rich.markup import escape
 
 from charlee_collector import __version__
-from charlee_collector.cli import collecting, dlq, local_mode, platforms, reports
+from charlee_collector.cli import collecting, dlq, hosts, local_mode, platforms, reports
 from charlee_collector.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -50,6 +51,7 @@ app = typer.Typer(
 )
 app.add_typer(platforms.app, name="platforms")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(hosts.app, name="hosts")
 app.add_typer(local_mode.app, name="local")
 app.command("collect")(collecting.collect_command)
 app.command("dispatch")(collecting.dispatch_command)
