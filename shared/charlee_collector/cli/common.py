@@ -276,13 +276,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 
 
 def outcome_style(outcome: str) -> str:
-    colour = {
-        "success": "green",
-        "not_modified": "green",
-        "failed": "red",
-        "rate_limited": "yellow",
-        "deferred": "yellow",
-    }
+    colour = {"success": "green", "not_modified": "green", "failed": "red", "rate_limited": "yellow"}
     style = colour.get(outcome)
     return f"[{style}]{outcome}[/]" if style else outcome
 
