@@ -4,8 +4,9 @@ Each platform is one of 9 distinct requests (8 remotive-shaped category queries,
 and one arbeitnow board of 3 pages) with its own filters (keywords drawn from a pool), so every
 platform keeps its own subset of the same response. All of them are collected by the collector
 Lambda handler (``collector_handler.handler``, SQS-shaped batches of 10 records run concurrently)
-against a local server in a process of its own, which counts the requests it answers, on a
-scratch PostgreSQL database. Then the same run on a fresh database with sharing off
+by two collector processes (two instances, one per core, sharing nothing but the database), on
+a scratch PostgreSQL database, against a local server in a process of its own, which counts
+the requests it answers. Then the same run on a fresh database with sharing off
 (``SHARED_FETCH_WINDOW_SECONDS=0``) for comparison. Figures:
 
 - ``shared_fetch_platforms``, ``shared_fetch_distinct_requests``;
@@ -22,6 +23,7 @@ scratch PostgreSQL database. Then the same run on a fresh database with sharing 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import subprocess
@@ -30,7 +32,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -50,10 +52,11 @@ PLATFORMS = 10_000
 USERS = 2_000
 CATEGORIES = ("software-dev", "design", "data", "devops", "writing", "marketing", "sales", "support")
 BOARD_PAGES = 3
-ITEMS = 20  # per response (page)
+ITEMS = 10  # per response (page)
 WORDS = ("python", "django", "react", "aws", "rust", "golang", "design", "writer", "data", "sql")
-BATCH = 10  # records per collector invocation (the template's CollectorBatchSize)
-INVOCATIONS_AT_ONCE = 2  # collector instances running side by side (threads of this process)
+BATCH = 10  # records per collector invocation
+COLLECTORS = 2  # collector instances (processes: one per core, sharing only the database)
+INVOCATIONS_AT_ONCE = 2  # handler invocations running side by side in each collector
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:bench-collect"
 
 
@@ -163,11 +166,28 @@ def seed(engine: Engine, base_url: str, count: int) -> list[int]:
         return [int(i) for i in conn.execute(insert(platforms).returning(platforms.c.id), rows).scalars()]
 
 
-def collect_all(ids: list[int]) -> float:
-    """Every platform through the collector handler, batches of ``BATCH``; the wall time."""
-    import collector_handler
+def collector(env: dict[str, str], batches: list[list[int]]) -> None:
+    """One collector instance (a process of its own): its share of the batches."""
+    os.environ.update(env)
+    runtime.reset()
+    with quiet_stdout():
+        invoke_all(batches)
+    runtime.reset()
 
+
+def collect_all(ids: list[int], env: dict[str, str]) -> float:
+    """Every platform through ``COLLECTORS`` collector processes; the wall time (their start-up
+    included: about a second)."""
     batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(COLLECTORS, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(collector, [env] * COLLECTORS, [batches[n::COLLECTORS] for n in range(COLLECTORS)]))
+    return time.perf_counter() - started
+
+
+def invoke_all(batches: list[list[int]]) -> None:
+    """The batches through the collector handler, ``INVOCATIONS_AT_ONCE`` at a time."""
+    import collector_handler
 
     def invoke(batch: list[int]) -> None:
         messages = [
@@ -177,28 +197,23 @@ def collect_all(ids: list[int]) -> float:
         answer = collector_handler.handler(sqs_event(messages, QUEUE_ARN), LocalLambdaContext("Bench"))
         assert answer == {"batchItemFailures": []}, answer
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=INVOCATIONS_AT_ONCE) as pool:
         list(pool.map(invoke, batches))
-    return time.perf_counter() - started
 
 
 def one_run(base_url: str, count: int, *, window: str) -> tuple[int, float]:
     """Seed a scratch database, collect everything; (requests served, seconds)."""
     with scratch_database("charlee_bench_shared", pool_size=8) as engine:
         ids = seed(engine, base_url, count)
-        os.environ.update(
-            DATABASE_URL=engine.url.render_as_string(hide_password=False),
-            SHARED_FETCH_WINDOW_SECONDS=window,
-        )
-        runtime.reset()
+        env = {
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "SHARED_FETCH_WINDOW_SECONDS": window,
+        }
         before = served(base_url)
-        with quiet_stdout():
-            seconds = collect_all(ids)
+        seconds = collect_all(ids, env)
         upstream = served(base_url) - before
         with engine.connect() as conn:
             outcomes = dict(conn.execute(select(runs.c.outcome, func.count()).group_by(runs.c.outcome)).all())
-        runtime.reset()
     assert outcomes == {"success": count}, outcomes
     return upstream, seconds
 
