@@ -7,6 +7,8 @@ counts requests and the most it answered at once) and a real database.
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -21,10 +23,11 @@ from charlee_collector import host_limits
 from charlee_collector.collect import CollectResult, collect_platform
 from charlee_collector.db import create_db_engine
 from charlee_collector.errors import TransientSourceError
-from charlee_collector.fetch import build_client
+from charlee_collector.fetch import HttpResponse, build_client
 from charlee_collector.messages import CollectMessage
 from charlee_collector.models import fetch_cache, opportunities, platforms, runs, utcnow
 from charlee_collector.observability import metrics
+from charlee_collector.politeness import PoliteFetches
 from charlee_collector.settings import Settings
 from tests.faults.harness import jobs_payload
 from tests.support.factories import add_platform
@@ -172,18 +175,47 @@ def test_requests_with_credentials_are_shared_only_under_the_same_secret(
     assert not [value for value in stored if "s3cr3t-value" in value]
 
 
-def test_collections_that_waited_share_the_failure_of_the_fetch(
-    pg_engine: Engine, http_server: LocalHTTPServer, http_client: httpx.Client, sharing: Settings
-) -> None:
-    http_server.route("/remote-jobs", status=500, delay=0.3)
-    ids = _remotive(pg_engine, http_server.url("/remote-jobs"), 4)
+def test_collections_that_waited_share_the_failure_of_the_fetch(pg_engine: Engine, sharing: Settings) -> None:
+    """Through the gate itself, with an upstream the test controls: the fetch fails only once
+    both other collections are seen waiting for it, so the order is certain."""
+    url = httpx.URL("http://127.0.0.1:9/remote-jobs")
+    entered, fail_now = threading.Event(), threading.Event()
+    waiting = [threading.Event(), threading.Event()]
+    calls: list[str] = []
 
-    results = _concurrently([lambda i=i: _collect(pg_engine, http_client, sharing, i) for i in ids])
+    def failing_upstream(etag: str | None, last_modified: str | None) -> HttpResponse:
+        calls.append("upstream")
+        entered.set()
+        assert fail_now.wait(30)
+        raise TransientSourceError("127.0.0.1 answered 500 Internal Server Error", http_status=500)
 
-    assert len(http_server.requests_to("/remote-jobs")) == 1
-    assert all(isinstance(r, TransientSourceError) for r in results), results
-    with pg_engine.connect() as conn:
-        assert conn.execute(select(runs.c.outcome)).scalars().all() == ["failed"] * 4
+    def gate(seen_waiting: threading.Event | None = None) -> PoliteFetches:
+        def sleep(seconds: float) -> None:
+            if seen_waiting is not None:
+                seen_waiting.set()
+            time.sleep(seconds)
+
+        options = {"credentials_secret": None, "secrets": None, "interval_minutes": 15}
+        return PoliteFetches(pg_engine, sharing, source="remotive", sleep=sleep, **options)
+
+    def fetch(g: PoliteFetches) -> Any:
+        return g.get(url, {"Accept": "application/json"}, None, None, failing_upstream)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        first = pool.submit(fetch, gate())
+        assert entered.wait(30)  # the first holds the key's lease and is fetching
+        others = [pool.submit(fetch, gate(event)) for event in waiting]
+        assert all(event.wait(30) for event in waiting)  # both found the fetch in flight
+        fail_now.set()
+        errors = [future.exception(timeout=30) for future in (first, *others)]
+
+    assert calls == ["upstream"]
+    assert all(isinstance(error, TransientSourceError) and error.http_status == 500 for error in errors)
+    assert ["the shared fetch of this request failed" in str(error) for error in errors] == [
+        False,
+        True,
+        True,
+    ]
 
 
 def test_a_429_on_one_platform_holds_every_platform_on_the_host(
