@@ -383,3 +383,37 @@ def test_a_request_the_host_never_answered_gives_its_spacing_back(any_engine: En
         # The spacing of the answered request stays; the unanswered one's is given back.
         again = host_limits.try_acquire(conn, "feeds.example.org", "b", now=later, lease_for=lease)
     assert again.lease_id is not None and again.previous_next == now + timedelta(seconds=3)
+
+
+def test_the_window_is_bounded_by_the_smallest_interval_among_the_readers(any_engine: Engine) -> None:
+    from charlee_collector import fetch_cache
+
+    url = httpx.URL("https://remotive.com/api/remote-jobs")
+    t = utcnow()
+    response = HttpResponse(200, b'{"jobs": []}', {}, str(url), '"v1"', None, not_modified=False)
+
+    def claim(owner: str, after: timedelta, window: timedelta) -> str:
+        with any_engine.begin() as conn:
+            return fetch_cache.claim(
+                conn,
+                "k",
+                owner,
+                source="remotive",
+                url=url,
+                now=t + after,
+                window=window,
+                lease_for=timedelta(seconds=40),
+            ).state
+
+    hourly, every_5 = timedelta(minutes=60), timedelta(minutes=5)
+    assert claim("hourly platform", timedelta(0), hourly) == "leased"
+    with any_engine.begin() as conn:
+        fetch_cache.store(conn, "k", "hourly platform", response, requested=url, now=t, window=hourly)
+    assert claim("hourly platform", timedelta(minutes=6), hourly) == "fresh"  # alone: an hour
+    assert claim("5-minute platform", timedelta(minutes=1), every_5) == "fresh"
+    # Once a 5-minute platform read it, the response is 5 minutes fresh for every reader.
+    assert claim("hourly platform", timedelta(minutes=6), hourly) == "leased"
+
+    with any_engine.begin() as conn:  # a day after it expired, and not in flight: pruned
+        assert fetch_cache.prune(conn, t + timedelta(days=1, minutes=4)) == 0  # expired less than a day ago
+        assert fetch_cache.prune(conn, t + timedelta(days=1, minutes=6)) == 1
