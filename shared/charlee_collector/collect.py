@@ -45,7 +45,7 @@ from charlee_collector.errors import (
     SourceError,
     TransientSourceError,
 )
-from charlee_collector.fetch import request_gate
+from charlee_collector.fetch import install_gate, remove_gate
 from charlee_collector.messages import CollectMessage, parse_collect_message
 from charlee_collector.models import utcnow
 from charlee_collector.observability import OUTCOME_METRIC, Metric, logger, metrics
@@ -161,6 +161,7 @@ def collect_platform(
     if skip_reason:
         logger.info("collection skipped", extra={"reason": skip_reason})
         return finish("skipped", error=skip_reason)
+    gate_token = None
     try:
         secrets = secret_reader(platform.credentials_secret) if platform.credentials_secret else None
         gate = PoliteFetches(
@@ -171,16 +172,16 @@ def collect_platform(
             secrets=secrets,
             interval_minutes=platform.collection_interval_minutes,
         )
-        with request_gate(gate):  # shared fetches and host limits: politeness.py
-            fetched = sources.fetch_platform(
-                platform.source,
-                platform.config,
-                client,
-                settings,
-                etag=platform.etag,
-                last_modified=platform.last_modified,
-                secrets=secrets,
-            )
+        gate_token = install_gate(gate)  # shared fetches and host limits: politeness.py
+        fetched = sources.fetch_platform(
+            platform.source,
+            platform.config,
+            client,
+            settings,
+            etag=platform.etag,
+            last_modified=platform.last_modified,
+            secrets=secrets,
+        )
         shared_fetch = gate.shared
     except FetchDeferred as exc:
         logger.info("collection deferred", extra={"retry_at": exc.retry_at.isoformat(), "error": str(exc)})
@@ -200,6 +201,9 @@ def collect_platform(
         return finish("failed", http_status=exc.http_status, error=str(exc))
     except SourceError as exc:  # the hierarchy's root: treat an unclassified source error as permanent
         return finish("failed", http_status=exc.http_status, error=str(exc))
+    finally:
+        if gate_token is not None:
+            remove_gate(gate_token)
 
     if fetched.outcome == "not_modified":
         return finish("not_modified", http_status=fetched.http_status, shared_fetch=shared_fetch)

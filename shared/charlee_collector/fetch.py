@@ -48,7 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -345,14 +345,24 @@ class RequestGate(Protocol):
 _gate: ContextVar[RequestGate | None] = ContextVar("request_gate", default=None)
 
 
+def install_gate(gate: RequestGate | None) -> Token[RequestGate | None]:
+    """Send every later ``get`` of this thread through ``gate`` (``None``: fetch directly), until
+    ``remove_gate`` with the token this returns."""
+    return _gate.set(gate)
+
+
+def remove_gate(token: Token[RequestGate | None]) -> None:
+    _gate.reset(token)
+
+
 @contextmanager
 def request_gate(gate: RequestGate | None) -> Iterator[None]:
     """Send every ``get`` in the block (this thread) through ``gate``; ``None`` fetches directly."""
-    token = _gate.set(gate)
+    token = install_gate(gate)
     try:
         yield
     finally:
-        _gate.reset(token)
+        remove_gate(token)
 
 
 def current_deadline() -> Deadline | None:
