@@ -22,6 +22,7 @@ Limits: an operator override (``fetch_hosts.max_concurrent`` / ``min_spacing_ms`
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -198,7 +199,7 @@ def acquire(
     slot opens within the wait.
     """
     give_up = time.monotonic() + wait_seconds
-    for attempt in range(1_000_000):
+    for attempt in itertools.count():
         with engine.begin() as conn:
             answer = try_acquire(conn, host, owner, now=clock(), lease_for=lease_for)
         if answer.lease_id is not None:
@@ -223,7 +224,7 @@ def acquire(
                 retry_at=retry_at,
             )
         sleep(max(0.0, min(opens_in, left, POLL_SECONDS[min(attempt, len(POLL_SECONDS) - 1)])))
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise AssertionError("unreachable")  # pragma: no cover - itertools.count() never ends
 
 
 def release(engine: Engine, host: str, slot: SlotAnswer, *, answered: bool = True) -> None:
