@@ -15,6 +15,7 @@ BENCHES = [
     "collector_batch.py",
     "cold_start.py",
     "local_run.py",
+    "shared_fetch.py",
 ]
 
 

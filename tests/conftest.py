@@ -1,8 +1,15 @@
 """Shared fixtures: a real PostgreSQL (and SQLite) database, the local HTTP server, moto AWS."""
 
+import os
+
 import pytest
 
 from charlee_collector.observability import metrics
+
+# Tests collect one platform again and again against routes they change between collections; a
+# shared response would answer those from the cache. Sharing is on (the code's default) only
+# where a test turns it on: tests/integration/test_shared_fetch.py and tests/faults/test_host_limits.py.
+os.environ.setdefault("SHARED_FETCH_WINDOW_SECONDS", "0")
 
 pytest_plugins = [
     "tests.support.db",

@@ -11,7 +11,10 @@ This is the one place that decides where each failure goes (DESIGN section 5):
 |                                                 | counted once per message, not per     |
 |                                                 | receive (backoff and pause)           |
 | database unavailable (sqlalchemy DBAPIError)    | raised: SQS redelivers                |
-| RateLimited                                     | acknowledged; run ``rate_limited``    |
+| RateLimited (or the host held by a Retry-After) | acknowledged; run ``rate_limited``    |
+| FetchDeferred (no host slot / shared fetch soon)| acknowledged; run ``deferred``; due   |
+|                                                 | again when the slot opens (no receive |
+|                                                 | count spent: politeness.py)           |
 | PermanentSourceError (4xx, payload, config)     | acknowledged; run ``failed``          |
 | items the database refuses (a value it cannot   | upsert rolled back; acknowledged; run |
 | hold, a constraint)                             | ``failed`` recorded on its own        |
@@ -37,6 +40,7 @@ from sqlalchemy import Connection, Engine
 
 from charlee_collector import sources
 from charlee_collector.errors import (
+    FetchDeferred,
     InvalidMessage,
     PermanentSourceError,
     RateLimited,
@@ -44,12 +48,14 @@ from charlee_collector.errors import (
     TransientSourceError,
 )
 from charlee_collector.events import RunFacts, build_event
+from charlee_collector.fetch import install_gate, remove_gate
 from charlee_collector.messages import CollectMessage, parse_collect_message
 from charlee_collector.models import utcnow
 from charlee_collector.observability import OUTCOME_METRIC, Metric, logger, metrics
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.outbox import EventBus, enqueue, publish_written
 from charlee_collector.platform_secrets import read_platform_secret
+from charlee_collector.politeness import PoliteFetches
 from charlee_collector.runtime import Runtime
 from charlee_collector.settings import Settings
 from charlee_collector.storage import (
@@ -174,8 +180,18 @@ def collect_platform(
     if skip_reason:
         logger.info("collection skipped", extra={"reason": skip_reason})
         return finish("skipped", error=skip_reason)
+    gate_token = None
     try:
         secrets = secret_reader(platform.credentials_secret) if platform.credentials_secret else None
+        gate = PoliteFetches(
+            engine,
+            settings,
+            source=platform.source,
+            credentials_secret=platform.credentials_secret,
+            secrets=secrets,
+            interval_minutes=platform.collection_interval_minutes,
+        )
+        gate_token = install_gate(gate)  # shared fetches and host limits: politeness.py
         fetched = sources.fetch_platform(
             platform.source,
             platform.config,
@@ -185,6 +201,10 @@ def collect_platform(
             last_modified=platform.last_modified,
             secrets=secrets,
         )
+        shared_fetch = gate.shared
+    except FetchDeferred as exc:
+        logger.info("collection deferred", extra={"retry_at": exc.retry_at.isoformat(), "error": str(exc)})
+        return finish("deferred", retry_at=exc.retry_at, error=str(exc))
     except RateLimited as exc:
         logger.warning(
             "rate limited", extra={"retry_at": exc.retry_at.isoformat(), "http_status": exc.http_status}
@@ -200,12 +220,16 @@ def collect_platform(
         return finish("failed", http_status=exc.http_status, error=str(exc))
     except SourceError as exc:  # the hierarchy's root: treat an unclassified source error as permanent
         return finish("failed", http_status=exc.http_status, error=str(exc))
+    finally:
+        if gate_token is not None:
+            remove_gate(gate_token)
 
     if fetched.outcome == "not_modified":
-        return finish("not_modified", http_status=fetched.http_status)
+        return finish("not_modified", http_status=fetched.http_status, shared_fetch=shared_fetch)
     return finish(
         "success",
         fetched.items,
+        shared_fetch=shared_fetch,
         http_status=fetched.http_status,
         fetched=len(fetched.items) + fetched.filtered_out,
         filtered=fetched.filtered_out,

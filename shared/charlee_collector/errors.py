@@ -8,6 +8,7 @@ CollectorError
     PermanentSourceError     4xx, unparseable payload, bad config: retrying cannot help
       InvalidPlatformConfig    the platform's config does not match its source's schema
     RateLimited              429/503 with Retry-After: carries ``retry_at``
+    FetchDeferred            no host slot (or shared fetch) soon enough: carries ``retry_at``
   InvalidMessage           a collect message or dispatcher event that fails its schema
 ```
 Where each one goes is DESIGN.md section 5; ``collect.py`` is the one place that maps them.
@@ -51,6 +52,15 @@ class RateLimited(SourceError):
 
     def __init__(self, message: str, *, retry_at: datetime, http_status: int | None = None) -> None:
         super().__init__(message, http_status=http_status)
+        self.retry_at = retry_at
+
+
+class FetchDeferred(SourceError):
+    """No slot on the host (or the shared fetch in flight did not finish) soon enough: the
+    collection is recorded ``deferred`` and the platform is due again at ``retry_at``."""
+
+    def __init__(self, message: str, *, retry_at: datetime) -> None:
+        super().__init__(message)
         self.retry_at = retry_at
 
 

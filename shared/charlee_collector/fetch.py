@@ -25,6 +25,10 @@ Every source fetches through ``get`` with a client from ``build_client``. What i
   connects (the client's network backend), so a DNS answer that changes between the two
   (rebinding) cannot slip through.
 
+Politeness at scale: when a collection installs a ``RequestGate`` (``request_gate``; the collector
+installs ``politeness.PoliteFetches``), ``get`` hands each request to it, with a callable that
+makes the request upstream: the gate decides whether it is fetched, shared or deferred.
+
 Failures map to the error tree (``errors.py``): connect errors are retried once after a short
 pause (unless the pause would pass the deadline), then ``TransientSourceError``; timeouts, an
 expired deadline and 5xx are transient; 429, and 503 with a Retry-After, raise ``RateLimited``;
@@ -44,13 +48,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpcore
 import httpx
@@ -322,6 +326,50 @@ def build_client(settings: Settings) -> httpx.Client:
     )
 
 
+# --- the gate every request of a collection passes -------------------------------------------
+
+
+class RequestGate(Protocol):
+    """Decides how one request is answered: ``upstream(etag, last_modified)`` fetches it."""
+
+    def get(
+        self,
+        url: httpx.URL,
+        headers: Mapping[str, str],
+        etag: str | None,
+        last_modified: str | None,
+        upstream: Callable[[str | None, str | None], HttpResponse],
+    ) -> HttpResponse: ...
+
+
+_gate: ContextVar[RequestGate | None] = ContextVar("request_gate", default=None)
+
+
+def install_gate(gate: RequestGate | None) -> Token[RequestGate | None]:
+    """Send every later ``get`` of this thread through ``gate`` (``None``: fetch directly), until
+    ``remove_gate`` with the token this returns."""
+    return _gate.set(gate)
+
+
+def remove_gate(token: Token[RequestGate | None]) -> None:
+    _gate.reset(token)
+
+
+@contextmanager
+def request_gate(gate: RequestGate | None) -> Iterator[None]:
+    """Send every ``get`` in the block (this thread) through ``gate``; ``None`` fetches directly."""
+    token = install_gate(gate)
+    try:
+        yield
+    finally:
+        remove_gate(token)
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline of the collection running in this thread, if any."""
+    return _deadline.get()
+
+
 # --- responses ---------------------------------------------------------------------------------
 
 
@@ -480,6 +528,22 @@ def get(
             current = current.copy_merge_params({k: v for k, v in params.items() if v is not None})
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise PermanentSourceError(f"the platform's url is not a valid URL: {exc}") from exc
+    gate = _gate.get()
+    if gate is not None:
+
+        def upstream(key_etag: str | None, key_last_modified: str | None) -> HttpResponse:
+            with request_gate(None):
+                return get(
+                    client,
+                    url,
+                    params=params,
+                    headers=headers,
+                    etag=key_etag,
+                    last_modified=key_last_modified,
+                    settings=settings,
+                )
+
+        return gate.get(current, dict(headers or {}), etag, last_modified, upstream)
     request_headers = dict(headers or {})
     if etag:
         request_headers["If-None-Match"] = etag

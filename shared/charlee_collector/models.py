@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -165,6 +166,9 @@ runs = Table(
     Column("filtered", Integer, nullable=False, server_default=text("0")),
     Column("duration_ms", Integer, nullable=False, default=0),
     Column("error", Text),
+    # True: a body came from the shared fetch cache (another collection's fetch); False: every
+    # request went upstream; NULL: nothing was fetched (skipped, deferred) or before 0005.
+    Column("shared_fetch", Boolean),
     Index("ix_collection_runs_platform_started", "platform_id", "started_at"),
 )
 
@@ -193,4 +197,56 @@ event_outbox = Table(
         sqlite_where=text("published_at IS NULL"),
     ),
     Index("ix_event_outbox_published", "published_at"),
+)
+
+# The shared fetch cache (fetch_cache.py): one row per request key, shared by every platform
+# that makes the same request. ``lease_owner``/``lease_until`` mark the fetch in flight.
+fetch_cache = Table(
+    "fetch_cache",
+    metadata,
+    Column("key", String(64), primary_key=True),  # sha256 hex of fetch_cache.request_key's parts
+    Column("source", String(50), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("url", String(2048), nullable=False),  # redacted: no userinfo, no query (operators read it)
+    Column("status", Integer),
+    Column("etag", String(512)),
+    Column("last_modified", String(100)),
+    Column("content_type", String(255)),
+    Column("final_url", String(2048)),  # set only when redirects led elsewhere
+    Column("body", LargeBinary),  # zlib-compressed, at most MAX_RESPONSE_BYTES before compression
+    Column("body_bytes", Integer),
+    Column("fetched_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("lease_owner", String(64)),
+    Column("lease_until", UTCDateTime),
+    Column("error_kind", String(20)),  # transient | permanent: the failure waiters share
+    Column("error", Text),
+    Column("error_status", Integer),
+    Column("failed_at", UTCDateTime),
+    Index("ix_fetch_cache_expires", "expires_at"),
+)
+
+# Per-host politeness (host_limits.py): fleet-wide spacing, Retry-After holds, operator overrides.
+fetch_hosts = Table(
+    "fetch_hosts",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("next_request_at", UTCDateTime),
+    Column("retry_after_until", UTCDateTime),
+    Column("max_concurrent", Integer),  # operator override; NULL: the known or global default
+    Column("min_spacing_ms", Integer),  # operator override; NULL: the known or global default
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    CheckConstraint("max_concurrent IS NULL OR max_concurrent >= 1", name="ck_fetch_hosts_concurrent"),
+    CheckConstraint("min_spacing_ms IS NULL OR min_spacing_ms >= 0", name="ck_fetch_hosts_spacing"),
+)
+
+# One row per request in flight to a host: a slot, freed on release or when it expires.
+fetch_host_leases = Table(
+    "fetch_host_leases",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_fetch_host_leases_host", "host", "expires_at"),
 )

@@ -54,6 +54,13 @@ def _webhook_format(raw: str) -> str:
     return value
 
 
+def _seconds_or_zero(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"expected 0 or a positive number of seconds, got {raw!r}")
+    return value
+
+
 def _read(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -113,6 +120,14 @@ class Settings:
     # destination does). The URL is a secret (a Slack webhook's path is its token).
     events_webhook_url: str | None = field(default=None, repr=False)
     events_webhook_format: str = "slack"
+    # Politeness at scale (politeness.py). How long one upstream response serves every platform
+    # with the same request key, at most; each platform's own interval bounds it further. 0
+    # turns sharing off (every platform fetches for itself; host limits still apply).
+    shared_fetch_window_seconds: float = 900.0
+    # How long a collection waits for another's fetch of the same key, or for a host slot,
+    # before it records a deferred run instead of spending its Lambda time asleep.
+    shared_fetch_wait_seconds: float = 10.0
+    host_slot_wait_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -143,6 +158,9 @@ class Settings:
             event_bus_name=env.get("EVENT_BUS_NAME") or None,
             events_webhook_url=env.get("EVENTS_WEBHOOK_URL") or None,
             events_webhook_format=_read(env, "EVENTS_WEBHOOK_FORMAT", _webhook_format, "slack"),
+            shared_fetch_window_seconds=_read(env, "SHARED_FETCH_WINDOW_SECONDS", _seconds_or_zero, 900.0),
+            shared_fetch_wait_seconds=_read(env, "SHARED_FETCH_WAIT_SECONDS", _seconds_or_zero, 10.0),
+            host_slot_wait_seconds=_read(env, "HOST_SLOT_WAIT_SECONDS", _seconds_or_zero, 5.0),
         )
 
 

@@ -114,7 +114,7 @@ class RunRecord:
 
     platform_id: int
     trigger: str
-    outcome: str  # success | not_modified | rate_limited | failed | skipped
+    outcome: str  # success | not_modified | rate_limited | deferred | failed | skipped
     started_at: datetime
     finished_at: datetime
     message_id: str | None = None
@@ -128,6 +128,7 @@ class RunRecord:
     etag: str | None = None
     last_modified: str | None = None
     attempt: int = 1  # SQS's receive count: redeliveries of one message are one failure, not five
+    shared_fetch: bool | None = None  # whether a body came from the shared fetch cache
 
 
 @dataclass(frozen=True)
@@ -558,6 +559,7 @@ def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> Pl
             filtered=run.filtered,
             duration_ms=max(int((run.finished_at - run.started_at).total_seconds() * 1000), 0),
             error=error,
+            shared_fetch=run.shared_fetch,
         )
     )
     now = run.finished_at
@@ -585,6 +587,9 @@ def finish_run(conn: Connection, run: RunRecord, policy: SchedulingPolicy) -> Pl
             )
     elif run.outcome == "rate_limited":
         values["next_collection_at"] = next_after_success(now, interval, run.retry_at)
+    elif run.outcome == "deferred" and run.retry_at is not None:
+        # No slot on the host yet (politeness.py): due again when it opens; not a failure.
+        values["next_collection_at"] = run.retry_at
     elif run.outcome == "failed" and run.attempt > 1:
         # SQS is retrying a message whose first attempt already counted: note the error only.
         values.update(last_error=error, last_error_at=now)

@@ -19,6 +19,9 @@ from charlee_collector.db import create_db_engine
 from charlee_collector.models import (
     MAX_INTERVAL_MINUTES,
     event_outbox,
+    fetch_cache,
+    fetch_host_leases,
+    fetch_hosts,
     opportunities,
     platforms,
     runs,
@@ -26,7 +29,7 @@ from charlee_collector.models import (
 )
 
 TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs", "event_outbox"}
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _roundtrip(engine: Engine) -> None:
@@ -299,3 +302,58 @@ def test_0004_adds_the_event_outbox_keeping_every_row(empty_engine: Engine) -> N
         assert "event_outbox" not in inspect(conn).get_table_names()
         assert conn.execute(text("SELECT count(*) FROM freelance_opportunities")).scalar_one() == 1
         assert conn.execute(text("SELECT count(*) FROM collection_runs")).scalar_one() == 1
+
+
+# The revision 0005 upgrades from.
+BEFORE_0005 = "0004"
+TABLES_0005 = {"fetch_cache", "fetch_hosts", "fetch_host_leases"}
+
+
+def test_0005_adds_the_shared_fetch_tables_keeping_every_row(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine, BEFORE_0005)
+    now = utcnow()
+    with empty_engine.begin() as conn:
+        platform_id = conn.execute(
+            insert(platforms)
+            .values(**_platform_row("held", 60, etag='"v1"', last_modified="Tue, 01 Dec 2026 10:00:00 GMT"))
+            .returning(platforms.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(runs).values(
+                platform_id=platform_id,
+                trigger="schedule",
+                outcome="success",
+                started_at=now,
+                finished_at=now,
+            )
+        )
+
+    migrate.upgrade(empty_engine, "0005")
+    assert set(inspect(empty_engine).get_table_names()) >= TABLES_0005
+    with empty_engine.begin() as conn:
+        platform = conn.execute(select(platforms)).one()
+        run = conn.execute(select(runs)).one()
+        # Old rows keep their values; a run from before reads "not known" for its fetch.
+        assert (platform.name, platform.etag, platform.last_modified) == (
+            "held",
+            '"v1"',
+            "Tue, 01 Dec 2026 10:00:00 GMT",
+        )
+        assert run.shared_fetch is None
+        conn.execute(runs.update().values(shared_fetch=True))
+        conn.execute(
+            insert(fetch_cache).values(
+                key="k" * 64, source="rss", host="example.org", url="https://example.org/"
+            )
+        )
+        conn.execute(insert(fetch_hosts).values(host="example.org", max_concurrent=1, updated_at=now))
+        conn.execute(insert(fetch_host_leases).values(host="example.org", owner="o", expires_at=now))
+    with pytest.raises(DBAPIError, match="ck_fetch_hosts_concurrent"), empty_engine.begin() as conn:
+        conn.execute(insert(fetch_hosts).values(host="zero.example.org", max_concurrent=0, updated_at=now))
+
+    migrate.downgrade(empty_engine, BEFORE_0005)
+    assert not TABLES_0005 & set(inspect(empty_engine).get_table_names())
+    with empty_engine.connect() as conn:
+        assert "shared_fetch" not in {c["name"] for c in inspect(conn).get_columns("collection_runs")}
+        assert conn.execute(text("SELECT count(*) FROM collection_runs")).scalar_one() == 1
+        assert conn.execute(select(platforms.c.etag)).scalar_one() == '"v1"'

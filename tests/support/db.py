@@ -26,7 +26,10 @@ from sqlalchemy import URL, Engine, create_engine, make_url, text
 from charlee_collector import migrate
 from charlee_collector.db import create_db_engine
 
-TABLES = "collection_runs, event_outbox, freelance_opportunities, freelance_platforms"
+TABLES = (
+    "collection_runs, event_outbox, freelance_opportunities, freelance_platforms, "
+    "fetch_cache, fetch_hosts, fetch_host_leases"
+)
 
 
 def _answers(host: str, port: int) -> bool:

@@ -13,6 +13,7 @@ One ``ThreadingHTTPServer`` on 127.0.0.1 (random port) runs for the whole sessio
         url = http_server.url("/feed.xml")                      # http://127.0.0.1:<port>/feed.xml
         ...
         assert http_server.requests[-1].headers["If-None-Match"] == '"v1"'
+        assert http_server.max_in_flight <= 2                   # most requests answered at once
 
 ``route(path, ...)`` options: ``status`` (200), ``body`` (bytes or str), ``headers``,
 ``content_type``, ``delay`` (seconds before the answer), ``etag`` / ``last_modified`` (sent,
@@ -95,6 +96,13 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _answer(self, *, send_body: bool, received: bytes = b"") -> None:
+        self.server.owner.entered(+1)
+        try:
+            self._respond(send_body=send_body, received=received)
+        finally:
+            self.server.owner.entered(-1)
+
+    def _respond(self, *, send_body: bool, received: bytes) -> None:
         parts = urlsplit(self.path)
         self.server.owner.record(
             RecordedRequest(self.command, parts.path, parts.query, dict(self.headers), received)
@@ -152,6 +160,8 @@ class LocalHTTPServer:
         self._lock = threading.Lock()
         self._routes: dict[str, list[Response]] = {}
         self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests being answered at one time since the reset
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
         self.port = int(self._server.server_address[1])
@@ -209,11 +219,17 @@ class LocalHTTPServer:
         with self._lock:
             self.requests.append(request)
 
+    def entered(self, step: int) -> None:
+        with self._lock:
+            self.in_flight += step
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
     def reset(self) -> None:
         """Forget every route and recorded request."""
         with self._lock:
             self._routes.clear()
             self.requests.clear()
+            self.max_in_flight = self.in_flight
 
     def stop(self) -> None:
         self._server.shutdown()

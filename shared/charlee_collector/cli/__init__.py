@@ -10,6 +10,7 @@ opportunities mark ID... --status S     applied, dismissed or new
 sources [NAME]                          the sources, or one source's config keys
 dlq list|delete|purge|redrive           the dead-letter queue
 events list [--pending] | events publish the OpportunitiesCollected outbox
+hosts list | hosts set | hosts clear    per-host request limits and their overrides
 local run [--every 15m] | local poll    the whole pipeline on this machine
 ```
 Every command uses ``DATABASE_URL`` when set, else the local SQLite file
@@ -28,7 +29,7 @@ import typer
 from rich.markup import escape
 
 from charlee_collector import __version__
-from charlee_collector.cli import collecting, dlq, events, local_mode, platforms, reports, sources
+from charlee_collector.cli import collecting, dlq, events, hosts, local_mode, platforms, reports, sources
 from charlee_collector.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -59,6 +60,7 @@ app = typer.Typer(
 app.add_typer(platforms.app, name="platforms")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(events.app, name="events")
+app.add_typer(hosts.app, name="hosts")
 app.add_typer(local_mode.app, name="local")
 app.command("collect")(collecting.collect_command)
 app.command("dispatch")(collecting.dispatch_command)

@@ -145,7 +145,8 @@ class TickReport:
     @property
     def failed(self) -> bool:
         return bool(self.dead_lettered or self.handler_errors) or any(
-            p.outcome not in ("success", "not_modified", "rate_limited", "skipped") for p in self.platforms
+            p.outcome not in ("success", "not_modified", "rate_limited", "deferred", "skipped")
+            for p in self.platforms
         )
 
 
