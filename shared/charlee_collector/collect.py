@@ -55,6 +55,7 @@ from charlee_collector.storage import (
     database_reason,
     finish_run,
     load_platform,
+    lock_platform,
     refused_by_database,
     stored_error,
     upsert_opportunities,
@@ -203,12 +204,19 @@ def _record(
 ) -> tuple[RunRecord, PlatformAfterRun]:
     """Upsert the items (when there are any) and record the run, in one transaction."""
     with engine.begin() as conn:
+        # The row is locked (and read) once, first, for both writers below.
+        locked = lock_platform(conn, platform.id)
         if items is not None:
             counts = upsert_opportunities(
-                conn, platform_id=platform.id, user_id=platform.user_id, items=items, now=run.finished_at
+                conn,
+                platform_id=platform.id,
+                user_id=platform.user_id,
+                items=items,
+                now=run.finished_at,
+                platform_locked=True,
             )
             run = replace(run, inserted=counts.inserted, updated=counts.updated)
-        return run, finish_run(conn, run, settings.scheduling)
+        return run, finish_run(conn, run, settings.scheduling, locked=locked)
 
 
 def _skip_reason(platform: PlatformRecord, message: CollectMessage) -> str | None:
