@@ -295,7 +295,8 @@ def json_safe(value: Any, depth: int = 0) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
+    # dict and list first: the Mapping ABC's isinstance check is slow, and JSON gives only those.
+    if isinstance(value, dict | Mapping):
         return {_json_key(k): json_safe(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [json_safe(item, depth + 1) for item in value]
