@@ -66,6 +66,7 @@ from charlee_collector.storage import (
     database_reason,
     finish_run,
     load_platform,
+    lock_platform,
     refused_by_database,
     stored_error,
     upsert_opportunities,
@@ -249,12 +250,19 @@ def _record(
     changed anything), in one transaction; the outbox row's id, or None."""
     with engine.begin() as conn:
         counts = None
-        if items is not None:
+        # The row is locked (and read) once, first, for both writers below.
+        locked = lock_platform(conn, platform.id)
+        if items is not None and locked is not None:  # deleted meanwhile: nothing to store for it
             counts = upsert_opportunities(
-                conn, platform_id=platform.id, user_id=platform.user_id, items=items, now=run.finished_at
+                conn,
+                platform_id=platform.id,
+                user_id=platform.user_id,
+                items=items,
+                now=run.finished_at,
+                platform_locked=True,
             )
             run = replace(run, inserted=counts.inserted, updated=counts.updated)
-        after = finish_run(conn, run, settings.scheduling)
+        after = finish_run(conn, run, settings.scheduling, locked=locked)
         event_row = _write_event(conn, platform, run, counts, after.run_id) if counts else None
         return run, after, event_row
 

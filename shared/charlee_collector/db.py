@@ -16,6 +16,7 @@ record is retried); the next use gets a fresh connection.
 
 from __future__ import annotations
 
+import functools
 import socket
 import ssl
 import threading
@@ -155,6 +156,7 @@ def create_db_engine(
     )
     event.listen(engine, "connect", _no_delay)
     _replace_broken_connections(engine)
+    _remember_converted_statements()
     return engine
 
 
@@ -170,6 +172,43 @@ def _no_delay(dbapi_connection: Any, _record: Any) -> None:
         raise RuntimeError("pg8000 internals changed: cannot set TCP_NODELAY on the connection")
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+# pg8000 rewrites each statement's %s markers into $1, $2, ... by scanning its text in Python, a
+# character at a time, on every execute: 0.6 ms for the 1.5 KB upsert, ~2 ms of a 50-item
+# collection's CPU over its statements. SQLAlchemy hands it the same few texts again and again.
+_CONVERTED_STATEMENTS = 512
+_LONGEST_REMEMBERED = 16 * 1024  # longer texts (one-off multi-row VALUES) are converted each time
+
+
+def _remember_converted_statements() -> None:
+    """Make pg8000 convert each statement text once per process, not once per execute.
+
+    Only the positional styles (SQLAlchemy's is ``format``) are remembered: their result is a
+    function of the text alone and the arguments pass through as given. Named styles, and a
+    text that fails to convert, go to pg8000's own function every time.
+    """
+    import pg8000.legacy
+
+    convert = pg8000.legacy.convert_paramstyle
+    if getattr(convert, "remembers", False):
+        return
+
+    @functools.lru_cache(maxsize=_CONVERTED_STATEMENTS)
+    def converted(style: str, query: str) -> str:
+        return str(convert(style, query, ())[0])
+
+    def remembering(style: str, query: str, args: Any) -> tuple[str, Any]:
+        if style in _POSITIONAL_STYLES and len(query) <= _LONGEST_REMEMBERED:
+            return converted(style, query), args
+        return convert(style, query, args)
+
+    remembering.remembers = True  # type: ignore[attr-defined]
+    remembering.cache_info = converted.cache_info  # type: ignore[attr-defined]
+    pg8000.legacy.convert_paramstyle = remembering
+
+
+_POSITIONAL_STYLES = frozenset({"format", "qmark", "numeric"})
 
 
 _FRESH = "charlee_fresh"  # connection_record.info key: connected, not yet checked out

@@ -295,11 +295,18 @@ def json_safe(value: Any, depth: int = 0) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(clean_text(str(k)) or ""): json_safe(v, depth + 1) for k, v in value.items()}
+    # dict and list first: the Mapping ABC's isinstance check is slow, and JSON gives only those.
+    if isinstance(value, dict | Mapping):
+        return {_json_key(k): json_safe(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [json_safe(item, depth + 1) for item in value]
     return clean_text(str(value))
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str) and key.isascii() and "\x00" not in key:  # most keys: clean_text's strip
+        return key.strip()
+    return str(clean_text(str(key)) or "")
 
 
 def _safe_url(value: Any) -> str | None:

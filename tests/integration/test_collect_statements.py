@@ -1,0 +1,89 @@
+"""What one collection asks the database: the platform row is read once to decide, then locked
+(and read) once, first, for both of its writers (the upsert and the run record)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, select
+
+from charlee_collector.collect import collect_platform
+from charlee_collector.fetch import build_client
+from charlee_collector.messages import CollectMessage
+from charlee_collector.models import opportunities, runs
+from charlee_collector.settings import Settings
+from tests.support.factories import add_platform
+from tests.support.http_server import LocalHTTPServer
+
+
+def _jobs(count: int) -> bytes:
+    jobs = [
+        {
+            "id": f"job-{n}",
+            "title": f"job {n}",
+            "description": f"<p>item {n}</p>",
+            "url": f"https://j.example/{n}",
+        }
+        for n in range(count)
+    ]
+    return json.dumps({"jobs": jobs}).encode()
+
+
+@pytest.fixture
+def statements(pg_engine: Engine) -> Iterator[list[str]]:
+    """Every statement text the engine sends while the test runs, in order."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(pg_engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(pg_engine, "before_cursor_execute", record)
+
+
+def _collect(pg_engine: Engine, settings: Settings, platform_id: int) -> str:
+    client = build_client(settings)
+    try:
+        return collect_platform(pg_engine, client, CollectMessage(platform_id=platform_id), settings).outcome
+    finally:
+        client.close()
+
+
+def _platform_reads(statements: list[str]) -> list[int]:
+    return [i for i, s in enumerate(statements) if s.startswith("SELECT") and "FROM freelance_platforms" in s]
+
+
+@pytest.mark.parametrize(("status", "outcome", "inserted"), [(200, "success", 3), (404, "failed", 0)])
+def test_the_platform_row_is_read_twice_and_locked_before_any_write(
+    pg_engine: Engine,
+    http_server: LocalHTTPServer,
+    allow_private_networks: Settings,
+    statements: list[str],
+    status: int,
+    outcome: str,
+    inserted: int,
+) -> None:
+    http_server.route("/jobs", body=_jobs(3), content_type="application/json", status=status)
+    with pg_engine.begin() as conn:
+        platform_id = add_platform(
+            conn, source="json_api", config={"url": http_server.url("/jobs"), "items": "jobs"}
+        )
+    statements.clear()
+
+    assert _collect(pg_engine, allow_private_networks, platform_id) == outcome
+
+    load, lock = _platform_reads(statements)  # exactly two: to decide, then locked for the writes
+    assert "FOR" not in statements[load] and statements[lock].endswith("FOR NO KEY UPDATE")
+    writes = [i for i, s in enumerate(statements) if s.startswith(("INSERT", "UPDATE"))]
+    assert writes and lock < min(writes)  # the lock first: concurrent deliveries queue, not deadlock
+    with pg_engine.connect() as conn:
+        stored = conn.execute(
+            select(runs.c.outcome, runs.c.inserted).where(runs.c.platform_id == platform_id)
+        )
+        assert stored.all() == [(outcome, inserted)]
+        count = conn.execute(select(opportunities.c.id).where(opportunities.c.platform_id == platform_id))
+        assert len(count.all()) == inserted
