@@ -116,7 +116,10 @@ def check_on(template: dict[str, Any]) -> list[str]:
         invokes_alias(mapping["Properties"]["FunctionName"], "CollectorFunction"),
         "the SQS event source skips the alias",
     )
-    (rule,) = of_type(resources, "AWS::Events::Rule").values()
+    # The schedule: the one rule with a ScheduleExpression (the others match events on the bus).
+    (rule,) = [
+        r for r in of_type(resources, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+    ]
     (target,) = rule["Properties"]["Targets"]
     expect(invokes_alias(target["Arn"], "DispatcherFunction"), "the schedule skips the alias")
     for name, permission in of_type(resources, "AWS::Lambda::Permission").items():
