@@ -17,6 +17,7 @@ its "branch not reachable" warnings.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,19 @@ def check(name: str, values: dict[str, str], translated: dict[str, Any]) -> list
             "DatabaseSchema" in ([depends] if isinstance(depends, str) else depends),
             f"{function} lost DependsOn",
         )
+
+    def invokes_a_function(resource: dict[str, Any]) -> bool:
+        # Rules that only route bus events to a queue or an API destination never touch the
+        # database; the schedule and the SQS mapping invoke the functions and must wait.
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping":
+            return True
+        targets = json.dumps(resource["Properties"].get("Targets", []))
+        return any(function in targets for function in FUNCTIONS)
+
     for kind in ("AWS::Events::Rule", "AWS::Lambda::EventSourceMapping"):
-        for logical_id in of_type(resources, kind):
+        for logical_id, resource in of_type(resources, kind).items():
+            if not invokes_a_function(resource):
+                continue
             expect(
                 "DatabaseSchema" in dependencies(stack, logical_id),
                 f"{kind} {logical_id} may run before the schema",
