@@ -12,21 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from charlee_collector import migrate
-from charlee_collector.db import create_db_engine
 from charlee_collector.models import event_outbox
-from tests.support.cli import FEED_ITEMS, Cli, rss
+from tests.support.cli import FEED_ITEMS, Cli, local_database, rss
 from tests.support.factories import add_platform
 
 
 @pytest.fixture
 def local_db(tmp_path: Path) -> Iterator[Engine]:
-    path = tmp_path / "charlee" / "collector.sqlite3"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_db_engine(f"sqlite:///{path}")
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+    yield from local_database(tmp_path)
 
 
 @pytest.fixture

@@ -19,11 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from charlee_collector import migrate
-from charlee_collector.db import create_db_engine
 from charlee_collector.local.defaults import DEFAULT_PLATFORMS
 from charlee_collector.models import opportunities, platforms, runs
-from tests.support.cli import FEED_ITEMS, Cli, rss
+from tests.support.cli import FEED_ITEMS, Cli, local_database, rss
 from tests.support.factories import add_platform, add_platforms
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
@@ -36,13 +34,7 @@ def cli(tmp_path: Path) -> Cli:
 
 @pytest.fixture
 def local_db(tmp_path: Path) -> Iterator[Engine]:
-    """An engine on the local default database the command uses (under CHARLEE_HOME), migrated."""
-    path = tmp_path / "charlee" / "collector.sqlite3"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_db_engine(f"sqlite:///{path}")
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+    yield from local_database(tmp_path)
 
 
 def stored(engine: Engine) -> int:

@@ -16,20 +16,14 @@ import pytest
 from sqlalchemy import URL, create_engine, text
 
 from charlee_collector.cli import main
-from tests.support.cli import FEED_ITEMS, Cli, database_url, rss
+from tests.support.cli import FEED_ITEMS, Cli, backend_cli, rss
 
 CLOSED = "http://127.0.0.1:9/feed.xml"  # nothing listens on the discard port: connection refused
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
-    """The command on the backend under test (PostgreSQL is emptied after the test)."""
-    postgres: URL | None = None
-    if request.param == "postgresql":
-        request.getfixturevalue("pg_engine")  # truncates the tables when the test ends
-        postgres = request.getfixturevalue("postgres_url")
-    url = database_url(request.param, tmp_path, postgres)
-    return Cli(tmp_path, {"DATABASE_URL": url, "COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"})
+    return backend_cli(request, tmp_path)
 
 
 @pytest.fixture

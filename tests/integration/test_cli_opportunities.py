@@ -10,21 +10,15 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import URL
 
-from tests.support.cli import Cli, Result, database_url, rss
+from tests.support.cli import Cli, Result, backend_cli, rss
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sources"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
-    postgres: URL | None = None
-    if request.param == "postgresql":
-        request.getfixturevalue("pg_engine")  # truncates the tables when the test ends
-        postgres = request.getfixturevalue("postgres_url")
-    url = database_url(request.param, tmp_path, postgres)
-    return Cli(tmp_path, {"DATABASE_URL": url, "COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"})
+    return backend_cli(request, tmp_path)
 
 
 def add(cli: Cli, name: str, source: str, config: dict) -> int:

@@ -8,11 +8,16 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL
+import pytest
+from sqlalchemy import URL, Engine
+
+from charlee_collector import migrate
+from charlee_collector.db import create_db_engine
 
 # Settings of the machine running the tests that must not leak into the command under test.
 SCRUBBED_PREFIXES = (
@@ -90,6 +95,27 @@ def database_url(backend: str, tmp_path: Path, postgres_url: URL | None) -> str:
         return f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     assert postgres_url is not None
     return postgres_url.render_as_string(hide_password=False)
+
+
+def backend_cli(request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
+    """The command on the backend a ``params=["sqlite", "postgresql"]`` fixture chose (PostgreSQL
+    is emptied after the test), allowed to fetch from the local HTTP server."""
+    postgres: URL | None = None
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_engine")  # truncates the tables when the test ends
+        postgres = request.getfixturevalue("postgres_url")
+    url = database_url(request.param, tmp_path, postgres)
+    return Cli(tmp_path, {"DATABASE_URL": url, "COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"})
+
+
+def local_database(tmp_path: Path) -> Iterator[Engine]:
+    """An engine on the local default database the command uses (under CHARLEE_HOME), migrated."""
+    path = tmp_path / "charlee" / "collector.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_db_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 # --- a small feed for the local HTTP server ---------------------------------------------------
