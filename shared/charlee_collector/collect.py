@@ -283,7 +283,7 @@ def _write_event(
         collected_at=run.finished_at,
         fetched=run.fetched,
     )
-    event = build_event(conn, facts, inserted_ids=counts.inserted_ids, updated_ids=counts.updated_ids)
+    event = build_event(facts, counts.written)
     return enqueue(conn, event, now=run.finished_at) if event else None
 
 

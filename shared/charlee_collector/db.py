@@ -154,10 +154,18 @@ def create_db_engine(
     engine = create_engine(
         url, pool_size=pool_size, max_overflow=2, pool_recycle=300, connect_args=connect_args
     )
+    event.listen(engine, "do_connect", _one_round_trip_connection)
     event.listen(engine, "connect", _no_delay)
     _replace_broken_connections(engine)
     _remember_converted_statements()
     return engine
+
+
+def _one_round_trip_connection(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+    """pg8000's connection with each statement in one round trip (``pg_wire``)."""
+    from charlee_collector import pg_wire
+
+    return pg_wire.Connection(*cargs, **cparams)
 
 
 def _no_delay(dbapi_connection: Any, _record: Any) -> None:

@@ -1,7 +1,8 @@
 """The OpportunitiesCollected event: what the rest of the app learns after a collection.
 
 One event per collection that inserted or updated opportunities (none otherwise), built in the
-collection's transaction from the rows it wrote, and stored in the outbox (``outbox.py``) as the
+collection's transaction from the rows its upsert wrote (``storage.WrittenRow``: each row's id
+and the item it now holds, so nothing is read back), and stored in the outbox (``outbox.py``) as the
 exact JSON text PutEvents sends. Its ``detail``::
 
     event_id       stable: a UUID derived from the run (id, platform, time), the same on every
@@ -21,9 +22,10 @@ KB. DETAIL_LIMIT_BYTES (60 KiB) keeps the whole entry (detail, source, detail ty
 256 KiB an SQS target accepts with the envelope around it. The rows of one collection can always
 be read back: ``platform_id = P AND updated_at = collected_at``.
 
-Values come from the database, which holds cleaned text only; they pass ``normalize.json_safe``
-again anyway (a platform's name is typed by a person), so no title can break the JSON or the
-publishing of it.
+The items' values are what ``normalize.build_opportunity`` made of the source's: cleaned text
+(no NUL, no lone surrogate), cut to the columns, http(s) links only, exactly what the rows hold;
+so no title can break the JSON or the publishing of it. The head passes ``normalize.json_safe``
+(a platform's name is typed by a person).
 """
 
 from __future__ import annotations
@@ -36,16 +38,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select
-
-from charlee_collector.models import opportunities
+from charlee_collector.storage import WrittenRow
 
 SOURCE = "charlee.collector"
 DETAIL_TYPE = "OpportunitiesCollected"
 DETAIL_LIMIT_BYTES = 60 * 1024
-# Rows read per query while building the list: databases cap a statement's parameters, and the
-# size bound stops the reading early on a huge first collection.
-READ_CHUNK = 500
 SUMMARY_ITEMS = 3  # items a summary names; the count says how many more there are
 SUMMARY_TITLE_CHARS = 120
 _EVENT_NAMESPACE = uuid.UUID("5b0f3f1e-6a43-4d59-9a59-0c1c2b7f5a10")  # fixed: ids stay stable
@@ -83,18 +80,15 @@ def event_id_for(run_id: int, platform_id: int, collected_at: datetime) -> str:
 
 
 def build_event(
-    conn: Connection,
-    facts: RunFacts,
-    *,
-    inserted_ids: Sequence[int],
-    updated_ids: Sequence[int],
-    limit_bytes: int = DETAIL_LIMIT_BYTES,
+    facts: RunFacts, written: Sequence[WrittenRow], *, limit_bytes: int = DETAIL_LIMIT_BYTES
 ) -> CollectedEvent | None:
-    """The event of a collection, from the rows it just wrote; None when it changed nothing."""
-    if not inserted_ids and not updated_ids:
+    """The event of a collection, from the rows its upsert wrote; None when it changed nothing."""
+    if not written:
         return None
     from charlee_collector.normalize import json_safe  # lxml stays out of the dispatcher's start
 
+    inserted_ids = sorted(row.id for row in written if row.new)
+    updated_ids = sorted(row.id for row in written if not row.new)
     event_id = event_id_for(facts.run_id, facts.platform_id, facts.collected_at)
     head: dict[str, Any] = {
         "event_id": event_id,
@@ -106,10 +100,10 @@ def build_event(
         "collected_at": facts.collected_at.isoformat(),
         "counts": {"fetched": facts.fetched, "inserted": len(inserted_ids), "updated": len(updated_ids)},
     }
-    head = json_safe(head)
-    changes = [(row_id, "new") for row_id in sorted(inserted_ids)]
-    changes += [(row_id, "updated") for row_id in sorted(updated_ids)]
-    items, complete = _items_within(conn, changes, limit_bytes, json_safe)
+    head = json_safe(head)  # the platform's name was typed by a person
+    # New ones first, each in id order.
+    changes = sorted(written, key=lambda row: (not row.new, row.id))
+    items, complete = _items_within(changes, limit_bytes)
     summary = compose_summary(head["platform"]["name"], items, len(inserted_ids), len(updated_ids))
     if complete:
         detail = _encode({**head, "truncated": False, "opportunities": items, "summary": summary})
@@ -139,45 +133,25 @@ def compose_summary(platform_name: str, items: Sequence[dict[str, Any]], inserte
     return text + (f" and {more} more" if more > 0 else "")
 
 
-def _items_within(
-    conn: Connection, changes: list[tuple[int, str]], limit_bytes: int, json_safe: Any
-) -> tuple[list[dict[str, Any]], bool]:
-    """The changed rows as event items, read until their encoded size passes the limit."""
-    change_of = dict(changes)
-    order = {row_id: n for n, (row_id, _change) in enumerate(changes)}
+def _items_within(changes: Sequence[WrittenRow], limit_bytes: int) -> tuple[list[dict[str, Any]], bool]:
+    """The written rows as event items, until their encoded size passes the limit."""
     items: list[dict[str, Any]] = []
     size = 0
-    o = opportunities.c
-    for start in range(0, len(changes), READ_CHUNK):
-        ids = [row_id for row_id, _change in changes[start : start + READ_CHUNK]]
-        rows = conn.execute(
-            select(
-                o.id,
-                o.external_id,
-                o.title,
-                o.url,
-                o.client_budget,
-                o.client_currency,
-                o.budget_period,
-                o.posted_at,
-            ).where(o.id.in_(ids))
-        ).all()
-        for row in sorted(rows, key=lambda r: order[r.id]):
-            item = json_safe(
-                {
-                    "id": row.id,
-                    "external_id": row.external_id,
-                    "title": row.title,
-                    "url": row.url,
-                    "budget": _budget(row.client_budget, row.client_currency, row.budget_period),
-                    "posted_at": row.posted_at.isoformat() if row.posted_at else None,
-                    "change": change_of[row.id],
-                }
-            )
-            size += len(_encode(item).encode("utf-8")) + 1
-            if size > limit_bytes:
-                return items, False
-            items.append(item)
+    for row in changes:
+        item = row.item
+        entry = {
+            "id": row.id,
+            "external_id": item.external_id,
+            "title": item.title,
+            "url": item.url,
+            "budget": _budget(item.client_budget, item.client_currency, item.budget_period),
+            "posted_at": item.posted_at.isoformat() if item.posted_at else None,
+            "change": "new" if row.new else "updated",
+        }
+        size += len(_encode(entry).encode("utf-8")) + 1
+        if size > limit_bytes:
+            return items, False
+        items.append(entry)
     return items, True
 
 

@@ -97,15 +97,32 @@ class PlatformRecord:
 
 
 @dataclass(frozen=True)
+class WrittenRow:
+    """One row an upsert inserted (``new``) or rewrote, with the item it now holds."""
+
+    id: int
+    item: Opportunity
+    new: bool
+
+
+@dataclass(frozen=True)
 class UpsertCounts:
     """What one bulk upsert did."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    # The rows' ids, for the OpportunitiesCollected event (events.py); the counts say the same.
-    inserted_ids: tuple[int, ...] = field(default=(), compare=False, repr=False)
-    updated_ids: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    # The rows written, in statement order, for the OpportunitiesCollected event (events.py):
+    # the items are what the rows hold, so the event needs no reading back.
+    written: tuple[WrittenRow, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def inserted_ids(self) -> tuple[int, ...]:
+        return tuple(row.id for row in self.written if row.new)
+
+    @property
+    def updated_ids(self) -> tuple[int, ...]:
+        return tuple(row.id for row in self.written if not row.new)
 
 
 @dataclass(frozen=True)
@@ -390,20 +407,18 @@ def upsert_opportunities(
     # rows (chunk by chunk, and row by row inside a chunk) never wait for each other in a cycle.
     rows = [_item_values(unique[external_id]) for external_id in sorted(unique)]
     upsert_chunk = _upsert_chunk_postgres if conn.dialect.name == "postgresql" else _upsert_chunk_sqlite
-    inserted: list[int] = []
-    updated: list[int] = []
+    written: list[WrittenRow] = []
     for start in range(0, len(rows), chunk_size):
-        chunk_inserted, chunk_updated = upsert_chunk(
+        for row_id, external_id, new in upsert_chunk(
             conn, rows[start : start + chunk_size], platform_id, user_id, now
-        )
-        inserted += chunk_inserted
-        updated += chunk_updated
+        ):
+            written.append(WrittenRow(row_id, unique[external_id], new))
+    inserted = sum(1 for row in written if row.new)
     return UpsertCounts(
-        inserted=len(inserted),
-        updated=len(updated),
-        unchanged=len(rows) - len(inserted) - len(updated),
-        inserted_ids=tuple(inserted),
-        updated_ids=tuple(updated),
+        inserted=inserted,
+        updated=len(written) - inserted,
+        unchanged=len(rows) - len(written),
+        written=tuple(written),
     )
 
 
@@ -427,7 +442,7 @@ _POSTGRES_UPSERT = text(
     ON CONFLICT (platform_id, external_id) DO UPDATE
     SET {", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_CHANGE)}
     WHERE freelance_opportunities.content_hash <> excluded.content_hash
-    RETURNING id, (xmax = 0)
+    RETURNING id, external_id, (xmax = 0)
     """
 ).bindparams(bindparam("now", type_=UTCDateTime))
 
@@ -440,21 +455,24 @@ def _json_value(value: object) -> str:
     raise TypeError(f"cannot encode {type(value).__name__} in an opportunity")
 
 
+# (id, external_id, inserted) of each row a chunk's statement wrote.
+_Written = list[tuple[int, str, bool]]
+
+
 def _upsert_chunk_postgres(
     conn: Connection, rows: list[dict[str, Any]], platform_id: int, user_id: int, now: datetime
-) -> tuple[list[int], list[int]]:
+) -> _Written:
     payload = json.dumps(rows, default=_json_value, ensure_ascii=False)
     result = conn.execute(
         _POSTGRES_UPSERT, {"user_id": user_id, "platform_id": platform_id, "now": now, "rows": payload}
     )
     # xmax is 0 on a row version this statement created, so it tells inserts from updates exactly.
-    written = result.all()
-    return [row_id for row_id, new in written if new], [row_id for row_id, new in written if not new]
+    return [(row_id, external_id, bool(new)) for row_id, external_id, new in result]
 
 
 def _upsert_chunk_sqlite(
     conn: Connection, rows: list[dict[str, Any]], platform_id: int, user_id: int, now: datetime
-) -> tuple[list[int], list[int]]:
+) -> _Written:
     # Under the write lock no one else inserts, so ids above the current maximum are this
     # statement's inserts (SQLite has no xmax).
     _take_sqlite_write_lock(conn)
@@ -464,7 +482,7 @@ def _upsert_chunk_sqlite(
         index_elements=[opportunities.c.platform_id, opportunities.c.external_id],
         set_={name: insert.excluded[name] for name in _UPDATED_ON_CHANGE},
         where=opportunities.c.content_hash != insert.excluded.content_hash,
-    ).returning(opportunities.c.id)
+    ).returning(opportunities.c.id, opportunities.c.external_id)
     params = [
         {
             **row,
@@ -476,8 +494,7 @@ def _upsert_chunk_sqlite(
         }
         for row in rows
     ]
-    ids = conn.execute(stmt, params).scalars().all()
-    return [row_id for row_id in ids if row_id > watermark], [row_id for row_id in ids if row_id <= watermark]
+    return [(row_id, external_id, row_id > watermark) for row_id, external_id in conn.execute(stmt, params)]
 
 
 # Errors quote what providers wrote; the history keeps the start of a long one.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -15,10 +16,10 @@ from charlee_collector import outbox
 from charlee_collector.collect import collect_platform
 from charlee_collector.events import DETAIL_LIMIT_BYTES, RunFacts, build_event, compose_summary, event_id_for
 from charlee_collector.messages import CollectMessage
-from charlee_collector.models import event_outbox
+from charlee_collector.models import event_outbox, opportunities
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.settings import Settings
-from charlee_collector.storage import upsert_opportunities
+from charlee_collector.storage import UpsertCounts, upsert_opportunities
 from tests.integration.test_observability import json_api
 from tests.support.aws import Bus
 from tests.support.factories import add_platform
@@ -30,7 +31,7 @@ def _facts(platform_id: int, *, name: str = "We Work Remotely", run_id: int = 7)
     return RunFacts(run_id, 1, platform_id, name, "rss", "schedule", NOW, fetched=0)
 
 
-def _write(engine: Engine, count: int, *, title_chars: int = 40) -> tuple[int, list[int]]:
+def _write(engine: Engine, count: int, *, title_chars: int = 40) -> tuple[int, UpsertCounts]:
     """A platform with ``count`` new opportunities (long URLs, so the size bound matters)."""
     items = [
         Opportunity(
@@ -43,19 +44,19 @@ def _write(engine: Engine, count: int, *, title_chars: int = 40) -> tuple[int, l
     with engine.begin() as conn:
         platform_id = add_platform(conn)
         counts = upsert_opportunities(conn, platform_id=platform_id, user_id=1, items=items, now=NOW)
-    return platform_id, list(counts.inserted_ids)
+    return platform_id, counts
 
 
-def _detail(engine: Engine, platform_id: int, ids: list[int], **options: Any) -> tuple[str, dict[str, Any]]:
-    with engine.connect() as conn:
-        event = build_event(conn, _facts(platform_id), inserted_ids=ids, updated_ids=[], **options)
+def _detail(platform_id: int, counts: UpsertCounts, **options: Any) -> tuple[str, dict[str, Any]]:
+    event = build_event(_facts(platform_id), counts.written, **options)
     assert event is not None
     return event.detail, json.loads(event.detail)
 
 
 def test_a_small_collection_carries_every_item(any_engine: Engine) -> None:
-    platform_id, ids = _write(any_engine, 3)
-    text, detail = _detail(any_engine, platform_id, ids)
+    platform_id, counts = _write(any_engine, 3)
+    ids = list(counts.inserted_ids)
+    text, detail = _detail(platform_id, counts)
     assert detail["truncated"] is False and "opportunity_ids" not in detail
     assert [o["id"] for o in detail["opportunities"]] == ids
     assert detail["counts"] == {"fetched": 0, "inserted": 3, "updated": 0}
@@ -65,8 +66,9 @@ def test_a_small_collection_carries_every_item(any_engine: Engine) -> None:
 
 def test_past_the_size_bound_the_event_carries_the_ids_only_with_the_full_count(any_engine: Engine) -> None:
     # ~300 bytes an item: 400 items pass 60 KiB, though no item count bound would say so.
-    platform_id, ids = _write(any_engine, 400)
-    text, detail = _detail(any_engine, platform_id, ids)
+    platform_id, counts = _write(any_engine, 400)
+    ids = list(counts.inserted_ids)
+    text, detail = _detail(platform_id, counts)
     assert len(text.encode("utf-8")) <= DETAIL_LIMIT_BYTES
     assert detail["truncated"] is True and "opportunities" not in detail
     assert detail["ids_complete"] is True
@@ -76,9 +78,10 @@ def test_past_the_size_bound_the_event_carries_the_ids_only_with_the_full_count(
 
 
 def test_when_even_the_ids_do_not_fit_they_are_cut_and_say_so(any_engine: Engine) -> None:
-    platform_id, ids = _write(any_engine, 300, title_chars=0)
+    platform_id, counts = _write(any_engine, 300, title_chars=0)
+    ids = list(counts.inserted_ids)
     limit = 2_000
-    text, detail = _detail(any_engine, platform_id, ids, limit_bytes=limit)
+    text, detail = _detail(platform_id, counts, limit_bytes=limit)
     assert len(text.encode("utf-8")) <= limit
     assert detail["truncated"] is True and detail["ids_complete"] is False
     kept = detail["opportunity_ids"]["new"]
@@ -86,9 +89,61 @@ def test_when_even_the_ids_do_not_fit_they_are_cut_and_say_so(any_engine: Engine
     assert detail["counts"]["inserted"] == 300
 
 
-def test_nothing_changed_means_no_event(any_engine: Engine) -> None:
-    with any_engine.connect() as conn:
-        assert build_event(conn, _facts(1), inserted_ids=[], updated_ids=[]) is None
+def test_nothing_changed_means_no_event() -> None:
+    assert build_event(_facts(1), []) is None
+
+
+def test_the_items_are_what_the_rows_hold_new_ones_first(any_engine: Engine) -> None:
+    """The event is built from the upsert's items, not read back: they must be the stored rows."""
+    platform_id, first = _write(any_engine, 4)
+    changed = [
+        Opportunity(
+            external_id="job-00002",
+            title="Job 2, now remote",
+            url="https://example.org/jobs/2",
+            client_budget=Decimal("75.50"),
+            client_currency="EUR",
+            contract_type="hourly",
+            budget_period="hour",
+            posted_at=NOW - timedelta(hours=3),
+        ),
+        Opportunity(external_id="job-00009", title="Job 9", url=None),
+    ]
+    with any_engine.begin() as conn:
+        counts = upsert_opportunities(
+            conn, platform_id=platform_id, user_id=1, items=changed, now=NOW + timedelta(minutes=15)
+        )
+        o = opportunities.c
+        rows = {
+            row.id: row
+            for row in conn.execute(
+                select(o.id, o.external_id, o.title, o.url, o.client_budget, o.client_currency,
+                       o.budget_period, o.posted_at).where(o.platform_id == platform_id)
+            )
+        }  # fmt: skip
+    _text, detail = _detail(platform_id, counts)
+    assert [(item["external_id"], item["change"]) for item in detail["opportunities"]] == [
+        ("job-00009", "new"),
+        ("job-00002", "updated"),
+    ]
+    for item in detail["opportunities"]:
+        row = rows[item["id"]]
+        budget = None
+        if row.client_budget is not None:
+            budget = {
+                "amount": float(row.client_budget),
+                "currency": row.client_currency,
+                "period": row.budget_period,
+            }
+        assert (item["external_id"], item["title"], item["url"], item["budget"], item["posted_at"]) == (
+            row.external_id,
+            row.title,
+            row.url,
+            budget,
+            row.posted_at.astimezone(UTC).isoformat() if row.posted_at else None,
+        )
+    assert detail["counts"] == {"fetched": 0, "inserted": 1, "updated": 1}
+    assert first.inserted == 4
 
 
 def test_the_event_id_is_stable_for_a_run_and_differs_between_runs() -> None:
@@ -99,11 +154,8 @@ def test_the_event_id_is_stable_for_a_run_and_differs_between_runs() -> None:
 
 
 def test_a_hostile_platform_name_is_cleaned_into_valid_json(any_engine: Engine) -> None:
-    platform_id, ids = _write(any_engine, 1)
-    with any_engine.connect() as conn:
-        event = build_event(
-            conn, _facts(platform_id, name="Bad\x00 \ud800name"), inserted_ids=ids, updated_ids=[]
-        )
+    platform_id, counts = _write(any_engine, 1)
+    event = build_event(_facts(platform_id, name="Bad\x00 \ud800name"), counts.written)
     assert event is not None
     event.detail.encode("utf-8")  # no lone surrogate left
     assert json.loads(event.detail)["platform"]["name"] == "Bad \ufffdname"
@@ -145,8 +197,8 @@ def test_hostile_titles_never_break_publishing(
 
 @pytest.mark.parametrize("count", [1, 150, 2_000])
 def test_every_stored_event_fits_the_bound(any_engine: Engine, count: int) -> None:
-    platform_id, ids = _write(any_engine, count, title_chars=400)
-    text, _detail_value = _detail(any_engine, platform_id, ids)
+    platform_id, counts = _write(any_engine, count, title_chars=400)
+    text, _detail_value = _detail(platform_id, counts)
     assert len(text.encode("utf-8")) <= DETAIL_LIMIT_BYTES
 
 
