@@ -165,7 +165,7 @@ def _one_round_trip_connection(_dialect: Any, _record: Any, cargs: Any, cparams:
     """pg8000's connection with each statement in one round trip (``pg_wire``)."""
     from charlee_collector import pg_wire
 
-    return pg_wire.Connection(*cargs, **cparams)
+    return pg_wire.connect(*cargs, **cparams)
 
 
 def _no_delay(dbapi_connection: Any, _record: Any) -> None:

@@ -29,11 +29,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Row,
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from charlee_collector.errors import FetchDeferred, RateLimited
-from charlee_collector.models import fetch_host_leases, fetch_hosts, utcnow
+from charlee_collector.models import UTCDateTime, fetch_host_leases, fetch_hosts, utcnow
 
 
 @dataclass(frozen=True)
@@ -143,6 +158,48 @@ def _lock_host(conn: Connection, host: str, now: datetime) -> Row[Any]:
     return conn.execute(locked).one()
 
 
+_LEASES = fetch_host_leases.c
+# A lease, inserted only while fewer than ``max_concurrent`` live ones exist: the count and the
+# insert are one statement, under the host row's lock (``_lock_host``). Built once.
+_INSERT_LEASE = (
+    insert(fetch_host_leases)
+    .from_select(
+        ["host", "owner", "expires_at"],
+        select(
+            bindparam("host", type_=String),
+            bindparam("owner", type_=String),
+            bindparam("expires_at", type_=UTCDateTime),
+        ).where(
+            select(func.count())
+            .where(_LEASES.host == bindparam("host", type_=String), _LEASES.expires_at > bindparam("now"))
+            .scalar_subquery()
+            < bindparam("max_concurrent", type_=Integer)
+        ),
+    )
+    .returning(_LEASES.id)
+)
+_LIVE_LEASES = select(func.count(), func.min(_LEASES.expires_at)).where(
+    _LEASES.host == bindparam("host"), _LEASES.expires_at > bindparam("now")
+)
+_SPACE_HOST = (
+    update(fetch_hosts)
+    .where(fetch_hosts.c.host == bindparam("b_host"))
+    .values(next_request_at=bindparam("b_next"), updated_at=bindparam("b_now"))
+)
+# The lease given back, and any of this host's that expired (collectors that died mid-request).
+_RELEASE = delete(fetch_host_leases).where(
+    or_(
+        _LEASES.id == bindparam("lease_id"),
+        and_(_LEASES.host == bindparam("host"), _LEASES.expires_at <= bindparam("now")),
+    )
+)
+_GIVE_SPACING_BACK = (
+    update(fetch_hosts)
+    .where(fetch_hosts.c.host == bindparam("b_host"), fetch_hosts.c.next_request_at == bindparam("b_spaced"))
+    .values(next_request_at=bindparam("b_previous"))
+)
+
+
 def try_acquire(
     conn: Connection, host: str, owner: str, *, now: datetime, lease_for: timedelta
 ) -> SlotAnswer:
@@ -158,26 +215,22 @@ def try_acquire(
         return SlotAnswer(
             retry_at=row.next_request_at, reason=f"spacing {limit.min_spacing.total_seconds():g} s"
         )
-    leases = fetch_host_leases.c
-    live, first_free = conn.execute(
-        select(func.count(), func.min(leases.expires_at)).where(leases.host == host, leases.expires_at > now)
-    ).one()
-    if live >= limit.max_concurrent:
-        return SlotAnswer(retry_at=first_free, reason=f"{live} of {limit.max_concurrent} slots in use")
     lease_id = conn.execute(
-        insert(fetch_host_leases)
-        .values(host=host, owner=owner, expires_at=now + lease_for)
-        .returning(leases.id)
-    ).scalar_one()
-    # Leases of collectors that died mid-request: gone once they expired.
-    conn.execute(delete(fetch_host_leases).where(leases.host == host, leases.expires_at <= now))
+        _INSERT_LEASE,
+        {
+            "host": host,
+            "owner": owner,
+            "expires_at": now + lease_for,
+            "now": now,
+            "max_concurrent": limit.max_concurrent,
+        },
+    ).scalar()
+    if lease_id is None:
+        live, first_free = conn.execute(_LIVE_LEASES, {"host": host, "now": now}).one()
+        return SlotAnswer(retry_at=first_free, reason=f"{live} of {limit.max_concurrent} slots in use")
     spaced_until = now + limit.min_spacing
     if limit.min_spacing > timedelta(0):
-        conn.execute(
-            update(fetch_hosts)
-            .where(fetch_hosts.c.host == host)
-            .values(next_request_at=spaced_until, updated_at=now)
-        )
+        conn.execute(_SPACE_HOST, {"b_host": host, "b_next": spaced_until, "b_now": now})
     else:
         spaced_until = row.next_request_at  # nothing to give back
     return SlotAnswer(lease_id=lease_id, spaced_until=spaced_until, previous_next=row.next_request_at)
@@ -227,36 +280,35 @@ def acquire(
     raise AssertionError("unreachable")  # pragma: no cover - itertools.count() never ends
 
 
-def release(engine: Engine, host: str, slot: SlotAnswer, *, answered: bool = True) -> None:
-    """Give a slot back (a lease that expired meanwhile is simply gone).
+def release(
+    conn: Connection, host: str, slot: SlotAnswer, *, answered: bool = True, now: datetime | None = None
+) -> None:
+    """Give a slot back, in the caller's transaction (a lease that expired meanwhile is simply gone).
 
     ``answered=False``: the host never answered (no address, connection refused, no response):
     the spacing this request took is given back too, unless another request took its own since.
     Spacing protects a host from requests it serves; a local run that redelivers a message at
     once after "could not resolve host" would otherwise be deferred by its own failed attempt.
     """
-    with engine.begin() as conn:
-        conn.execute(delete(fetch_host_leases).where(fetch_host_leases.c.id == slot.lease_id))
-        if not answered and slot.spaced_until is not None:
-            conn.execute(
-                update(fetch_hosts)
-                .where(fetch_hosts.c.host == host, fetch_hosts.c.next_request_at == slot.spaced_until)
-                .values(next_request_at=slot.previous_next)
-            )
+    conn.execute(_RELEASE, {"lease_id": slot.lease_id, "host": host, "now": now or utcnow()})
+    if not answered and slot.spaced_until is not None:
+        conn.execute(
+            _GIVE_SPACING_BACK,
+            {"b_host": host, "b_spaced": slot.spaced_until, "b_previous": slot.previous_next},
+        )
 
 
-def hold(engine: Engine, host: str, until: datetime, *, clock: Callable[[], datetime] = utcnow) -> None:
-    """Hold every request to ``host`` until ``until`` (a Retry-After); an existing later hold stays."""
-    now = clock()
-    with engine.begin() as conn:
-        row = _lock_host(conn, host, now)
-        current = row.retry_after_until
-        if current is None or current < until:
-            conn.execute(
-                update(fetch_hosts)
-                .where(fetch_hosts.c.host == host)
-                .values(retry_after_until=until, updated_at=now)
-            )
+def hold(conn: Connection, host: str, until: datetime, *, now: datetime) -> None:
+    """Hold every request to ``host`` until ``until`` (a Retry-After), in the caller's transaction;
+    an existing later hold stays."""
+    row = _lock_host(conn, host, now)
+    current = row.retry_after_until
+    if current is None or current < until:
+        conn.execute(
+            update(fetch_hosts)
+            .where(fetch_hosts.c.host == host)
+            .values(retry_after_until=until, updated_at=now)
+        )
 
 
 def set_override(

@@ -40,7 +40,16 @@ def _timestamp_in(data: str) -> Any:
         return converters.timestamp_in(data)
 
 
-class Connection(pg8000.legacy.Connection):  # type: ignore[misc]
+def connect(*args: Any, **kwargs: Any) -> Any:
+    """A ``Connection``, wrapped the way instrumentation wraps ``pg8000.connect``'s: X-Ray's patch
+    (Powertools Tracer, wrapt) turns it into a traced connection whose statements are subsegments."""
+    instrumented = getattr(pg8000.connect, "_self_wrapper", None)  # a wrapt FunctionWrapper's
+    if instrumented is None:
+        return Connection(*args, **kwargs)
+    return instrumented(Connection, None, args, kwargs)
+
+
+class Connection(pg8000.legacy.Connection):
     """A pg8000 DB-API connection whose statements take one round trip each (module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

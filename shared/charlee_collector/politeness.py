@@ -85,7 +85,7 @@ class PoliteFetches:
         try:
             if self.window <= timedelta(0):
                 self._note(shared=False)
-                return self._upstream(url, lambda: upstream(etag, last_modified))
+                return self._upstream(url, lambda: upstream(etag, last_modified))[0]
             return self._shared(url, headers, etag, last_modified, upstream)
         except DBAPIError as exc:
             raise TransientSourceError(
@@ -159,36 +159,25 @@ class PoliteFetches:
     ) -> HttpResponse:
         # Conditional GET with the key's validators, only while their body is still stored.
         key_etag, key_modified = (entry.etag, entry.last_modified) if entry.body is not None else (None, None)
-        try:
-            response = self._upstream(url, lambda: upstream(key_etag, key_modified))
-        except SourceError as exc:
-            with self.engine.begin() as conn:
-                fetch_cache.fail(conn, key, self.owner, exc, now=self.clock())
-            raise
-        except BaseException:
-            with self.engine.begin() as conn:
-                fetch_cache.fail(conn, key, self.owner, None, now=self.clock())
-            raise
-        with self.engine.begin() as conn:
-            stored = fetch_cache.store(
-                conn,
-                key,
-                self.owner,
-                response,
-                requested=url,
-                now=self.clock(),
-                window=self.window,
-                secrets=self.secret_values,
-            )
+        response, stored = self._upstream(url, lambda: upstream(key_etag, key_modified), key=key, entry=entry)
         self._note(shared=False)
-        if response.not_modified and stored.body is None:  # nothing stored to serve: as fetched
-            return response
-        served = stored.response(url)
         if not response.not_modified:
-            served = response  # as fetched: the real headers and final URL, secrets included
-        return _for_platform(served, etag, last_modified)
+            return _for_platform(response, etag, last_modified)  # as fetched: real headers, final URL
+        if stored is None or stored.body is None:  # nothing stored to serve: as fetched
+            return response
+        return _for_platform(stored.response(url), etag, last_modified)  # the 304 renewed it
 
-    def _upstream(self, url: httpx.URL, call: Callable[[], HttpResponse]) -> HttpResponse:
+    def _upstream(
+        self,
+        url: httpx.URL,
+        call: Callable[[], HttpResponse],
+        *,
+        key: str | None = None,
+        entry: fetch_cache.CacheEntry | None = None,
+    ) -> tuple[HttpResponse, fetch_cache.CacheEntry | None]:
+        """One request under a slot of its host. The slot is given back in one transaction with
+        what the request leaves for others: a Retry-After hold on the host, and, for a shared
+        ``key``, the response (or failure) its waiters read."""
         host = url.host
         lease = host_limits.acquire(
             self.engine,
@@ -199,17 +188,36 @@ class PoliteFetches:
             clock=self.clock,
             sleep=self.sleep,
         )
-        answered = True
         try:
-            return call()
-        except RateLimited as exc:
-            host_limits.hold(self.engine, host, exc.retry_at, clock=self.clock)
+            response = call()
+        except BaseException as exc:
+            # A transient failure without a status: the host gave no answer (its spacing is given back).
+            answered = not (isinstance(exc, TransientSourceError) and exc.http_status is None)
+            with self.engine.begin() as conn:
+                now = self.clock()
+                host_limits.release(conn, host, lease, answered=answered, now=now)
+                if isinstance(exc, RateLimited):
+                    host_limits.hold(conn, host, exc.retry_at, now=now)
+                if key is not None:
+                    failure = exc if isinstance(exc, SourceError) else None
+                    fetch_cache.fail(conn, key, self.owner, failure, now=now)
             raise
-        except TransientSourceError as exc:
-            answered = exc.http_status is not None  # no status: the host gave no answer
-            raise
-        finally:
-            host_limits.release(self.engine, host, lease, answered=answered)
+        stored = None
+        with self.engine.begin() as conn:
+            now = self.clock()
+            host_limits.release(conn, host, lease, now=now)
+            if key is not None and entry is not None:
+                stored = fetch_cache.store(
+                    conn,
+                    entry,
+                    self.owner,
+                    response,
+                    requested=url,
+                    now=now,
+                    window=self.window,
+                    secrets=self.secret_values,
+                )
+        return response, stored
 
 
 def _for_platform(response: HttpResponse, etag: str | None, last_modified: str | None) -> HttpResponse:

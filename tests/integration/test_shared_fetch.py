@@ -374,11 +374,13 @@ def test_a_request_the_host_never_answered_gives_its_spacing_back(any_engine: En
     with any_engine.begin() as conn:
         host_limits.set_override(conn, "feeds.example.org", max_concurrent=None, min_spacing_ms=3000, now=now)
         answered = host_limits.try_acquire(conn, "feeds.example.org", "a", now=now, lease_for=lease)
-    host_limits.release(any_engine, "feeds.example.org", answered)
+    with any_engine.begin() as conn:
+        host_limits.release(conn, "feeds.example.org", answered, now=now)
     with any_engine.begin() as conn:
         later = now + timedelta(seconds=3)
         unanswered = host_limits.try_acquire(conn, "feeds.example.org", "a", now=later, lease_for=lease)
-    host_limits.release(any_engine, "feeds.example.org", unanswered, answered=False)
+    with any_engine.begin() as conn:
+        host_limits.release(conn, "feeds.example.org", unanswered, answered=False, now=later)
     with any_engine.begin() as conn:
         # The spacing of the answered request stays; the unanswered one's is given back.
         again = host_limits.try_acquire(conn, "feeds.example.org", "b", now=later, lease_for=lease)
@@ -392,7 +394,7 @@ def test_the_window_is_bounded_by_the_smallest_interval_among_the_readers(any_en
     t = utcnow()
     response = HttpResponse(200, b'{"jobs": []}', {}, str(url), '"v1"', None, not_modified=False)
 
-    def claim(owner: str, after: timedelta, window: timedelta) -> str:
+    def claim(owner: str, after: timedelta, window: timedelta) -> fetch_cache.Claim:
         with any_engine.begin() as conn:
             return fetch_cache.claim(
                 conn,
@@ -403,16 +405,21 @@ def test_the_window_is_bounded_by_the_smallest_interval_among_the_readers(any_en
                 now=t + after,
                 window=window,
                 lease_for=timedelta(seconds=40),
-            ).state
+            )
 
     hourly, every_5 = timedelta(minutes=60), timedelta(minutes=5)
-    assert claim("hourly platform", timedelta(0), hourly) == "leased"
+    leased = claim("hourly platform", timedelta(0), hourly)
+    assert leased.state == "leased"
     with any_engine.begin() as conn:
-        fetch_cache.store(conn, "k", "hourly platform", response, requested=url, now=t, window=hourly)
-    assert claim("hourly platform", timedelta(minutes=6), hourly) == "fresh"  # alone: an hour
-    assert claim("5-minute platform", timedelta(minutes=1), every_5) == "fresh"
+        stored = fetch_cache.store(
+            conn, leased.entry, "hourly platform", response, requested=url, now=t, window=hourly
+        )
+    with any_engine.connect() as conn:
+        assert stored == fetch_cache.read(conn, "k")  # store returns the row as stored, unread
+    assert claim("hourly platform", timedelta(minutes=6), hourly).state == "fresh"  # alone: an hour
+    assert claim("5-minute platform", timedelta(minutes=1), every_5).state == "fresh"
     # Once a 5-minute platform read it, the response is 5 minutes fresh for every reader.
-    assert claim("hourly platform", timedelta(minutes=6), hourly) == "leased"
+    assert claim("hourly platform", timedelta(minutes=6), hourly).state == "leased"
 
     with any_engine.begin() as conn:  # a day after it expired, and not in flight: pruned
         assert fetch_cache.prune(conn, t + timedelta(days=1, minutes=4)) == 0  # expired less than a day ago
