@@ -123,10 +123,8 @@ def quiet_stdout() -> Iterator[None]:
         os.close(devnull)
 
 
-def seed(
-    engine: Engine, base_url: str, prefix: str, count: int = PLATFORMS, *, same_file: bool = False
-) -> list[int]:
-    """``count`` new remotive platforms reading ``prefix/<n>.json`` (``0.json`` when same_file)."""
+def seed(engine: Engine, base_url: str, prefix: str, count: int = PLATFORMS) -> list[int]:
+    """``count`` new remotive platforms, platform n reading ``prefix/<n>.json``."""
     ids = []
     with engine.begin() as conn:
         for n in range(count):
@@ -138,7 +136,7 @@ def seed(
                         user_id=1,
                         name=f"{prefix} {n}",
                         source="remotive",
-                        config={"url": f"{base_url}/{prefix}/{0 if same_file else n}.json"},
+                        config={"url": f"{base_url}/{prefix}/{n}.json"},
                         created_at=now,
                         updated_at=now,
                     )

@@ -5,7 +5,9 @@
 
 One platform is collected at a time (``collect.collect_platform``: load, fetch over httpx from
 a local server in its own process, parse, normalise, one bulk upsert into PostgreSQL, the run
-recorded), each into a new platform so every run inserts 50 rows. The figure is the median of
+recorded), each into a new platform so every run inserts 50 rows. Each platform reads its own
+URL, as platforms do: the whole politeness gate runs (the shared-fetch claim, a host slot, the
+response stored for others), and no run is served another's stored response. The figure is the median of
 this process's CPU time per run (``time.process_time``), so the server's CPU and the database
 server's are not counted; wall time on a loaded machine does not move it either.
 """
@@ -50,7 +52,8 @@ def main(profile: bool) -> None:
     scratch = tempfile.TemporaryDirectory()
     directory = Path(scratch.name)
     (directory / "cpu").mkdir()
-    (directory / "cpu" / "0.json").write_bytes(payload(0))
+    for n in range(WARMUP_RUNS + RUNS):
+        (directory / "cpu" / f"{n}.json").write_bytes(payload(n))
     server, base_url = serve_files(directory, latency_s=0.0)
     os.environ.update(
         COLLECTOR_ALLOW_PRIVATE_NETWORKS="true",
@@ -65,7 +68,7 @@ def main(profile: bool) -> None:
             os.environ["DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
             runtime.reset()
             rt = runtime.get_runtime()
-            ids = seed(engine, base_url, "cpu", WARMUP_RUNS + RUNS, same_file=True)
+            ids = seed(engine, base_url, "cpu", WARMUP_RUNS + RUNS)
             with quiet_stdout():
                 for platform_id in ids[:WARMUP_RUNS]:
                     run_cpu_ms(rt, platform_id, None)

@@ -148,9 +148,12 @@ def create_db_engine(
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    connect_args: dict[str, Any] = {"timeout": connect_timeout}
-    if tls:
-        connect_args["ssl_context"] = ssl.create_default_context()
+    # Without TLS, none is tried: pg8000's default asks the server for it first, building a new
+    # SSL context per connection (~20 ms of CPU each, nine of them in a new instance's first batch).
+    connect_args: dict[str, Any] = {
+        "timeout": connect_timeout,
+        "ssl_context": ssl.create_default_context() if tls else False,
+    }
     engine = create_engine(
         url, pool_size=pool_size, max_overflow=2, pool_recycle=300, connect_args=connect_args
     )
