@@ -195,11 +195,7 @@ def claim(
         return Claim("busy", entry)
     if waiting_since is not None and entry.failure_since(waiting_since) is not None:
         return Claim("failed", entry)
-    conn.execute(
-        update(fetch_cache)
-        .where(fetch_cache.c.key == key)
-        .values(lease_owner=owner, lease_until=now + lease_for)
-    )
+    conn.execute(_LEASE, {"b_key": key, "b_owner": owner, "b_until": now + lease_for})
     return Claim("leased", entry)
 
 
@@ -213,6 +209,22 @@ def _lower_expiry(conn: Connection, entry: CacheEntry, window: timedelta) -> Non
             .where(fetch_cache.c.key == entry.key, fetch_cache.c.expires_at > mine)
             .values(expires_at=mine)
         )
+
+
+_KEYED = update(fetch_cache).where(fetch_cache.c.key == bindparam("b_key"))
+_LEASE = _KEYED.values(lease_owner=bindparam("b_owner"), lease_until=bindparam("b_until"))
+# What every store writes; a response with a body (not a 304) writes the response's columns too.
+_RENEWED = (
+    "fetched_at", "expires_at", "etag", "last_modified", "lease_owner", "lease_until",
+    "error_kind", "error", "error_status", "failed_at",
+)  # fmt: skip
+_RESPONSE = ("status", "body", "content_type", "final_url")
+_RENEW = _KEYED.values({name: bindparam(f"b_{name}") for name in _RENEWED})
+_STORE = _KEYED.values({name: bindparam(f"b_{name}") for name in (*_RENEWED, *_RESPONSE, "body_bytes")})
+
+
+def _bound(values: dict[str, Any]) -> dict[str, Any]:
+    return {f"b_{name}": value for name, value in values.items()}
 
 
 def store(
@@ -251,8 +263,10 @@ def store(
             content_type=(response.headers.get("content-type") or None),
             final_url=final[:2048] if final else None,
         )
-    body_bytes = {"body_bytes": len(response.body)} if not response.not_modified else {}
-    conn.execute(update(fetch_cache).where(fetch_cache.c.key == claimed.key).values(**values, **body_bytes))
+    if response.not_modified:
+        conn.execute(_RENEW, {**_bound(values), "b_key": claimed.key})
+    else:
+        conn.execute(_STORE, {**_bound(values), "b_body_bytes": len(response.body), "b_key": claimed.key})
     _prune_now_and_then(conn, now)
     return dataclasses.replace(claimed, **values)
 

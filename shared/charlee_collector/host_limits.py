@@ -147,15 +147,17 @@ def insert_if_missing(conn: Connection, table: Table, **values: Any) -> None:
         conn.execute(sqlite.insert(table).values(**values).on_conflict_do_nothing())
 
 
+_LOCK_HOST = select(fetch_hosts).where(fetch_hosts.c.host == bindparam("host")).with_for_update()
+
+
 def _lock_host(conn: Connection, host: str, now: datetime) -> Row[Any]:
     """The host's row, created if new and locked for this transaction."""
-    locked = select(fetch_hosts).where(fetch_hosts.c.host == host).with_for_update()
     if conn.dialect.name == "postgresql":  # SQLite: the insert below takes the write lock first
-        row = conn.execute(locked).first()
+        row = conn.execute(_LOCK_HOST, {"host": host}).first()
         if row is not None:
             return row
     insert_if_missing(conn, fetch_hosts, host=host, updated_at=now)
-    return conn.execute(locked).one()
+    return conn.execute(_LOCK_HOST, {"host": host}).one()
 
 
 _LEASES = fetch_host_leases.c

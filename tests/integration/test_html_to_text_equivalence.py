@@ -242,6 +242,55 @@ def test_generated_html_reads_the_same(html: str) -> None:
     assert json_safe({html: [html, {"k": html}]}) == old_json_safe({html: [html, {"k": html}]})
 
 
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(["\x00", " \x00 ", "  ", "\ud800", " a ", "\u3000b\u3000", "\x85"]),
+)
+_TREES = st.recursive(
+    _SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.tuples(children, children),
+        st.dictionaries(
+            st.one_of(st.text(max_size=6), st.integers(), st.sampled_from([" k ", "\x00"])),
+            children,
+            max_size=4,
+        ),
+    ),
+    max_leaves=30,
+)
+
+
+@PROPERTY
+@given(_TREES)
+def test_generated_payloads_are_cleaned_the_same(tree: Any) -> None:
+    assert _same(json_safe(tree), old_json_safe(tree))
+
+
+def test_past_the_depth_limit_payloads_are_cleaned_the_same() -> None:
+    for depth in (49, 50, 51, 52):
+        for leaf in ("x", 1, None, {"k": " v "}, [" v "]):
+            deep: Any = leaf
+            for n in range(depth):
+                deep = [deep] if n % 2 else {"k": deep, "s": " s "}
+            assert json_safe(deep) == old_json_safe(deep)
+
+
+def _same(new: Any, old: Any) -> bool:
+    """Equal, NaN included (a NaN the payload carried is dropped by both: None)."""
+    if isinstance(new, float) and isinstance(old, float):
+        return new == old or (math.isnan(new) and math.isnan(old))
+    if isinstance(new, dict) and isinstance(old, dict):
+        return new.keys() == old.keys() and all(_same(new[k], old[k]) for k in new)
+    if isinstance(new, list) and isinstance(old, list):
+        return len(new) == len(old) and all(_same(a, b) for a, b in zip(new, old, strict=True))
+    return type(new) is type(old) and new == old
+
+
 _OPTIONAL_TEXT = st.one_of(st.none(), st.text(max_size=30), _HTML)
 _OPPORTUNITIES = st.builds(
     Opportunity,
