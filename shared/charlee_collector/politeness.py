@@ -179,15 +179,22 @@ class PoliteFetches:
         what the request leaves for others: a Retry-After hold on the host, and, for a shared
         ``key``, the response (or failure) its waiters read."""
         host = url.host
-        lease = host_limits.acquire(
-            self.engine,
-            host,
-            self.owner,
-            lease_for=self.lease_for,
-            wait_seconds=self._wait_budget(self.settings.host_slot_wait_seconds),
-            clock=self.clock,
-            sleep=self.sleep,
-        )
+        try:
+            lease = host_limits.acquire(
+                self.engine,
+                host,
+                self.owner,
+                lease_for=self.lease_for,
+                wait_seconds=self._wait_budget(self.settings.host_slot_wait_seconds),
+                clock=self.clock,
+                sleep=self.sleep,
+            )
+        except BaseException as exc:  # no slot (deferred, held): the key's lease is given up
+            if key is not None:
+                with self.engine.begin() as conn:
+                    failure = exc if isinstance(exc, SourceError) else None
+                    fetch_cache.fail(conn, key, self.owner, failure, now=self.clock())
+            raise
         try:
             response = call()
         except BaseException as exc:

@@ -238,6 +238,11 @@ def test_a_429_on_one_platform_holds_every_platform_on_the_host(
     with any_engine.connect() as conn:
         due = dict(conn.execute(select(platforms.c.id, platforms.c.next_collection_at)).all())
     assert due[other] >= utcnow() + timedelta(seconds=100)  # not before the host's Retry-After
+    # The held platform had taken its request's lease before asking for a slot: it gave it up,
+    # so nobody waits for a fetch that is not happening.
+    with any_engine.connect() as conn:
+        leases = conn.execute(select(fetch_cache.c.url, fetch_cache.c.lease_owner)).all()
+    assert leases and all(owner is None for _url, owner in leases), leases
 
 
 def test_no_slot_soon_records_a_deferred_run_due_when_the_slot_opens(
