@@ -39,6 +39,7 @@ import httpx
 from sqlalchemy import Connection, Engine
 
 from charlee_collector import sources
+from charlee_collector.cpu_turns import cpu_turn
 from charlee_collector.errors import (
     FetchDeferred,
     InvalidMessage,
@@ -248,7 +249,7 @@ def _record(
 ) -> tuple[RunRecord, PlatformAfterRun, int | None]:
     """Upsert the items (when there are any), record the run and write its event (when the items
     changed anything), in one transaction; the outbox row's id, or None."""
-    with engine.begin() as conn:
+    with cpu_turn(), engine.begin() as conn:
         counts = None
         # The row is locked (and read) once, first, for both writers below.
         locked = lock_platform(conn, platform.id)

@@ -22,6 +22,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import httpx
 from pydantic import AfterValidator
 
+from charlee_collector.cpu_turns import cpu_turn
 from charlee_collector.errors import PermanentSourceError, SourceError
 from charlee_collector.fetch import HttpResponse, get
 from charlee_collector.filters import BaseSourceConfig
@@ -179,7 +180,8 @@ class Source(ABC):
     def parse_payload(self, body: bytes, config: Any) -> list[Opportunity]:
         """``parse`` with every unexpected exception turned into ``PermanentSourceError``."""
         try:
-            return dedupe(self.parse(body, config))
+            with cpu_turn():
+                return dedupe(self.parse(body, config))
         except SourceError:
             raise
         except Exception as exc:  # any parser bug or odd payload is "unparseable", not a crash
