@@ -68,6 +68,7 @@ from charlee_collector.storage import (
     finish_run,
     load_platform,
     lock_platform,
+    prepare_items,
     refused_by_database,
     stored_error,
     upsert_opportunities,
@@ -248,24 +249,32 @@ def _record(
     settings: Settings,
 ) -> tuple[RunRecord, PlatformAfterRun, int | None]:
     """Upsert the items (when there are any), record the run and write its event (when the items
-    changed anything), in one transaction; the outbox row's id, or None."""
-    with cpu_turn(), engine.begin() as conn:
-        counts = None
-        # The row is locked (and read) once, first, for both writers below.
-        locked = lock_platform(conn, platform.id)
-        if items is not None and locked is not None:  # deleted meanwhile: nothing to store for it
-            counts = upsert_opportunities(
-                conn,
-                platform_id=platform.id,
-                user_id=platform.user_id,
-                items=items,
-                now=run.finished_at,
-                platform_locked=True,
-            )
-            run = replace(run, inserted=counts.inserted, updated=counts.updated)
-        after = finish_run(conn, run, settings.scheduling, locked=locked)
-        event_row = _write_event(conn, platform, run, counts, after.run_id) if counts else None
-        return run, after, event_row
+    changed anything), in one transaction; the outbox row's id, or None.
+
+    In a turn at the CPU (``cpu_turns.py``), taken before the transaction begins; the rows,
+    their hashes and JSON are made before it too, so the platform's lock is held for the
+    statements only.
+    """
+    with cpu_turn():
+        postgresql = engine.dialect.name == "postgresql"
+        prepared = prepare_items(items, postgresql=postgresql) if items is not None else None
+        with engine.begin() as conn:
+            counts = None
+            # The row is locked (and read) once, first, for both writers below.
+            locked = lock_platform(conn, platform.id)
+            if prepared is not None and locked is not None:  # deleted meanwhile: nothing to store
+                counts = upsert_opportunities(
+                    conn,
+                    platform_id=platform.id,
+                    user_id=platform.user_id,
+                    items=prepared,
+                    now=run.finished_at,
+                    platform_locked=True,
+                )
+                run = replace(run, inserted=counts.inserted, updated=counts.updated)
+            after = finish_run(conn, run, settings.scheduling, locked=locked)
+            event_row = _write_event(conn, platform, run, counts, after.run_id) if counts else None
+            return run, after, event_row
 
 
 def _write_event(

@@ -381,12 +381,38 @@ def _item_values(item: Opportunity) -> dict[str, Any]:
     return values
 
 
+@dataclass(frozen=True)
+class PreparedItems:
+    """Items made ready for ``upsert_opportunities`` before its transaction (Python work only):
+    one per ``external_id`` (the last wins), their column values and content hashes in
+    ``external_id`` order, in chunks, with each chunk's JSON text when it is for PostgreSQL."""
+
+    unique: dict[str, Opportunity]
+    chunks: tuple[list[dict[str, Any]], ...]
+    json_chunks: tuple[str, ...] | None = None
+
+
+def prepare_items(
+    items: Iterable[Opportunity], *, chunk_size: int = UPSERT_CHUNK, postgresql: bool = True
+) -> PreparedItems:
+    """``items`` as ``upsert_opportunities`` writes them (see ``PreparedItems``)."""
+    unique: dict[str, Opportunity] = {}
+    for item in items:
+        unique[item.external_id] = item
+    # Rows in one order whatever order the platform served them in, so two writers of the same
+    # rows (chunk by chunk, and row by row inside a chunk) never wait for each other in a cycle.
+    rows = [_item_values(unique[external_id]) for external_id in sorted(unique)]
+    chunks = tuple(rows[start : start + chunk_size] for start in range(0, len(rows), chunk_size))
+    json_chunks = tuple(_rows_json(chunk) for chunk in chunks) if postgresql else None
+    return PreparedItems(unique, chunks, json_chunks)
+
+
 def upsert_opportunities(
     conn: Connection,
     *,
     platform_id: int,
     user_id: int,
-    items: Iterable[Opportunity],
+    items: Iterable[Opportunity] | PreparedItems,
     now: datetime,
     chunk_size: int = UPSERT_CHUNK,
     platform_locked: bool = False,
@@ -397,27 +423,33 @@ def upsert_opportunities(
     transaction already took that lock) and the rows are written in ``external_id`` order. Items
     repeating an ``external_id`` within the input collapse to the last one (one statement cannot
     touch a row twice). ``unchanged`` counts items whose content hash matched the stored one.
+    ``items`` may come prepared (``prepare_items``): the collector prepares them outside the
+    transaction, in its turn at the CPU (``cpu_turns.py``).
     """
-    unique: dict[str, Opportunity] = {}
-    for item in items:
-        unique[item.external_id] = item
+    postgresql = conn.dialect.name == "postgresql"
+    prepared = (
+        items
+        if isinstance(items, PreparedItems)
+        else prepare_items(items, chunk_size=chunk_size, postgresql=postgresql)
+    )
     if not platform_locked:
         lock_platform(conn, platform_id)
-    # Rows in one order whatever order the platform served them in, so two writers of the same
-    # rows (chunk by chunk, and row by row inside a chunk) never wait for each other in a cycle.
-    rows = [_item_values(unique[external_id]) for external_id in sorted(unique)]
-    upsert_chunk = _upsert_chunk_postgres if conn.dialect.name == "postgresql" else _upsert_chunk_sqlite
     written: list[WrittenRow] = []
-    for start in range(0, len(rows), chunk_size):
-        for row_id, external_id, new in upsert_chunk(
-            conn, rows[start : start + chunk_size], platform_id, user_id, now
-        ):
-            written.append(WrittenRow(row_id, unique[external_id], new))
+    for n, rows in enumerate(prepared.chunks):
+        if postgresql:
+            payload = prepared.json_chunks[n] if prepared.json_chunks is not None else _rows_json(rows)
+            chunk = _upsert_chunk_postgres(conn, payload, platform_id, user_id, now)
+        else:
+            chunk = _upsert_chunk_sqlite(conn, rows, platform_id, user_id, now)
+        written += (
+            WrittenRow(row_id, prepared.unique[external_id], new) for row_id, external_id, new in chunk
+        )
     inserted = sum(1 for row in written if row.new)
+    rows_count = sum(len(rows) for rows in prepared.chunks)
     return UpsertCounts(
         inserted=inserted,
         updated=len(written) - inserted,
-        unchanged=len(rows) - len(written),
+        unchanged=rows_count - len(written),
         written=tuple(written),
     )
 
@@ -459,10 +491,13 @@ def _json_value(value: object) -> str:
 _Written = list[tuple[int, str, bool]]
 
 
+def _rows_json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=_json_value, ensure_ascii=False)
+
+
 def _upsert_chunk_postgres(
-    conn: Connection, rows: list[dict[str, Any]], platform_id: int, user_id: int, now: datetime
+    conn: Connection, payload: str, platform_id: int, user_id: int, now: datetime
 ) -> _Written:
-    payload = json.dumps(rows, default=_json_value, ensure_ascii=False)
     result = conn.execute(
         _POSTGRES_UPSERT, {"user_id": user_id, "platform_id": platform_id, "now": now, "rows": payload}
     )

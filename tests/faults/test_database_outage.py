@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from charlee_collector.cpu_turns import TURNS
 from charlee_collector.models import opportunities, runs
 from tests.faults.conftest import DatabaseSwitch, FaultEnv
 from tests.faults.harness import (
@@ -99,8 +100,10 @@ def test_database_lost_in_the_middle_of_a_batch(
         batch = threading.Thread(target=running.poll_once, name="collector-batch")
         batch.start()
         try:
-            # Fast collections have upserted and wait to record their run; slow ones are fetching.
-            _wait_until(lambda: len(_recording_runs(database_switch)) == len(fast), "upserts to block")
+            # Fast collections have upserted and wait to record their run (as many as there are
+            # turns at the CPU, cpu_turns.py: the others wait for a turn); slow ones are fetching.
+            blocked = min(len(fast), TURNS)
+            _wait_until(lambda: len(_recording_runs(database_switch)) == blocked, "upserts to block")
             _wait_until(lambda: all(http_server.requests_to(p) for p in slow), "slow fetches to start")
             database_switch.cut(spare_pids=(locker_pid,))
         finally:
