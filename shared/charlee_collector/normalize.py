@@ -74,6 +74,8 @@ def _encodes(text: str) -> bool:
 
 def one_line(value: Any) -> str | None:
     """Clean text with every run of whitespace (newlines included) collapsed to one space."""
+    if type(value) is str and value.isascii() and "\x00" not in value:  # nothing else to clean
+        return " ".join(value.split()) or None
     text = clean_text(value)
     return " ".join(text.split()) if text else None
 

@@ -116,6 +116,7 @@ class PoliteFetches:
         pause = 0.02
         while True:
             now = self.clock()
+            slot = None
             with self.engine.begin() as conn:
                 claim = fetch_cache.claim(
                     conn,
@@ -128,6 +129,10 @@ class PoliteFetches:
                     lease_for=self.lease_for,
                     waiting_since=waiting_since,
                 )
+                if claim.state == "leased":  # the host slot's first try, in the same transaction
+                    slot = host_limits.try_acquire(
+                        conn, url.host, self.owner, now=now, lease_for=self.lease_for
+                    )
             if claim.state == "fresh":
                 self._note(shared=True)
                 return _for_platform(claim.entry.response(url), etag, last_modified)
@@ -146,7 +151,7 @@ class PoliteFetches:
                 )
             self.sleep(min(pause, max(0.0, give_up - time.monotonic())))
             pause = min(pause * 2, 0.25)
-        return self._fetch_leased(key, claim.entry, url, etag, last_modified, upstream)
+        return self._fetch_leased(key, claim.entry, url, etag, last_modified, upstream, slot)
 
     def _fetch_leased(
         self,
@@ -156,10 +161,13 @@ class PoliteFetches:
         etag: str | None,
         last_modified: str | None,
         upstream: Callable[[str | None, str | None], HttpResponse],
+        slot: host_limits.SlotAnswer | None,
     ) -> HttpResponse:
         # Conditional GET with the key's validators, only while their body is still stored.
         key_etag, key_modified = (entry.etag, entry.last_modified) if entry.body is not None else (None, None)
-        response, stored = self._upstream(url, lambda: upstream(key_etag, key_modified), key=key, entry=entry)
+        response, stored = self._upstream(
+            url, lambda: upstream(key_etag, key_modified), key=key, entry=entry, slot=slot
+        )
         self._note(shared=False)
         if not response.not_modified:
             return _for_platform(response, etag, last_modified)  # as fetched: real headers, final URL
@@ -174,21 +182,26 @@ class PoliteFetches:
         *,
         key: str | None = None,
         entry: fetch_cache.CacheEntry | None = None,
+        slot: host_limits.SlotAnswer | None = None,
     ) -> tuple[HttpResponse, fetch_cache.CacheEntry | None]:
-        """One request under a slot of its host. The slot is given back in one transaction with
-        what the request leaves for others: a Retry-After hold on the host, and, for a shared
-        ``key``, the response (or failure) its waiters read."""
+        """One request under a slot of its host (``slot``: one granted already, or the first try's
+        answer). The slot is given back in one transaction with what the request leaves for
+        others: for a shared ``key``, the response (or failure) its waiters read, and a
+        Retry-After hold on the host (the key's row first, then the host's: the order of claim)."""
         host = url.host
         try:
-            lease = host_limits.acquire(
-                self.engine,
-                host,
-                self.owner,
-                lease_for=self.lease_for,
-                wait_seconds=self._wait_budget(self.settings.host_slot_wait_seconds),
-                clock=self.clock,
-                sleep=self.sleep,
-            )
+            if slot is not None and slot.lease_id is not None:
+                lease = slot
+            else:  # waits, defers, or raises for a held host (another try first)
+                lease = host_limits.acquire(
+                    self.engine,
+                    host,
+                    self.owner,
+                    lease_for=self.lease_for,
+                    wait_seconds=self._wait_budget(self.settings.host_slot_wait_seconds),
+                    clock=self.clock,
+                    sleep=self.sleep,
+                )
         except BaseException as exc:  # no slot (deferred, held): the key's lease is given up
             if key is not None:
                 with self.engine.begin() as conn:
@@ -202,17 +215,16 @@ class PoliteFetches:
             answered = not (isinstance(exc, TransientSourceError) and exc.http_status is None)
             with self.engine.begin() as conn:
                 now = self.clock()
-                host_limits.release(conn, host, lease, answered=answered, now=now)
-                if isinstance(exc, RateLimited):
-                    host_limits.hold(conn, host, exc.retry_at, now=now)
                 if key is not None:
                     failure = exc if isinstance(exc, SourceError) else None
                     fetch_cache.fail(conn, key, self.owner, failure, now=now)
+                host_limits.release(conn, host, lease, answered=answered, now=now)
+                if isinstance(exc, RateLimited):
+                    host_limits.hold(conn, host, exc.retry_at, now=now)
             raise
         stored = None
         with self.engine.begin() as conn:
             now = self.clock()
-            host_limits.release(conn, host, lease, now=now)
             if key is not None and entry is not None:
                 stored = fetch_cache.store(
                     conn,
@@ -224,6 +236,7 @@ class PoliteFetches:
                     window=self.window,
                     secrets=self.secret_values,
                 )
+            host_limits.release(conn, host, lease, now=now)
         return response, stored
 
 

@@ -143,6 +143,8 @@ def strings(values: Any) -> list[str]:
 
 def text(value: Any) -> str | None:
     """``value`` when it is a string or a number (as text); ``None`` for objects and lists."""
+    if type(value) is str:  # most values: no isinstance chain
+        return value
     if isinstance(value, bool) or value is None:
         return None
     return str(value) if isinstance(value, str | int | float) else None
