@@ -123,8 +123,11 @@ def quiet_stdout() -> Iterator[None]:
         os.close(devnull)
 
 
-def seed(engine: Engine, base_url: str, prefix: str, count: int = PLATFORMS) -> list[int]:
-    """``count`` new remotive platforms, platform n reading ``prefix/<n>.json``."""
+def seed(
+    engine: Engine, base_url: str, prefix: str, count: int = PLATFORMS, *, same_file: bool = False
+) -> list[int]:
+    """``count`` new remotive platforms, platform n reading ``prefix/<n>.json`` (all of them
+    ``prefix/0.json`` with ``same_file``: one request shared by every platform)."""
     ids = []
     with engine.begin() as conn:
         for n in range(count):
@@ -136,7 +139,7 @@ def seed(engine: Engine, base_url: str, prefix: str, count: int = PLATFORMS) -> 
                         user_id=1,
                         name=f"{prefix} {n}",
                         source="remotive",
-                        config={"url": f"{base_url}/{prefix}/{n}.json"},
+                        config={"url": f"{base_url}/{prefix}/{0 if same_file else n}.json"},
                         created_at=now,
                         updated_at=now,
                     )
