@@ -103,9 +103,11 @@ def build_event(
     head = json_safe(head)  # the platform's name was typed by a person
     # New ones first, each in id order.
     changes = sorted(written, key=lambda row: (not row.new, row.id))
-    items, complete = _items_within(changes, limit_bytes)
+    # More items than the smallest item's encoding fits in the bound: the ids only, unbuilt.
+    fits = len(changes) * _SMALLEST_ITEM_BYTES <= limit_bytes
+    items = [_item(row) for row in (changes if fits else changes[:SUMMARY_ITEMS])]
     summary = compose_summary(head["platform"]["name"], items, len(inserted_ids), len(updated_ids))
-    if complete:
+    if fits:
         detail = _encode({**head, "truncated": False, "opportunities": items, "summary": summary})
         if len(detail.encode("utf-8")) <= limit_bytes:
             return CollectedEvent(event_id, facts.user_id, facts.platform_id, facts.run_id, detail)
@@ -133,26 +135,18 @@ def compose_summary(platform_name: str, items: Sequence[dict[str, Any]], inserte
     return text + (f" and {more} more" if more > 0 else "")
 
 
-def _items_within(changes: Sequence[WrittenRow], limit_bytes: int) -> tuple[list[dict[str, Any]], bool]:
-    """The written rows as event items, until their encoded size passes the limit."""
-    items: list[dict[str, Any]] = []
-    size = 0
-    for row in changes:
-        item = row.item
-        entry = {
-            "id": row.id,
-            "external_id": item.external_id,
-            "title": item.title,
-            "url": item.url,
-            "budget": _budget(item.client_budget, item.client_currency, item.budget_period),
-            "posted_at": item.posted_at.isoformat() if item.posted_at else None,
-            "change": "new" if row.new else "updated",
-        }
-        size += len(_encode(entry).encode("utf-8")) + 1
-        if size > limit_bytes:
-            return items, False
-        items.append(entry)
-    return items, True
+def _item(row: WrittenRow) -> dict[str, Any]:
+    """One written row as an event item."""
+    item = row.item
+    return {
+        "id": row.id,
+        "external_id": item.external_id,
+        "title": item.title,
+        "url": item.url,
+        "budget": _budget(item.client_budget, item.client_currency, item.budget_period),
+        "posted_at": item.posted_at.isoformat() if item.posted_at else None,
+        "change": "new" if row.new else "updated",
+    }
 
 
 def _budget(amount: Decimal | None, currency: str | None, period: str | None) -> dict[str, Any] | None:
@@ -190,3 +184,16 @@ def _ids_only(
 
 def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# The fewest bytes an item takes in the list (a one-character id and title, a comma), so no
+# larger count of items can fit in the bound.
+_SMALLEST_ITEM_BYTES = (
+    len(
+        _encode(
+            {"id": 1, "external_id": "x", "title": "x", "url": None, "budget": None}
+            | {"posted_at": None, "change": "new"}
+        )
+    )
+    + 1
+)

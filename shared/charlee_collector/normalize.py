@@ -277,8 +277,9 @@ def clean_skills(values: Any) -> list[str]:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             continue
         skill = one_line(value)
-        if skill and skill.casefold() not in seen:
-            seen.add(skill.casefold())
+        folded = skill.casefold() if skill else ""
+        if skill and folded not in seen:
+            seen.add(folded)
             skills.append(skill[:100])
         if len(skills) >= MAX_SKILLS:
             break
@@ -432,7 +433,7 @@ def build_opportunity(
         contract_type=contract,  # type: ignore[arg-type]
         budget_period=period,  # type: ignore[arg-type]
         posted_at=parse_datetime(posted_at),
-        raw=json_safe(dict(raw)) if raw is not None else None,
+        raw=json_safe(raw if type(raw) is dict else dict(raw)) if raw is not None else None,
     )
 
 
