@@ -69,7 +69,21 @@ def settle() -> None:
     except Exception as exc:  # settling is a courtesy: never a reason not to measure
         print(f"# settle: skipped ({type(exc).__name__}: {exc})", flush=True)
         return
-    print(f"# settled in {time.monotonic() - started:.0f} s", flush=True)
+    print(
+        f"# settled in {time.monotonic() - started:.0f} s; reference loop {_reference_cpu_ms():.0f} ms CPU",
+        flush=True,
+    )
+
+
+def _reference_cpu_ms() -> float:
+    """CPU ms of a fixed Python loop (median of three): how fast this machine runs right now.
+    The same code's figures move with it (this 2-core machine's speed varies by up to 2x)."""
+    times = []
+    for _ in range(3):
+        started = time.process_time()
+        sum(i * i for i in range(1_000_000))
+        times.append((time.process_time() - started) * 1000)
+    return sorted(times)[1]
 
 
 def main() -> int:
