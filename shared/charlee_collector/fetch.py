@@ -329,6 +329,10 @@ def build_client(settings: Settings) -> httpx.Client:
 # --- the gate every request of a collection passes -------------------------------------------
 
 
+# Fetches the request itself with the given validators: ``upstream(etag, last_modified)``.
+Upstream = Callable[[str | None, str | None], "HttpResponse"]
+
+
 class RequestGate(Protocol):
     """Decides how one request is answered: ``upstream(etag, last_modified)`` fetches it."""
 
@@ -338,7 +342,7 @@ class RequestGate(Protocol):
         headers: Mapping[str, str],
         etag: str | None,
         last_modified: str | None,
-        upstream: Callable[[str | None, str | None], HttpResponse],
+        upstream: Upstream,
     ) -> HttpResponse: ...
 
 

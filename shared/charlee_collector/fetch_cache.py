@@ -29,6 +29,7 @@ the collectors that store fetches, each at most once a minute (one indexed DELET
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import time
@@ -148,14 +149,7 @@ class Claim:
     entry: CacheEntry
 
 
-_READ = select(*_COLUMNS).where(fetch_cache.c.key == bindparam("key"))
-_READ_LOCKED = _READ.with_for_update()
-
-
-def read(conn: Connection, key: str) -> CacheEntry | None:
-    """The row of ``key`` without any lock."""
-    row = conn.execute(_READ, {"key": key}).mappings().first()
-    return CacheEntry(**row) if row else None
+_READ_LOCKED = select(*_COLUMNS).where(fetch_cache.c.key == bindparam("key")).with_for_update()
 
 
 def claim(
@@ -212,18 +206,12 @@ def _lower_expiry(conn: Connection, entry: CacheEntry, window: timedelta) -> Non
 
 _KEYED = update(fetch_cache).where(fetch_cache.c.key == bindparam("b_key"))
 _LEASE = _KEYED.values(lease_owner=bindparam("b_owner"), lease_until=bindparam("b_until"))
-# What every store writes; a response with a body (not a 304) writes the response's columns too.
-_RENEWED = (
-    "fetched_at", "expires_at", "etag", "last_modified", "lease_owner", "lease_until",
-    "error_kind", "error", "error_status", "failed_at",
-)  # fmt: skip
-_RESPONSE = ("status", "body", "content_type", "final_url")
-_RENEW = _KEYED.values({name: bindparam(f"b_{name}") for name in _RENEWED})
-_STORE = _KEYED.values({name: bindparam(f"b_{name}") for name in (*_RENEWED, *_RESPONSE, "body_bytes")})
 
 
-def _bound(values: dict[str, Any]) -> dict[str, Any]:
-    return {f"b_{name}": value for name, value in values.items()}
+@functools.cache
+def _update_of(columns: tuple[str, ...]) -> Any:
+    """The keyed UPDATE of ``columns``, built once per set of columns (a store writes one of two)."""
+    return _KEYED.values({name: bindparam(f"b_{name}") for name in columns})
 
 
 def store(
@@ -262,10 +250,11 @@ def store(
             content_type=(response.headers.get("content-type") or None),
             final_url=final[:2048] if final else None,
         )
-    if response.not_modified:
-        conn.execute(_RENEW, {**_bound(values), "b_key": claimed.key})
-    else:
-        conn.execute(_STORE, {**_bound(values), "b_body_bytes": len(response.body), "b_key": claimed.key})
+    written = values if response.not_modified else {**values, "body_bytes": len(response.body)}
+    conn.execute(
+        _update_of(tuple(written)),
+        {f"b_{name}": value for name, value in written.items()} | {"b_key": claimed.key},
+    )
     _prune_now_and_then(conn, now)
     return dataclasses.replace(claimed, **values)
 

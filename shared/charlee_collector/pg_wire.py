@@ -15,6 +15,7 @@ Two more per-statement costs are cut here: timestamps are read with ``datetime.f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,18 +27,21 @@ TIMESTAMPTZ_OID = 1184
 _BEGIN = "begin transaction"
 
 
-def _timestamptz_in(data: str) -> Any:
-    try:
-        return datetime.fromisoformat(data)  # PostgreSQL's text form: "2026-12-01 15:29:03.12+00"
-    except ValueError:
-        return converters.timestamptz_in(data)  # infinity, BC dates, years past 9999
+def _iso_or(fallback: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A reader of PostgreSQL's timestamp text ("2026-12-01 15:29:03.12+00") that leaves what
+    ``fromisoformat`` cannot read (infinity, BC dates, years past 9999) to pg8000's ``fallback``."""
+
+    def read(data: str) -> Any:
+        try:
+            return datetime.fromisoformat(data)
+        except ValueError:
+            return fallback(data)
+
+    return read
 
 
-def _timestamp_in(data: str) -> Any:
-    try:
-        return datetime.fromisoformat(data)
-    except ValueError:
-        return converters.timestamp_in(data)
+_timestamptz_in = _iso_or(converters.timestamptz_in)
+_timestamp_in = _iso_or(converters.timestamp_in)
 
 
 def connect(*args: Any, **kwargs: Any) -> Any:

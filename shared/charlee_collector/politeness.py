@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError
 
 from charlee_collector import fetch_cache, host_limits
 from charlee_collector.errors import FetchDeferred, RateLimited, SourceError, TransientSourceError
-from charlee_collector.fetch import HttpResponse, current_deadline
+from charlee_collector.fetch import HttpResponse, Upstream, current_deadline
 from charlee_collector.models import utcnow
 from charlee_collector.settings import Settings
 
@@ -80,7 +80,7 @@ class PoliteFetches:
         headers: Mapping[str, str],
         etag: str | None,
         last_modified: str | None,
-        upstream: Callable[[str | None, str | None], HttpResponse],
+        upstream: Upstream,
     ) -> HttpResponse:
         try:
             if self.window <= timedelta(0):
@@ -108,7 +108,7 @@ class PoliteFetches:
         headers: Mapping[str, str],
         etag: str | None,
         last_modified: str | None,
-        upstream: Callable[[str | None, str | None], HttpResponse],
+        upstream: Upstream,
     ) -> HttpResponse:
         key = fetch_cache.request_key(self.source, url, headers, self.credentials_secret, self.secret_values)
         waiting_since = self.clock()
@@ -160,7 +160,7 @@ class PoliteFetches:
         url: httpx.URL,
         etag: str | None,
         last_modified: str | None,
-        upstream: Callable[[str | None, str | None], HttpResponse],
+        upstream: Upstream,
         slot: host_limits.SlotAnswer | None,
     ) -> HttpResponse:
         # Conditional GET with the key's validators, only while their body is still stored.

@@ -419,8 +419,10 @@ def test_the_window_is_bounded_by_the_smallest_interval_among_the_readers(any_en
         stored = fetch_cache.store(
             conn, leased.entry, "hourly platform", response, requested=url, now=t, window=hourly
         )
+    columns = [fetch_cache.fetch_cache.c[name] for name in fetch_cache.CacheEntry.__dataclass_fields__]
     with any_engine.connect() as conn:
-        assert stored == fetch_cache.read(conn, "k")  # store returns the row as stored, unread
+        row = conn.execute(select(*columns)).mappings().one()
+    assert stored == fetch_cache.CacheEntry(**row)  # store returns the row as stored, unread
     assert claim("hourly platform", timedelta(minutes=6), hourly).state == "fresh"  # alone: an hour
     assert claim("5-minute platform", timedelta(minutes=1), every_5).state == "fresh"
     # Once a 5-minute platform read it, the response is 5 minutes fresh for every reader.
