@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,32 @@ def _platform_row(name: str, interval: int, **columns: Any) -> dict[str, Any]:
     }
 
 
+def _opportunity_row(platform_id: int, **columns: Any) -> dict[str, Any]:
+    """An opportunity naming only the columns every revision has (plus ``columns``): the insert a
+    collector of that revision ran, so it works on a table without the newer columns."""
+    return {
+        "user_id": 1,
+        "platform_id": platform_id,
+        "external_id": "job-1",
+        "title": "Job",
+        "required_skills": [],
+        "content_hash": "0" * 64,
+        **columns,
+    }
+
+
+def _run_row(platform_id: int, now: datetime, **columns: Any) -> dict[str, Any]:
+    """A successful scheduled run, with the same restraint as ``_opportunity_row``."""
+    return {
+        "platform_id": platform_id,
+        "trigger": "schedule",
+        "outcome": "success",
+        "started_at": now,
+        "finished_at": now,
+        **columns,
+    }
+
+
 def test_0002_clamps_out_of_range_intervals_and_keeps_every_row(empty_engine: Engine) -> None:
     migrate.upgrade(empty_engine, "0001")
     # 0001 held the interval above zero only: the largest value each backend's column can hold.
@@ -141,25 +167,10 @@ def test_0002_clamps_out_of_range_intervals_and_keeps_every_row(empty_engine: En
         for platform_id in ids.values():
             conn.execute(
                 insert(opportunities).values(
-                    user_id=1,
-                    platform_id=platform_id,
-                    external_id="job-1",
-                    title="Job",
-                    required_skills=[],
-                    content_hash="0" * 64,
-                    collected_at=now,
-                    updated_at=now,
+                    **_opportunity_row(platform_id, collected_at=now, updated_at=now)
                 )
             )
-            conn.execute(
-                insert(runs).values(
-                    platform_id=platform_id,
-                    trigger="schedule",
-                    outcome="success",
-                    started_at=now,
-                    finished_at=now,
-                )
-            )
+            conn.execute(insert(runs).values(**_run_row(platform_id, now)))
 
     migrate.upgrade(empty_engine)
     assert migrate.current_revision(empty_engine) == HEAD
@@ -201,27 +212,10 @@ def test_0003_adds_budget_period_and_filtered_keeping_every_row(empty_engine: En
         # statements a 0002 collector ran, so they work on a table without the new columns.
         conn.execute(
             insert(opportunities).values(
-                user_id=1,
-                platform_id=platform_id,
-                external_id="job-1",
-                title="Job",
-                client_budget=75,
-                client_currency="USD",
-                required_skills=[],
-                content_hash="0" * 64,
+                **_opportunity_row(platform_id, client_budget=75, client_currency="USD")
             )
         )
-        conn.execute(
-            insert(runs).values(
-                platform_id=platform_id,
-                trigger="schedule",
-                outcome="success",
-                started_at=now,
-                finished_at=now,
-                fetched=3,
-                inserted=1,
-            )
-        )
+        conn.execute(insert(runs).values(**_run_row(platform_id, now, fetched=3, inserted=1)))
 
     migrate.upgrade(empty_engine)
     assert migrate.current_revision(empty_engine) == HEAD
@@ -252,28 +246,8 @@ def test_0004_adds_the_event_outbox_keeping_every_row(empty_engine: Engine) -> N
         platform_id = conn.execute(
             insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
         ).scalar_one()
-        conn.execute(
-            insert(opportunities).values(
-                user_id=1,
-                platform_id=platform_id,
-                external_id="job-1",
-                title="Job",
-                budget_period="hour",
-                required_skills=[],
-                content_hash="0" * 64,
-            )
-        )
-        conn.execute(
-            insert(runs).values(
-                platform_id=platform_id,
-                trigger="schedule",
-                outcome="success",
-                started_at=now,
-                finished_at=now,
-                inserted=1,
-                filtered=2,
-            )
-        )
+        conn.execute(insert(opportunities).values(**_opportunity_row(platform_id, budget_period="hour")))
+        conn.execute(insert(runs).values(**_run_row(platform_id, now, inserted=1, filtered=2)))
 
     migrate.upgrade(empty_engine)
     assert migrate.current_revision(empty_engine) == HEAD
@@ -318,15 +292,7 @@ def test_0005_adds_the_shared_fetch_tables_keeping_every_row(empty_engine: Engin
             .values(**_platform_row("held", 60, etag='"v1"', last_modified="Tue, 01 Dec 2026 10:00:00 GMT"))
             .returning(platforms.c.id)
         ).scalar_one()
-        conn.execute(
-            insert(runs).values(
-                platform_id=platform_id,
-                trigger="schedule",
-                outcome="success",
-                started_at=now,
-                finished_at=now,
-            )
-        )
+        conn.execute(insert(runs).values(**_run_row(platform_id, now)))
 
     migrate.upgrade(empty_engine, "0005")
     assert set(inspect(empty_engine).get_table_names()) >= TABLES_0005
