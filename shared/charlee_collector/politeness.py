@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from charlee_collector import fetch_cache, host_limits
@@ -151,11 +151,10 @@ class PoliteFetches:
                 )
             self.sleep(min(pause, max(0.0, give_up - time.monotonic())))
             pause = min(pause * 2, 0.25)
-        return self._fetch_leased(key, claim.entry, url, etag, last_modified, upstream, slot)
+        return self._fetch_leased(claim.entry, url, etag, last_modified, upstream, slot)
 
     def _fetch_leased(
         self,
-        key: str,
         entry: fetch_cache.CacheEntry,
         url: httpx.URL,
         etag: str | None,
@@ -166,7 +165,7 @@ class PoliteFetches:
         # Conditional GET with the key's validators, only while their body is still stored.
         key_etag, key_modified = (entry.etag, entry.last_modified) if entry.body is not None else (None, None)
         response, stored = self._upstream(
-            url, lambda: upstream(key_etag, key_modified), key=key, entry=entry, slot=slot
+            url, lambda: upstream(key_etag, key_modified), entry=entry, slot=slot
         )
         self._note(shared=False)
         if not response.not_modified:
@@ -180,14 +179,14 @@ class PoliteFetches:
         url: httpx.URL,
         call: Callable[[], HttpResponse],
         *,
-        key: str | None = None,
         entry: fetch_cache.CacheEntry | None = None,
         slot: host_limits.SlotAnswer | None = None,
     ) -> tuple[HttpResponse, fetch_cache.CacheEntry | None]:
         """One request under a slot of its host (``slot``: one granted already, or the first try's
         answer). The slot is given back in one transaction with what the request leaves for
-        others: for a shared ``key``, the response (or failure) its waiters read, and a
-        Retry-After hold on the host (the key's row first, then the host's: the order of claim)."""
+        others: for a shared request (``entry``, the key's row as leased), the response or failure
+        its waiters read, and a Retry-After hold on the host (the key's row first, then the host's:
+        the order of claim)."""
         host = url.host
         try:
             if slot is not None and slot.lease_id is not None:
@@ -203,10 +202,9 @@ class PoliteFetches:
                     sleep=self.sleep,
                 )
         except BaseException as exc:  # no slot (deferred, held): the key's lease is given up
-            if key is not None:
+            if entry is not None:
                 with self.engine.begin() as conn:
-                    failure = exc if isinstance(exc, SourceError) else None
-                    fetch_cache.fail(conn, key, self.owner, failure, now=self.clock())
+                    self._give_up(conn, entry, exc, now=self.clock())
             raise
         try:
             response = call()
@@ -215,9 +213,8 @@ class PoliteFetches:
             answered = not (isinstance(exc, TransientSourceError) and exc.http_status is None)
             with self.engine.begin() as conn:
                 now = self.clock()
-                if key is not None:
-                    failure = exc if isinstance(exc, SourceError) else None
-                    fetch_cache.fail(conn, key, self.owner, failure, now=now)
+                if entry is not None:
+                    self._give_up(conn, entry, exc, now=now)
                 host_limits.release(conn, host, lease, answered=answered, now=now)
                 if isinstance(exc, RateLimited):
                     host_limits.hold(conn, host, exc.retry_at, now=now)
@@ -225,7 +222,7 @@ class PoliteFetches:
         stored = None
         with self.engine.begin() as conn:
             now = self.clock()
-            if key is not None and entry is not None:
+            if entry is not None:
                 stored = fetch_cache.store(
                     conn,
                     entry,
@@ -238,6 +235,12 @@ class PoliteFetches:
                 )
             host_limits.release(conn, host, lease, now=now)
         return response, stored
+
+    def _give_up(
+        self, conn: Connection, entry: fetch_cache.CacheEntry, exc: BaseException, *, now: datetime
+    ) -> None:
+        """The key's lease given up; a source's failure is kept for the collections that waited."""
+        fetch_cache.fail(conn, entry.key, self.owner, exc if isinstance(exc, SourceError) else None, now=now)
 
 
 def _for_platform(response: HttpResponse, etag: str | None, last_modified: str | None) -> HttpResponse:
