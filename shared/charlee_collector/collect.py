@@ -40,6 +40,7 @@ from sqlalchemy import Connection, Engine
 
 from charlee_collector import sources
 from charlee_collector.cpu_turns import cpu_turn
+from charlee_collector.db import reading
 from charlee_collector.errors import (
     FetchDeferred,
     InvalidMessage,
@@ -136,7 +137,7 @@ def collect_platform(
     transaction and publishes it to ``event_bus`` after the commit (outbox.py: never raises).
     """
     started_at, started = clock(), time.monotonic()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         platform = load_platform(conn, message.platform_id)
     if platform is None:
         logger.warning("platform unknown or deleted; message acknowledged")

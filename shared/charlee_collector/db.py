@@ -20,10 +20,12 @@ import functools
 import socket
 import ssl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -235,7 +237,7 @@ def _replace_broken_connections(engine: Engine) -> None:
         if record.info.pop(_FRESH, False):
             return  # just connected: nothing can have broken it yet (pre-ping skips these too)
         try:
-            engine.dialect.do_ping(dbapi_connection)
+            dbapi_connection.ping()  # pg_wire.Connection's: no transaction begun
         except Exception as exc:
             # Whatever the ping met, this connection is of no use; the pool connects a new one
             # and, as pre-ping does, drops the others opened before (a failover kills them all).
@@ -244,6 +246,23 @@ def _replace_broken_connections(engine: Engine) -> None:
     event.listen(engine, "connect", mark_fresh)
     event.listen(engine, "checkout", ping)
     event.listen(engine, "handle_error", _invalidate_when_broken)
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads that need no transaction around them (one consistent row): each
+    statement commits on its own, so a lone SELECT is one round trip, with no BEGIN sent before
+    it and no ROLLBACK after. SQLite begins no transaction for a read anyway."""
+    with engine.connect() as conn:
+        dbapi_connection = conn.connection.dbapi_connection
+        if engine.dialect.name != "postgresql" or dbapi_connection is None:
+            yield conn
+            return
+        dbapi_connection.autocommit = True  # pg8000's own switch: no SET statement on the wire
+        try:
+            yield conn
+        finally:
+            dbapi_connection.autocommit = False
 
 
 def _invalidate_when_broken(context: ExceptionContext) -> None:

@@ -75,6 +75,11 @@ class Connection(pg8000.legacy.Connection):
         self.handle_messages(context)
         return context
 
+    def ping(self) -> None:
+        """One round trip that starts no transaction: the empty query (SQLAlchemy's ``SELECT 1``
+        through a cursor would send BEGIN too, which a read outside a transaction must not)."""
+        self.execute_simple("")
+
     def execute_unnamed(self, statement: str, vals: Any = (), oids: Any = (), stream: Any = None) -> Any:
         if stream is not None:  # COPY: pg8000's own exchange
             self._read_begin()

@@ -129,3 +129,20 @@ def test_timestamps_come_back_from_the_server_as_written(engine: Engine) -> None
         assert back.tzinfo == timezone(timedelta(hours=5, minutes=30))
         assert naive.scalar_one() == moment.replace(tzinfo=None)
         conn.rollback()
+
+
+def test_a_pooled_read_outside_a_transaction_is_its_ping_and_its_statement(engine: Engine) -> None:
+    from charlee_collector.db import reading
+
+    with engine.connect() as conn:  # pooled, so the next checkout pings it
+        raw = conn.connection.dbapi_connection
+        counting = raw._sock = _CountingSocket(raw._sock)
+    with reading(engine) as conn:
+        assert conn.execute(text("SELECT CAST(:a AS int)"), {"a": 4}).scalar_one() == 4
+        assert not raw._in_transaction  # no BEGIN went with it: nothing to roll back
+    assert counting.flushes == 2  # the checkout's ping (the empty query), the SELECT; no ROLLBACK
+    assert raw.autocommit is False  # given back as every other checkout expects it
+    with engine.begin() as conn:  # the next transaction begins as before
+        conn.execute(text("SELECT 1"))
+        assert raw._in_transaction
+    raw._sock = counting.inner
