@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from charlee_collector.models import BUDGET_PERIODS
-from charlee_collector.normalize import clean_text, html_to_text, json_safe
+from charlee_collector.normalize import clean_text, html_texts, html_to_text, json_safe
 from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
 from charlee_collector.sources import parse_items
 
@@ -169,6 +169,8 @@ def _assert_same_text(strings: list[str]) -> None:
     for value in strings:
         assert html_to_text(value) == old_html_to_text(value), value[:200]
         assert clean_text(value) == old_clean_text(value), value[:200]
+    # Read together (in batches of one transform each), every string reads as it does alone.
+    assert html_texts(strings) == [html_to_text(value) for value in strings]
 
 
 real_capture = pytest.mark.skipif(not REAL.is_dir(), reason=f"real captures folder {REAL} is absent")
@@ -216,6 +218,7 @@ _PIECES = st.one_of(
     st.sampled_from(["&amp;", "&nbsp;", "&#0;", "&#xd800;", "&#160;", "&bogus;", "&lt;p&gt;", "&"]),
     st.sampled_from([" ", "  ", "\t", "\r\n", "\n", "\n\n\n", "\f", "\v", "\xa0", "\u2028", "\u3000"]),
     st.sampled_from(["\x85", "\x1c", "\x00", "\ue000", "\ud800", "\udfff", "\u00c3\u00a9", "\U0001f600"]),
+    st.sampled_from(["\ue001", "&#xe001;", "&#xe000;", "</html>after", "</body><p>x"]),
     st.text(max_size=12),
 )
 _HTML = st.lists(_PIECES, max_size=40).map("".join)
@@ -240,6 +243,23 @@ def test_generated_html_reads_the_same(html: str) -> None:
         assert html_to_text(html) == expected
     assert clean_text(html) == old_clean_text(html)
     assert json_safe({html: [html, {"k": html}]}) == old_json_safe({html: [html, {"k": html}]})
+
+
+@PROPERTY
+@given(st.lists(_HTML, max_size=12))
+def test_generated_payloads_read_together_as_each_alone(fragments: list[str]) -> None:
+    assert html_texts(fragments) == [html_to_text(fragment) for fragment in fragments]
+
+
+def test_a_payload_larger_than_a_batch_reads_as_each_alone() -> None:
+    # Past _BATCH_CHARS the fragments go into several batches; one in the middle holds the end
+    # mark, so its batch is read again one by one, and one is past MAX_HTML_CHARS.
+    fragments = [f"<p>job {n}</p><ul><li>{'x' * 3000}</li></ul>" for n in range(60)]
+    fragments[30] = "<p>an end mark \ue001 in the text</p>"
+    fragments[45] = "<div>" + "<b>long</b> " * 30_000 + "</div>"
+    expected = [html_to_text(fragment) for fragment in fragments]
+    assert html_texts(fragments) == expected
+    assert expected[30] == "an end mark \ue001 in the text" and expected[0] == "job 0\n\n- " + "x" * 3000
 
 
 _SCALARS = st.one_of(

@@ -15,7 +15,7 @@ import httpx
 from pydantic import Field
 
 from charlee_collector.fetch import get
-from charlee_collector.normalize import build_opportunity
+from charlee_collector.normalize import build_opportunity, html_texts
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.settings import Settings
 from charlee_collector.sources.base import (
@@ -51,11 +51,13 @@ class ArbeitnowSource(Source):
         payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "data" list')
         jobs = expect(payload.get("data"), list, self.key, 'a "data" list')
         items: list[Opportunity] = []
-        for job in records(jobs):
+        jobs = records(jobs)
+        descriptions = html_texts([text(job.get("description")) for job in jobs])
+        for job, description in zip(jobs, descriptions, strict=True):
             opportunity = build_opportunity(
                 external_id=text(job.get("slug")),
                 title=text(job.get("title")),
-                description_html=text(job.get("description")),
+                description=description,
                 url=text(job.get("url")),
                 client_name=text(job.get("company_name")),
                 required_skills=strings(job.get("tags")),

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from charlee_collector.normalize import build_opportunity, documented_yearly, to_decimal
+from charlee_collector.normalize import build_opportunity, documented_yearly, html_texts, to_decimal
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.sources.base import (
     BaseSourceConfig,
@@ -52,14 +52,16 @@ class HimalayasSource(Source):
         payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "jobs" list')
         jobs = expect(payload.get("jobs"), list, self.key, 'a "jobs" list')
         items: list[Opportunity] = []
-        for job in records(jobs):
+        jobs = records(jobs)
+        descriptions = html_texts([text(job.get("description")) or text(job.get("excerpt")) for job in jobs])
+        for job, description in zip(jobs, descriptions, strict=True):
             salary = to_decimal(job.get("maxSalary")) or to_decimal(job.get("minSalary"))
             link = text(job.get("applicationLink")) or text(job.get("guid"))
             parents = strings(job.get("parentCategories"))
             opportunity = build_opportunity(
                 external_id=text(job.get("guid")) or link,
                 title=text(job.get("title")),
-                description_html=text(job.get("description")) or text(job.get("excerpt")),
+                description=description,
                 url=link,
                 client_name=text(job.get("companyName")),
                 required_skills=[skill.replace("-", " ") for skill in strings(job.get("categories"))],

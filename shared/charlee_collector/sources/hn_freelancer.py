@@ -27,7 +27,7 @@ from pydantic import Field
 
 from charlee_collector.errors import PermanentSourceError
 from charlee_collector.fetch import get
-from charlee_collector.normalize import build_opportunity, find_budget, first_line, html_to_text
+from charlee_collector.normalize import build_opportunity, find_budget, first_line, html_texts
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.settings import Settings
 from charlee_collector.sources.base import (
@@ -88,11 +88,14 @@ class HnFreelancerSource(Source):
         payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "hits" list')
         hits = expect(payload.get("hits"), list, self.key, 'a "hits" list')
         items: list[Opportunity] = []
-        for hit in records(hits):
-            story_id, parent_id = hit.get("story_id"), hit.get("parent_id")
-            if story_id is None or str(parent_id) != str(story_id):
-                continue
-            body_text = html_to_text(text(hit.get("comment_text")))
+        # Top-level comments only: the replies under a post are not posts.
+        hits = [
+            hit
+            for hit in records(hits)
+            if hit.get("story_id") is not None and str(hit.get("parent_id")) == str(hit.get("story_id"))
+        ]
+        bodies = html_texts([text(hit.get("comment_text")) for hit in hits])
+        for hit, body_text in zip(hits, bodies, strict=True):
             heading = first_line(body_text)
             if heading is None:  # deleted or empty comment
                 continue

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from charlee_collector.normalize import budget_period, build_opportunity, to_decimal
+from charlee_collector.normalize import budget_period, build_opportunity, html_texts, to_decimal
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.sources.base import (
     BaseSourceConfig,
@@ -60,14 +60,18 @@ class JobicySource(Source):
         payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "jobs" list')
         jobs = expect(payload.get("jobs"), list, self.key, 'a "jobs" list')
         items: list[Opportunity] = []
-        for job in records(jobs):
+        jobs = records(jobs)
+        descriptions = html_texts(
+            [text(job.get("jobDescription")) or text(job.get("jobExcerpt")) for job in jobs]
+        )
+        for job, description in zip(jobs, descriptions, strict=True):
             salary = to_decimal(job.get("salaryMax")) or to_decimal(job.get("salaryMin"))
             industries = [html.unescape(name) for name in strings(job.get("jobIndustry"))]
             period = budget_period(text(job.get("salaryPeriod")))
             opportunity = build_opportunity(
                 external_id=text(job.get("id")) or text(job.get("jobSlug")),
                 title=_unescaped(job.get("jobTitle")),
-                description_html=text(job.get("jobDescription")) or text(job.get("jobExcerpt")),
+                description=description,
                 url=text(job.get("url")),
                 client_name=_unescaped(job.get("companyName")),
                 category=industries[0] if industries else None,

@@ -34,7 +34,7 @@ import jmespath.exceptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from charlee_collector.errors import PermanentSourceError
-from charlee_collector.normalize import budget_period, build_opportunity, parse_budget, to_decimal
+from charlee_collector.normalize import budget_period, build_opportunity, html_texts, parse_budget, to_decimal
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.sources.base import JSON_ACCEPT, BaseSourceConfig, Source, WebUrl, load_json, text
 
@@ -175,20 +175,20 @@ class JsonApiSource(Source):
             )
         fields = config.fields
         items: list[Opportunity] = []
-        for item in found:
-            if not isinstance(item, Mapping):
-                continue
+        found = [item for item in found if isinstance(item, Mapping)]
+        descriptions = [text(_pick(fields.description, item)) for item in found]
+        if config.description_is_html:
+            descriptions = html_texts(descriptions)
+        for item, description in zip(found, descriptions, strict=True):
             budget_value = _pick(fields.client_budget, item)
             budget = parse_budget(budget_value) if isinstance(budget_value, str) else None
             amount = budget.amount if budget else to_decimal(budget_value)
-            description = text(_pick(fields.description, item))
             contract = str(_pick(fields.contract_type, item) or "").strip().lower()
             skills = _pick(fields.required_skills, item)
             opportunity = build_opportunity(
                 external_id=text(_pick(fields.external_id, item)),
                 title=text(_pick(fields.title, item)),
-                description_html=description if config.description_is_html else None,
-                description=None if config.description_is_html else description,
+                description=description,
                 url=text(_pick(fields.url, item)),
                 client_name=text(_pick(fields.client_name, item)),
                 client_country=text(_pick(fields.client_country, item)),

@@ -16,7 +16,7 @@ from typing import Any
 from charlee_collector.normalize import (
     build_opportunity,
     documented_yearly,
-    html_to_text,
+    html_texts,
     one_line,
     repair_mojibake,
     stated_budget,
@@ -56,12 +56,13 @@ class RemoteOkSource(Source):
     def parse(self, body: bytes, config: RemoteOkConfig) -> list[Opportunity]:
         payload = expect(load_json(body, self.key), list, self.key, "a JSON array of jobs")
         items: list[Opportunity] = []
-        for job in records(payload):
-            # Element 0 is the legal notice; jobs without a position are empty placeholders.
-            if "legal" in job or not one_line(_text(job.get("position"))):
-                continue
+        # Element 0 is the legal notice; jobs without a position are empty placeholders.
+        jobs = [
+            job for job in records(payload) if "legal" not in job and one_line(_text(job.get("position")))
+        ]
+        descriptions = html_texts([_text(job.get("description")) for job in jobs])
+        for job, description in zip(jobs, descriptions, strict=True):
             salary = to_decimal(job.get("salary_max")) or to_decimal(job.get("salary_min"))
-            description = html_to_text(_text(job.get("description")))
             stated = stated_budget(description, salary)
             opportunity = build_opportunity(
                 external_id=job.get("id") or job.get("slug"),

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from charlee_collector.normalize import build_opportunity, parse_budget
+from charlee_collector.normalize import build_opportunity, html_texts, parse_budget
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.sources.base import (
     BaseSourceConfig,
@@ -55,12 +55,14 @@ class RemotiveSource(Source):
         payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "jobs" list')
         jobs = expect(payload.get("jobs"), list, self.key, 'a "jobs" list')
         items: list[Opportunity] = []
-        for job in records(jobs):
+        jobs = records(jobs)
+        descriptions = html_texts([text(job.get("description")) for job in jobs])
+        for job, description in zip(jobs, descriptions, strict=True):
             budget = parse_budget(text(job.get("salary")))
             opportunity = build_opportunity(
                 external_id=text(job.get("id")),
                 title=text(job.get("title")),
-                description_html=text(job.get("description")),
+                description=description,
                 url=text(job.get("url")),
                 client_name=text(job.get("company_name")),
                 required_skills=strings(job.get("tags")),

@@ -29,6 +29,7 @@ import feedparser
 from charlee_collector.errors import PermanentSourceError
 from charlee_collector.normalize import (
     build_opportunity,
+    html_texts,
     html_to_text,
     one_line,
     parse_budget,
@@ -136,10 +137,16 @@ class RssSource(Source):
                 raise PermanentSourceError(
                     f"rss payload could not be parsed: malformed feed ({parsed.get('bozo_exception')})"
                 )
-        items = (self._opportunity(entry) for entry in parsed.entries)
+        entries = [self._fields(entry) for entry in parsed.entries]
+        descriptions = html_texts([fields.pop("description_html") for fields in entries])
+        items = (
+            build_opportunity(description=description, **fields)
+            for fields, description in zip(entries, descriptions, strict=True)
+        )
         return [item for item in items if item is not None]
 
-    def _opportunity(self, entry: Any) -> Opportunity | None:
+    def _fields(self, entry: Any) -> dict[str, Any]:
+        """What ``build_opportunity`` makes the entry's opportunity of (``description_html`` unread)."""
         html = _entry_html(entry)
         title = _entry_title(entry)
         tags = [str(tag.get("term")) for tag in entry.get("tags") or [] if tag.get("term")]
@@ -165,15 +172,17 @@ class RssSource(Source):
             fields["client_country"] = wwr.get("country")
             fields["required_skills"] = wwr.get("skills")
         posted_on = fields.pop("posted_on", None)
-        return build_opportunity(
-            external_id=entry.get("id") or entry.get("link"),
-            title=title,
-            description_html=description_html,
-            url=entry.get("link"),
-            posted_at=dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed") or posted_on,
-            raw=raw,
+        return {
+            "external_id": entry.get("id") or entry.get("link"),
+            "title": title,
+            "description_html": description_html,
+            "url": entry.get("link"),
+            "posted_at": dict.get(entry, "published_parsed")
+            or dict.get(entry, "updated_parsed")
+            or posted_on,
+            "raw": raw,
             **fields,
-        )
+        }
 
     @staticmethod
     def _upwork(upwork: dict[str, str]) -> dict[str, Any]:
