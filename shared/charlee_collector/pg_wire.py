@@ -8,9 +8,10 @@ Parse, Bind, Describe (of the portal), Execute and Sync in one write and reads t
 once, as libpq's PQexecParams does. The messages are pg8000's own, and so is the reading of the
 answers: an error at any step is answered after Sync like before, and pg8000 raises it.
 
-Two more per-statement costs are cut here: timestamps are read with ``datetime.fromisoformat``
-(pg8000's ``strptime`` cost ~30 us a value; anything that does not read falls back to it), and
-``BEGIN`` is sent together with the transaction's first statement instead of on its own.
+Three more per-statement costs are cut here: timestamps are read with ``datetime.fromisoformat``
+(pg8000's ``strptime`` cost ~30 us a value; anything that does not read falls back to it),
+``BEGIN`` is sent together with the transaction's first statement instead of on its own, and a
+row description is read once per connection (the same statement is described the same way).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pg8000 import converters, core
 TIMESTAMP_OID = 1114
 TIMESTAMPTZ_OID = 1184
 _BEGIN = "begin transaction"
+_DESCRIPTIONS_KEPT = 256  # per connection; the collector runs a few dozen distinct statements
 
 
 def _iso_or(fallback: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -57,10 +59,28 @@ class Connection(pg8000.legacy.Connection):
     """A pg8000 DB-API connection whose statements take one round trip each (module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._row_descriptions: dict[bytes, tuple[Any, Any]] = {}  # before pg8000 reads any
         super().__init__(*args, **kwargs)
         self.register_in_adapter(TIMESTAMPTZ_OID, _timestamptz_in)
         self.register_in_adapter(TIMESTAMP_OID, _timestamp_in)
         self._begin_sent = False  # BEGIN written, its answer not read yet
+
+    def register_in_adapter(self, oid: int, in_func: Any) -> None:
+        super().register_in_adapter(oid, in_func)
+        self._row_descriptions.clear()  # their readers were looked up among the old adapters
+
+    def handle_ROW_DESCRIPTION(self, data: bytes, context: Any) -> None:
+        # The same statement gets the same description each time: read once per connection
+        # (pg8000 reads it field by field in Python, ~2 us a column).
+        known = self._row_descriptions.get(data)
+        if known is None:
+            super().handle_ROW_DESCRIPTION(data, context)
+            if len(self._row_descriptions) < _DESCRIPTIONS_KEPT:
+                self._row_descriptions[data] = (context.columns, context.input_funcs)
+            return
+        context.columns, context.input_funcs = known
+        if context.rows is None:
+            context.rows = []
 
     def execute_simple(self, statement: str) -> Any:
         if statement == _BEGIN and not self._begin_sent:

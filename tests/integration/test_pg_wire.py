@@ -146,3 +146,20 @@ def test_a_pooled_read_outside_a_transaction_is_its_ping_and_its_statement(engin
         conn.execute(text("SELECT 1"))
         assert raw._in_transaction
     raw._sock = counting.inner
+
+
+def test_a_statement_described_again_reads_as_the_first_time(engine: Engine) -> None:
+    query = text("SELECT CAST(:n AS int) AS n, CAST(:t AS timestamptz) AS at, 'x' AS label")
+    params = {"n": 1, "t": "2026-12-01 10:00:00+00"}
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        first = conn.execute(query, params)
+        first_row, first_keys = first.one(), list(first.keys())
+        assert len(raw._row_descriptions) >= 1
+        again = conn.execute(query, params)
+        assert (again.one(), list(again.keys())) == (first_row, first_keys)
+        assert first_row == (1, datetime(2026, 12, 1, 10, tzinfo=UTC), "x")
+        # A reader registered afterwards applies to the next description: none is kept stale.
+        raw.register_in_adapter(pg_wire.TIMESTAMPTZ_OID, lambda data: f"read {data}")
+        assert not raw._row_descriptions
+        assert conn.execute(query, params).one()[1] == "read 2026-12-01 10:00:00+00"
