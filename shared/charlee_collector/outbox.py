@@ -173,7 +173,7 @@ def publish_written(engine: Engine, bus: EventBus | None, row_id: int | None) ->
     if row_id is None:
         return PublishSummary()
     if bus is None:
-        logger.warning("no event bus configured (EVENT_BUS_NAME); the event waits in the outbox")
+        _warn_no_bus_once()
         return PublishSummary()
     try:
         with engine.connect() as conn:
@@ -183,6 +183,18 @@ def publish_written(engine: Engine, bus: EventBus | None, row_id: int | None) ->
         # The database failed after the commit: the row keeps its lease, a tick publishes it.
         logger.exception("event not published; the dispatcher's tick publishes it later")
         return PublishSummary()
+
+
+_said_no_bus = False
+
+
+def _warn_no_bus_once() -> None:
+    # Once per process, not per collection: the dispatcher's tick says it every tick, and the
+    # oldest-pending-age alarm tells the operator (a warning per collection was only noise).
+    global _said_no_bus
+    if not _said_no_bus:
+        _said_no_bus = True
+        logger.warning("no event bus configured (EVENT_BUS_NAME); events wait in the outbox")
 
 
 def publish_rows(

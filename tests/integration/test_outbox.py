@@ -3,6 +3,7 @@ failures, a crash between commit and publish, racing ticks, pruning and the pend
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -17,6 +18,7 @@ from charlee_collector.collect import collect_platform
 from charlee_collector.events import CollectedEvent
 from charlee_collector.messages import CollectMessage
 from charlee_collector.models import event_outbox, utcnow
+from charlee_collector.observability import logger
 from charlee_collector.settings import Settings
 from tests.integration.test_observability import jobs_payload, json_api
 from tests.support.aws import Bus
@@ -222,3 +224,27 @@ def test_the_tick_reports_how_long_the_oldest_event_waited(any_engine: Engine) -
     with any_engine.connect() as conn:
         oldest = conn.execute(select(func.min(event_outbox.c.created_at))).scalar_one()
     assert summary.oldest_pending_seconds == (now - oldest).total_seconds()
+
+
+def test_without_a_bus_events_wait_and_the_warning_is_said_once_per_process(
+    pg_engine: Engine,
+    http_server: Any,
+    http_client: httpx.Client,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outbox, "_said_no_bus", False)  # as in a new process
+    first = _platform(pg_engine, http_server, "/a", ("a1", "Job A1"))
+    second = _platform(pg_engine, http_server, "/b", ("b1", "Job B1"))
+    handler = logger.registered_handler
+    stream = io.StringIO()
+    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        outcomes = [_collect(pg_engine, http_client, settings, p, None) for p in (first, second)]
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+
+    assert outcomes == ["success"] * 2
+    said = [line for line in stream.getvalue().splitlines() if "no event bus configured" in line]
+    assert len(said) == 1
+    assert [row.published_at for row in _rows(pg_engine)] == [None, None]  # both wait in the outbox
