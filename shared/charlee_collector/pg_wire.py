@@ -69,14 +69,15 @@ class Connection(pg8000.legacy.Connection):
         super().register_in_adapter(oid, in_func)
         self._row_descriptions.clear()  # their readers were looked up among the old adapters
 
-    def handle_ROW_DESCRIPTION(self, data: bytes, context: Any) -> None:
+    def handle_ROW_DESCRIPTION(self, data: bytes | bytearray, context: Any) -> None:
         # The same statement gets the same description each time: read once per connection
         # (pg8000 reads it field by field in Python, ~2 us a column).
-        known = self._row_descriptions.get(data)
+        key = bytes(data)  # the same object when it is bytes already (handle_messages reads bytes)
+        known = self._row_descriptions.get(key)
         if known is None:
             super().handle_ROW_DESCRIPTION(data, context)
             if len(self._row_descriptions) < _DESCRIPTIONS_KEPT:
-                self._row_descriptions[data] = (context.columns, context.input_funcs)
+                self._row_descriptions[key] = (context.columns, context.input_funcs)
             return
         context.columns, context.input_funcs = known
         if context.rows is None:
