@@ -41,10 +41,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from charlee_collector.errors import PermanentSourceError, SourceError, TransientSourceError
 from charlee_collector.fetch import HttpResponse, redact_url
+from charlee_collector.host_limits import lock_or_insert
 from charlee_collector.models import fetch_cache
 from charlee_collector.storage import _validator, stored_error
 
@@ -152,15 +152,6 @@ class Claim:
 _READ_LOCKED = select(*_COLUMNS).where(fetch_cache.c.key == bindparam("key")).with_for_update()
 
 
-@functools.cache
-def _insert_leased(dialect: str, columns: tuple[str, ...]) -> Any:
-    """A new key's row of ``columns``, inserted with the caller's lease and returned in full
-    (nothing on a conflict); built once per dialect."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values: dict[str, Any] = {name: bindparam(name) for name in columns}
-    return insert(fetch_cache).values(values).on_conflict_do_nothing().returning(*_COLUMNS)
-
-
 def claim(
     conn: Connection,
     key: str,
@@ -180,27 +171,21 @@ def claim(
     """
     # Locked at once, fresh or not: a stale row (the common case, a platform's own request) is
     # leased in the same two statements, and a fresh one is read under a lock held for this
-    # short transaction only (readers of one hot key queue for about a millisecond each).
-    locked = None
-    if conn.dialect.name == "postgresql":  # SQLite: the insert below takes the write lock first
-        locked = conn.execute(_READ_LOCKED, {"key": key}).mappings().first()
-    if locked is None:
-        # A new key (or one pruned meanwhile) has nothing stored and nobody fetching it: it is
-        # inserted already leased, in one statement. On a conflict (another collector inserted
-        # it first; the insert waited for its commit) that collector's row is read instead.
-        row = {
-            "key": key,
-            "source": source,
-            "host": url.host,
-            "url": redact_url(url)[:2048],
-            "lease_owner": owner,
-            "lease_until": now + lease_for,
-        }
-        inserted = conn.execute(_insert_leased(conn.dialect.name, tuple(row)), row).mappings().first()
-        if inserted is not None:
-            return Claim("leased", CacheEntry(**inserted))
-        locked = conn.execute(_READ_LOCKED, {"key": key}).mappings().one()
-    entry = CacheEntry(**locked)
+    # short transaction only (readers of one hot key queue for about a millisecond each). A new
+    # key (or one pruned meanwhile) has nothing stored and nobody fetching it: it is inserted
+    # already leased, in one statement.
+    new_row = {
+        "key": key,
+        "source": source,
+        "host": url.host,
+        "url": redact_url(url)[:2048],
+        "lease_owner": owner,
+        "lease_until": now + lease_for,
+    }
+    row, inserted = lock_or_insert(conn, fetch_cache, _READ_LOCKED, {"key": key}, new_row)
+    entry = CacheEntry(**row._mapping)
+    if inserted:
+        return Claim("leased", entry)
     if entry.fresh(now, window):
         _lower_expiry(conn, entry, window)
         return Claim("fresh", entry)

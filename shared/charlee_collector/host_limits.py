@@ -22,6 +22,7 @@ Limits: an operator override (``fetch_hosts.max_concurrent`` / ``min_spacing_ms`
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     Row,
+    Select,
     String,
     Table,
     and_,
@@ -138,13 +140,34 @@ def _limit(host: str, max_concurrent: int | None, min_spacing_ms: int | None) ->
     )
 
 
-def insert_if_missing(conn: Connection, table: Table, **values: Any) -> None:
-    """INSERT the row unless its key exists (on SQLite this takes the database write lock, which
-    serialises writers as a row lock does on PostgreSQL)."""
+def lock_or_insert(
+    conn: Connection, table: Table, locked: Select[Any], key: dict[str, Any], new_row: dict[str, Any]
+) -> tuple[Row[Any], bool]:
+    """The row ``locked`` selects (its bind values in ``key``), locked for this transaction; when
+    there is none, ``new_row`` inserted (so locked too) and returned, with True for inserted.
+
+    On PostgreSQL the existing row, the common case, costs one statement; on SQLite the insert
+    comes first, for it takes the database write lock, which serialises writers as a row lock
+    does. On a conflict (another transaction inserted the row first; the insert waited for its
+    commit) that row is read.
+    """
     if conn.dialect.name == "postgresql":
-        conn.execute(postgresql.insert(table).values(**values).on_conflict_do_nothing())
-    else:
-        conn.execute(sqlite.insert(table).values(**values).on_conflict_do_nothing())
+        row = conn.execute(locked, key).first()
+        if row is not None:
+            return row, False
+    inserted = conn.execute(_insert_returning(conn.dialect.name, table, locked, tuple(new_row)), new_row)
+    row = inserted.first()
+    if row is not None:
+        return row, True
+    return conn.execute(locked, key).one(), False
+
+
+@functools.cache
+def _insert_returning(dialect: str, table: Table, locked: Select[Any], columns: tuple[str, ...]) -> Any:
+    """INSERT of ``columns`` unless the row exists, returning what ``locked`` selects; built once."""
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values: dict[str, Any] = {name: bindparam(name) for name in columns}
+    return insert_(table).values(values).on_conflict_do_nothing().returning(*locked.selected_columns)
 
 
 _LOCK_HOST = select(fetch_hosts).where(fetch_hosts.c.host == bindparam("host")).with_for_update()
@@ -152,12 +175,7 @@ _LOCK_HOST = select(fetch_hosts).where(fetch_hosts.c.host == bindparam("host")).
 
 def _lock_host(conn: Connection, host: str, now: datetime) -> Row[Any]:
     """The host's row, created if new and locked for this transaction."""
-    if conn.dialect.name == "postgresql":  # SQLite: the insert below takes the write lock first
-        row = conn.execute(_LOCK_HOST, {"host": host}).first()
-        if row is not None:
-            return row
-    insert_if_missing(conn, fetch_hosts, host=host, updated_at=now)
-    return conn.execute(_LOCK_HOST, {"host": host}).one()
+    return lock_or_insert(conn, fetch_hosts, _LOCK_HOST, {"host": host}, {"host": host, "updated_at": now})[0]
 
 
 _LEASES = fetch_host_leases.c
