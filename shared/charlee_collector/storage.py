@@ -434,11 +434,12 @@ def upsert_opportunities(
     )
     if not platform_locked:
         lock_platform(conn, platform_id)
+    if postgresql and prepared.json_chunks is None:
+        raise ValueError("items prepared without their JSON (postgresql=False) cannot go to PostgreSQL")
     written: list[WrittenRow] = []
     for n, rows in enumerate(prepared.chunks):
-        if postgresql:
-            payload = prepared.json_chunks[n] if prepared.json_chunks is not None else _rows_json(rows)
-            chunk = _upsert_chunk_postgres(conn, payload, platform_id, user_id, now)
+        if prepared.json_chunks is not None and postgresql:
+            chunk = _upsert_chunk_postgres(conn, prepared.json_chunks[n], platform_id, user_id, now)
         else:
             chunk = _upsert_chunk_sqlite(conn, rows, platform_id, user_id, now)
         written += (
