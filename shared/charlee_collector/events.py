@@ -87,8 +87,10 @@ def build_event(
         return None
     from charlee_collector.normalize import json_safe  # lxml stays out of the dispatcher's start
 
-    inserted_ids = sorted(row.id for row in written if row.new)
-    updated_ids = sorted(row.id for row in written if not row.new)
+    # New ones first, each in id order.
+    changes = sorted(written, key=lambda row: (not row.new, row.id))
+    inserted_ids = [row.id for row in changes if row.new]
+    updated_ids = [row.id for row in changes if not row.new]
     event_id = event_id_for(facts.run_id, facts.platform_id, facts.collected_at)
     head: dict[str, Any] = {
         "event_id": event_id,
@@ -101,8 +103,6 @@ def build_event(
         "counts": {"fetched": facts.fetched, "inserted": len(inserted_ids), "updated": len(updated_ids)},
     }
     head = json_safe(head)  # the platform's name was typed by a person
-    # New ones first, each in id order.
-    changes = sorted(written, key=lambda row: (not row.new, row.id))
     # More items than the smallest item's encoding fits in the bound: the ids only, unbuilt.
     fits = len(changes) * _SMALLEST_ITEM_BYTES <= limit_bytes
     items = [_item(row) for row in (changes if fits else changes[:SUMMARY_ITEMS])]
