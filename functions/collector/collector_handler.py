@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from charlee_collector.batch import ConcurrentSqsProcessor, DeadlineReached, record_deadline
 from charlee_collector.collect import collect_message
 from charlee_collector.errors import InvalidMessage, SourceError
-from charlee_collector.observability import logger, metrics, tracer
+from charlee_collector.observability import Metric, logger, metrics, tracer
 from charlee_collector.runtime import get_runtime
 
 
@@ -32,8 +32,10 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
         logger.warning("record not started; SQS will deliver it again", extra={"error": str(exc)})
         raise
     except Exception:
-        # The database or a bug: without this line the record would fail silently.
+        # The database or a bug: no run could be recorded, so without this line and this metric
+        # the record would fail silently until the queue's age or the DLQ told.
         logger.exception("record failed; SQS will deliver it again")
+        metrics.add_metric(name=Metric.RECORDS_FAILED, unit="Count", value=1)
         raise
     finally:
         logger.thread_safe_clear_keys()

@@ -14,8 +14,10 @@ whose traceback needed scrubbing carries the scrubbed text in ``exception`` and 
 ``exc_info``. The package's own loggers (``charlee_collector.*``) write through the same handler,
 so their lines are JSON with the correlation keys too, at the Powertools logger's level.
 
-The collector adds metrics from worker threads: ``metrics`` takes a lock around each call,
-because Powertools' check-then-set on a new metric name would otherwise drop a value.
+The collector adds metrics from worker threads, and the local worker runs several invocations at
+once: ``metrics`` takes one lock around each change and each flush, because Powertools'
+check-then-set on a new metric name would otherwise drop a value, and a flush racing an add would
+clear what it had not printed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 NAMESPACE_DEFAULT = "CharleeCollector"
 SERVICE_DEFAULT = "charlee-collector"
@@ -55,7 +58,10 @@ class Metric(StrEnum):
     COLLECTION_RATE_LIMITED = "CollectionRateLimited"
     COLLECTION_FAILED = "CollectionFailed"
     COLLECTION_SKIPPED = "CollectionSkipped"
+    COLLECTION_DEFERRED = "CollectionDeferred"
     COLLECTION_RETRIED = "CollectionRetried"
+    # A record handed back to SQS with no run recorded: the database unreachable, or a bug.
+    RECORDS_FAILED = "RecordsFailed"
     INVALID_MESSAGES = "InvalidMessages"
     UNKNOWN_PLATFORMS = "UnknownPlatforms"
     OPPORTUNITIES_FETCHED = "OpportunitiesFetched"
@@ -79,6 +85,7 @@ OUTCOME_METRIC: dict[str, Metric] = {
     "rate_limited": Metric.COLLECTION_RATE_LIMITED,
     "failed": Metric.COLLECTION_FAILED,
     "skipped": Metric.COLLECTION_SKIPPED,
+    "deferred": Metric.COLLECTION_DEFERRED,
 }
 
 # ColdStart is emitted by Powertools itself (capture_cold_start_metric=True); it is on the
@@ -281,8 +288,11 @@ class _PackageLevelFilter(logging.Filter):
 # --- metrics from worker threads --------------------------------------------------------------
 
 
-class ThreadSafeMetrics(Metrics):
-    """Powertools Metrics whose calls may come from several threads at once."""
+class _LockedEMFProvider(AmazonCloudWatchEMFProvider):
+    """The EMF provider with one lock around every change and every flush.
+
+    The lock is on the provider because every ``Metrics`` call ends here, and so does the
+    ``log_metrics`` decorator's flush, which never passes through ``Metrics.flush_metrics``."""
 
     _lock = threading.RLock()
 
@@ -306,7 +316,29 @@ class ThreadSafeMetrics(Metrics):
 
     def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
         with self._lock:
+            # Every invocation of ours adds metrics before it flushes, so an empty set means an
+            # invocation running beside this one in the process (the local worker's batches in
+            # flight) has already published them: nothing is lost, and Powertools' "no metrics"
+            # warning would only be noise on the command's stderr.
+            if not self.metric_set and not raise_on_empty_metrics:
+                return
             super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+
+
+class ThreadSafeMetrics(Metrics):
+    """Powertools Metrics whose calls, and whose handlers' flushes, may come from several threads
+    at once (the collector's worker threads; the local worker's batches in flight)."""
+
+    def __init__(self, service: str | None = None, namespace: str | None = None) -> None:
+        provider = _LockedEMFProvider(
+            metric_set=Metrics._metrics,
+            dimension_set=Metrics._dimensions,
+            metadata_set=Metrics._metadata,
+            default_dimensions=Metrics._default_dimensions,
+            namespace=namespace,
+            service=service,
+        )
+        super().__init__(service=service, namespace=namespace, provider=provider)
 
 
 # --- the instances every module uses ----------------------------------------------------------

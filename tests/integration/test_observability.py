@@ -21,7 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +33,11 @@ from aws_lambda_powertools.metrics.provider import cold_start
 from aws_lambda_powertools.utilities import parameters
 from sqlalchemy import URL, Engine, select, update
 
-from charlee_collector import runtime
+from charlee_collector import host_limits, runtime
 from charlee_collector.batch import ConcurrentSqsProcessor
 from charlee_collector.local.handlers import LocalLambdaContext, scheduled_event
 from charlee_collector.local.poller import sqs_event
-from charlee_collector.models import platforms, runs
+from charlee_collector.models import platforms, runs, utcnow
 from charlee_collector.observability import METRIC_NAMES, POWERTOOLS_METRICS, Metric, logger
 from tests.support.aws import Queues
 from tests.support.factories import add_platform
@@ -327,6 +327,7 @@ def test_every_metric_name_is_emitted_by_some_path(
     """Run the dispatcher and every collector outcome: the names seen are exactly the one list."""
     monkeypatch.setenv("PAUSE_AFTER_FAILURES", "1")
     monkeypatch.setenv("EVENT_BUS_NAME", "no-such-bus")  # the collector's PutEvents fails: EventsFailed
+    monkeypatch.setenv("HOST_SLOT_WAIT_SECONDS", "0")  # no slot at once: deferred
     runtime.reset()
     http_server.route("/ok.json", body=jobs_payload(("a", "Job A")), etag='"v1"')
     http_server.route("/busy.json", status=429, headers={"Retry-After": "120"})
@@ -339,7 +340,15 @@ def test_every_metric_name_is_emitted_by_some_path(
         denied = add_platform(conn, source="json_api", config=json_api(http_server.url("/denied.json")))
         down = add_platform(conn, source="json_api", config=json_api(http_server.url("/down.json")))
         inactive = add_platform(conn, active=False)
+        # The same server under another name, whose one slot another collector holds: deferred.
+        held = http_server.url("/ok.json").replace("127.0.0.1", "localhost")
+        deferred = add_platform(conn, source="json_api", config=json_api(held))
         conn.execute(update(platforms).where(platforms.c.id == fresh).values(etag='"v1"'))
+        host_limits.set_override(conn, "localhost", max_concurrent=1, min_spacing_ms=0, now=utcnow())
+        taken = host_limits.try_acquire(
+            conn, "localhost", "another collector", now=utcnow(), lease_for=timedelta(minutes=2)
+        )
+        assert taken.lease_id is not None
     cold_start.reset_cold_start_flag()
     dispatch({"user_id": 1})
     cold_start.reset_cold_start_flag()
@@ -351,6 +360,7 @@ def test_every_metric_name_is_emitted_by_some_path(
         {"platform_id": denied},  # failed, and paused (PAUSE_AFTER_FAILURES=1)
         {"platform_id": down},  # failed and retried
         {"platform_id": inactive, "trigger": "schedule"},
+        {"platform_id": deferred},
         {"platform_id": 987_654},
         "not json",
     )
@@ -359,6 +369,10 @@ def test_every_metric_name_is_emitted_by_some_path(
     monkeypatch.setenv("EVENT_BUS_NAME", "charlee-events")
     runtime.reset()
     dispatch({"user_id": 424_242})
+    # The database unreachable from the collector: the record goes back with no run (RecordsFailed).
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@127.0.0.1:9/x")
+    runtime.reset()
+    collect({"platform_id": ok})
 
     blobs = output.emf()
     assert set(metric_values(blobs)) == METRIC_NAMES | POWERTOOLS_METRICS
@@ -546,6 +560,7 @@ def test_a_record_failing_on_the_database_leaves_one_line_with_its_keys(
     failed = [line for line in output.logs() if line.get("message_id") == message_id]
     assert failed and failed[0]["level"] == "ERROR" and "127.0.0.1" in failed[0]["exception"]
     assert DB_PASSWORD not in output.everything()
+    assert metric_values(output.emf())[Metric.RECORDS_FAILED] == [1.0]  # alarmed, not silent
 
 
 # --- tracing ---------------------------------------------------------------------------------

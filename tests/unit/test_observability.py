@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
@@ -252,6 +253,57 @@ def test_metrics_added_from_many_threads_are_all_flushed(capsys: pytest.CaptureF
     finally:
         sys.setswitchinterval(previous)
     capsys.readouterr()
+
+
+def test_handlers_flushing_while_other_threads_add_lose_no_value(capsys: pytest.CaptureFixture[str]) -> None:
+    """The local worker's batches in flight: one invocation's ``log_metrics`` flush runs while
+    another's threads add. Every value added is printed once, in some blob."""
+    metrics = ThreadSafeMetrics(namespace="UnitTest", service="unit")
+    handler = metrics.log_metrics(lambda event, context: None)
+    adders_done = threading.Event()
+
+    def add() -> None:
+        for _ in range(3000):
+            metrics.add_metric(name="A", unit="Count", value=1)
+
+    def flush_until_done() -> None:
+        while not adders_done.is_set():
+            handler({}, None)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible to expose races
+    try:
+        with ThreadPoolExecutor(5) as pool:
+            flusher = pool.submit(flush_until_done)
+            for adder in [pool.submit(add) for _ in range(4)]:
+                adder.result()
+            adders_done.set()
+            flusher.result()
+    finally:
+        sys.setswitchinterval(previous)
+    metrics.flush_metrics()
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sum(len(blob.get("A", [])) for blob in blobs) == 4 * 3000
+
+
+def test_a_flush_after_another_invocation_published_everything_is_silent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two invocations in one process (the local worker's batches in flight): the first flush
+    publishes both one's metrics, the second finds none and neither warns nor prints."""
+    metrics = ThreadSafeMetrics(namespace="UnitTest", service="unit")
+    metrics.add_metric(name="A", unit="Count", value=1)
+    metrics.add_metric(name="A", unit="Count", value=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Powertools' "No application metrics" would raise here
+        metrics.flush_metrics()
+        metrics.flush_metrics()
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [blob["A"] for blob in blobs] == [[1.0, 2.0]]
+    with pytest.raises(
+        Exception, match="at least one metric"
+    ):  # asked to refuse an empty flush: still refuses
+        metrics.flush_metrics(raise_on_empty_metrics=True)
 
 
 def test_the_shared_metrics_are_thread_safe_and_carry_the_service() -> None:
