@@ -105,10 +105,27 @@ class CollectMessage(BaseModel):
         return self.model_dump_json(exclude_none=True)
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice: which value was meant is not known."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' object_pairs_hook: a key given twice is an error, never silently the last
+    value (another reader of the same text may take the first)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKey(f"the key {key[:100]!r} is given twice")
+        found[key] = value
+    return found
+
+
 def parse_collect_message(body: str) -> CollectMessage:
     """Validate an SQS body; InvalidMessage says what is wrong with it."""
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
+        raise InvalidMessage(f"collect message is ambiguous: {exc}") from exc
     except (ValueError, TypeError) as exc:
         # ValueError besides JSONDecodeError: a number of more than 4,300 digits.
         raise InvalidMessage(f"collect message is not JSON: {str(exc)[:200]}") from exc

@@ -7,6 +7,7 @@ the test's own unless it is about PostgreSQL.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -226,6 +227,133 @@ def test_ids_are_checked_the_same_way_in_every_command(
 ) -> None:
     line = in_process(*args, expect=2)
     assert line.startswith(f"error: Invalid value for {message}"), line
+
+
+HUGE = str(10**23)  # past every integer a driver binds: these reached SQLite as an OverflowError
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["runs", "--limit", HUGE], "Invalid value for '--limit': Input should be less than or equal to 1000000"),
+        (["opportunities", "--limit", "1000001"], "Invalid value for '--limit': Input should be less than or equal to 1000000"),
+        (["events", "list", "--limit", HUGE], "Invalid value for '--limit'"),
+        (["dlq", "list", "--limit", HUGE], "Invalid value for '--limit'"),
+        (["dlq", "redrive", "--limit", HUGE], "Invalid value for '--limit'"),
+        (["dlq", "redrive", "--visibility-timeout", HUGE], "Invalid value for '--visibility-timeout'"),
+        (["collect", "1", "--wait", "--timeout", HUGE], "Invalid value for '--timeout'"),
+        (["local", "run", "--batches", HUGE], "Invalid value for '--batches'"),
+        (["platforms", "add", "--user", "1", "--name", "x", "--source", "rss", "--check", "--show", HUGE], "Invalid value for '--show'"),
+        (["hosts", "set", "example.com", "--max-concurrent", HUGE], f"--max-concurrent must be 1 to 10000, got {HUGE}"),
+        (["opportunities", "mark", "1", HUGE, "--status", "applied"], "Invalid value for 'ids': an opportunity id must be an integer from 1 to"),
+        (["opportunities", "mark", "0", "--status", "applied"], "Invalid value for 'ids': an opportunity id must be"),
+        (["local", "run", "--time-limit", HUGE + "h"], f"--time-limit is at most 30 days, got '{HUGE}h'"),
+        (["local", "run", "--every", "43201"], "--every is at most 30 days, got '43201'"),
+    ],
+)  # fmt: skip
+def test_every_count_and_duration_has_a_bound(
+    in_process: Callable[..., str], args: list[str], message: str
+) -> None:
+    line = in_process(*args, expect=2)
+    assert line.startswith(f"error: {message}"), line
+
+
+@pytest.mark.parametrize(
+    ("args", "position", "shown"),
+    [
+        (["platforms", "add", "--user", "1", "--name", "\udcff\udcfe", "--source", "rss"], 6, "\\xff\\xfe"),
+        (["platforms", "list", "--source", "\udcff"], 4, "\\xff"),
+        (["platforms", "update", "1", "--name", "a\udcffb"], 5, "a\\xffb"),
+        (["opportunities", "--source", "\udce9t\udce9"], 3, "\\xe9t\\xe9"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_refused_before_anything_runs(
+    in_process: Callable[..., str], args: list[str], position: int, shown: str
+) -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape): refused with the
+    argument's position and its bytes shown, never a UnicodeEncodeError from the database."""
+    line = in_process(*args, expect=2)
+    assert line == f"error: argument {position} is not UTF-8 text: '{shown}'", line
+
+
+def test_an_argument_that_is_not_utf8_is_refused_in_a_real_process(cli: Cli) -> None:
+    """The same through the console script: the raw byte 0xff on its command line."""
+    result = cli("platforms", "list", "--source", os.fsdecode(b"\xff"), expect=2)
+    assert one_line(result) == "error: argument 4 is not UTF-8 text: '\\xff'"
+
+
+# --- platform configs ------------------------------------------------------------------------------
+
+ADD_RSS = ["platforms", "add", "--user", "1", "--name", "x", "--source", "rss"]
+FEED = '"url": "https://example.org/feed.xml"'
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("{" + FEED + ', "url": "https://example.org/other.xml"}', "--config: the key 'url' is given twice"),
+        (
+            "{" + FEED + ', "exclude_keywords": ["a\\u0000b"]}',
+            "--config: field 'exclude_keywords.0' holds a NUL",
+        ),
+        (
+            "{" + FEED + ', "keywords": ["\\ud800"]}',
+            "--config: field 'keywords.0' holds a NUL or a lone surrogate",
+        ),
+        (
+            "{" + FEED + ', "min_budget": ' + "9" * 5000 + "}",
+            "--config is not valid JSON: Exceeds the limit (4300 digits)",
+        ),
+    ],
+)
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_config_that_cannot_be_stored_as_meant_exits_2_and_stores_nothing(
+    in_process: Callable[..., str],
+    postgres_url: URL,
+    sqlite_engine: Engine,
+    database: str,
+    config: str,
+    message: str,
+) -> None:
+    """Refused before validation on either database: jsonb refuses NUL (it used to come back as a
+    database error, exit 1) and a key given twice would silently keep its last value."""
+    env = (
+        {"DATABASE_URL": postgres_url.render_as_string(hide_password=False)}
+        if database == "postgresql"
+        else {}
+    )
+    line = in_process(*ADD_RSS, "--config", config, expect=2, env=env)
+    assert line.startswith(f"error: {message}"), line
+    if database == "sqlite":
+        assert _count(sqlite_engine) == 0
+
+
+def test_a_config_file_that_is_not_a_config_is_one_line(
+    in_process: Callable[..., str], tmp_path: Path
+) -> None:
+    binary = tmp_path / "image.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    assert in_process(*ADD_RSS, "--config-file", str(binary), expect=2) == (
+        f"error: --config-file {binary} is not UTF-8 text (byte 0): a config is a JSON object"
+    )
+    huge = tmp_path / "huge.json"
+    huge.write_text("{" + FEED + ', "x": "' + "a" * 1_000_000 + '"}')
+    assert in_process(*ADD_RSS, "--config-file", str(huge), expect=2) == (
+        f"error: --config-file {huge} is larger than 1,000,000 bytes: not a platform config"
+    )
+    endless = in_process(*ADD_RSS, "--config-file", "/dev/zero", expect=2)  # read up to the bound only
+    assert endless == "error: --config-file /dev/zero is larger than 1,000,000 bytes: not a platform config"
+
+
+def test_a_config_file_saved_with_a_bom_is_read(
+    in_process: Callable[..., str], sqlite_engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "config.json"
+    saved.write_bytes(b"\xef\xbb\xbf{" + FEED.encode() + b"}")
+    with pytest.raises(SystemExit) as exit_info:
+        main([*ADD_RSS, "--config-file", str(saved)])
+    assert exit_info.value.code == 0, capsys.readouterr().err
+    assert _count(sqlite_engine) == 1
 
 
 def test_a_negative_user_id_exits_2(cli: Cli) -> None:

@@ -31,7 +31,7 @@ def test_hosts_set_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     for args, says in (
         (("https://remotive.com/api", "--min-spacing", "1"), "is not a host name"),
-        (("remotive.com", "--max-concurrent", "0"), "--max-concurrent must be 1 or more"),
+        (("remotive.com", "--max-concurrent", "0"), "--max-concurrent must be 1 to 10000"),
     ):
         result = cli("hosts", "set", *args, expect=2)
         assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr, result.stderr

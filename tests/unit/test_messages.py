@@ -66,6 +66,10 @@ def test_dispatcher_body_round_trips() -> None:
         ('{"platform_id": ' + "9" * 5000 + "}", "not JSON: Exceeds the limit"),
         ('{"platform_id": 1, "trigger": "cron"}', "trigger"),
         ('{"platform_id": 1, "requested_at": "yesterday"}', "requested_at"),
+        # Which one was meant? Readers differ (first or last): refused, the body kept in the DLQ.
+        ('{"platform_id": 1, "platform_id": 2}', "ambiguous: the key 'platform_id' is given twice"),
+        ('{"platform_id": 1, "force": true, "force": false}', "ambiguous: the key 'force' is given twice"),
+        ('{"platform_id": 1, "x": {"a": 1, "a": 2}}', "ambiguous: the key 'a' is given twice"),
     ],
 )
 def test_bad_collect_messages_say_what_is_wrong(body: str, says: str) -> None:

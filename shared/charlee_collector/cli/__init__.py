@@ -33,9 +33,11 @@ from charlee_collector.cli import collecting, dlq, events, hosts, local_mode, pl
 from charlee_collector.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
+    BadInput,
     CliError,
     describe_db,
     err,
+    is_text,
     open_engine,
     options,
 )
@@ -137,9 +139,19 @@ def usage_line(exc: ClickException) -> str:
     return f"{message} (see `{ctx.command_path} --help`)" if ctx is not None else message
 
 
+def _check_text(args: Sequence[str]) -> None:
+    """Every argument must be text: bytes that are not UTF-8 reach Python as lone surrogates, which
+    no database, JSON document or terminal takes (one check here covers every option)."""
+    for position, arg in enumerate(args, start=1):
+        if not is_text(arg):
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise BadInput(f"argument {position} is not UTF-8 text: '{shown[:200]}'")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script: run the app, turning expected errors into one line and an exit code."""
     try:
+        _check_text(sys.argv[1:] if argv is None else argv)
         code = app(
             args=list(argv) if argv is not None else None,
             standalone_mode=False,

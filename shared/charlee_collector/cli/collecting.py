@@ -168,6 +168,7 @@ def collect_command(
         typer.Option(
             "--timeout",
             min=1,
+            max=86_400,
             metavar="SECONDS",
             help="With --wait: how long to wait (default: the queue's visibility timeout, 720 s as deployed).",
             show_default=False,

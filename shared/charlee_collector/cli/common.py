@@ -63,6 +63,16 @@ class BadInput(CliError):
         super().__init__(message, EXIT_USAGE)
 
 
+def is_text(value: str) -> bool:
+    """False for a string holding lone surrogates (bytes that were not UTF-8, or a JSON
+    ``\\ud800``): no database, JSON document or terminal takes one."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 # --- ids -----------------------------------------------------------------------------------------
 
 
@@ -82,6 +92,28 @@ def _id_check(ids: IdRange, what: str) -> Callable[[int | None], int | None]:
 # (``messages.IdRange``): exit 2 with one line, before any SQL.
 check_platform_id = _id_check(PLATFORM_IDS, "a platform id")
 check_user_id = _id_check(USER_IDS, "a user id")
+
+
+def check_ids(ids: IdRange, what: str) -> Callable[[list[int]], list[int]]:
+    """``_id_check`` for an argument that takes several ids."""
+    one = _id_check(ids, what)
+
+    def check(values: list[int]) -> list[int]:
+        return [one(value) for value in values]  # type: ignore[misc]
+
+    return check
+
+
+# --- counts --------------------------------------------------------------------------------------
+
+# The most rows one listing prints or one command moves: far above any real use, and inside every
+# integer a driver binds (an unbounded --limit reached SQLite as an OverflowError).
+MAX_LISTED = 1_000_000
+
+
+def limit_option(help_text: str) -> Any:
+    """The ``--limit`` of a listing: 1 to ``MAX_LISTED``, exit 2 outside."""
+    return typer.Option("--limit", help=help_text, min=1, max=MAX_LISTED)
 
 
 def require_platform(conn: Connection, platform_id: int) -> None:

@@ -20,6 +20,7 @@ from charlee_collector.cli.common import (
     NotFound,
     clip,
     err,
+    limit_option,
     out,
     print_json,
     sqs_client,
@@ -97,7 +98,7 @@ def list_(
     dlq_url: DlqUrl = None,
     queue_url: QueueUrl = None,
     endpoint_url: EndpointUrl = None,
-    limit: Annotated[int, typer.Option("--limit", help="Show at most this many messages.", min=1)] = 100,
+    limit: Annotated[int, limit_option("Show at most this many messages.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array instead of a table.")] = False,
 ) -> None:
     """Show the messages waiting in the dead-letter queue (they stay there)."""
@@ -198,15 +199,14 @@ def redrive_command(
     dlq_url: DlqUrl = None,
     queue_url: QueueUrl = None,
     endpoint_url: EndpointUrl = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", help="Move at most this many messages.", min=1)
-    ] = None,
+    limit: Annotated[int | None, limit_option("Move at most this many messages.")] = None,
     visibility_timeout: Annotated[
         int,
         typer.Option(
             "--visibility-timeout",
             help="Seconds a received message stays hidden in the DLQ while it is being moved.",
             min=1,
+            max=43_200,  # SQS's own maximum
         ),
     ] = 60,
 ) -> None:

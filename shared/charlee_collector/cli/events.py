@@ -22,6 +22,7 @@ from charlee_collector.cli.common import (
     clip,
     command_settings,
     err,
+    limit_option,
     open_engine,
     out,
     print_json,
@@ -45,7 +46,7 @@ PUBLISH_ALL = 1_000_000  # an operator's flush is not bounded like a tick
 @app.command("list")
 def list_command(
     pending: Annotated[bool, typer.Option("--pending", help="Only events not published yet.")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="Show the newest N events.", min=1)] = 50,
+    limit: Annotated[int, limit_option("Show the newest N events.")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List events, newest first: when, platform, published or pending (attempts, last error), summary."""

@@ -13,6 +13,10 @@ from charlee_collector.models import fetch_hosts, utcnow
 
 app = typer.Typer(help="Show the per-host request limits; override them for one host.", no_args_is_help=True)
 
+# Far above any host's fair share, and inside the column's integer (larger values reached the
+# database as an OverflowError).
+MAX_CONCURRENT = 10_000
+
 Host = Annotated[str, typer.Argument(help="The host name as in the platforms' URLs, e.g. remotive.com.")]
 
 
@@ -78,7 +82,9 @@ def set_(
     host: Host,
     max_concurrent: Annotated[
         int | None,
-        typer.Option("--max-concurrent", help="Requests in flight at once, fleet-wide (1 or more)."),
+        typer.Option(
+            "--max-concurrent", help=f"Requests in flight at once, fleet-wide (1 to {MAX_CONCURRENT})."
+        ),
     ] = None,
     min_spacing: Annotated[
         float | None,
@@ -89,8 +95,8 @@ def set_(
     if max_concurrent is None and min_spacing is None:
         raise BadInput("give --max-concurrent, --min-spacing or both (`hosts clear` removes an override)")
     # Checked here rather than by typer's min, for a one-line error.
-    if max_concurrent is not None and max_concurrent < 1:
-        raise BadInput(f"--max-concurrent must be 1 or more, got {max_concurrent}")
+    if max_concurrent is not None and not 1 <= max_concurrent <= MAX_CONCURRENT:
+        raise BadInput(f"--max-concurrent must be 1 to {MAX_CONCURRENT}, got {max_concurrent}")
     if min_spacing is not None and not 0 <= min_spacing <= 86_400:
         raise BadInput(f"--min-spacing must be 0 to 86400 seconds, got {min_spacing:g}")
     name = _host(host)

@@ -26,6 +26,7 @@ from charlee_collector.cli.common import (
     when,
 )
 from charlee_collector.local.runner import BATCHES_IN_FLIGHT, TickReport
+from charlee_collector.models import MAX_INTERVAL_MINUTES
 
 app = typer.Typer(help="Run the pipeline on this machine (SQLite or DATABASE_URL, in-process SQS).")
 
@@ -41,13 +42,20 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print each summary as on
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
 
 
+# The longest --every or --time-limit: the longest interval a platform can have.
+MAX_DURATION = timedelta(minutes=MAX_INTERVAL_MINUTES)
+
+
 def parse_interval(value: str, *, option: str = "--every") -> timedelta:
-    """``90s``, ``15m``, ``1h``; a bare number is minutes."""
+    """``90s``, ``15m``, ``1h``; a bare number is minutes; at most ``MAX_DURATION``."""
     match = _INTERVAL.match(value)
     if not match or int(match.group(1)) == 0:
         raise BadInput(f"{option} takes a duration such as 30s, 15m or 1h, got {value!r}")
     amount, unit = int(match.group(1)), match.group(2) or "m"
-    return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours"}[unit]: amount})
+    seconds = amount * {"s": 1, "m": 60, "h": 3600}[unit]
+    if seconds > MAX_DURATION.total_seconds():  # compared as an int: timedelta overflows first
+        raise BadInput(f"{option} is at most {MAX_DURATION.days} days, got {value.strip()!r}")
+    return timedelta(seconds=seconds)
 
 
 def _check_level(level: str) -> str:
@@ -138,7 +146,9 @@ def run(
     ] = None,
     batches: Annotated[
         int,
-        typer.Option("--batches", min=1, help="Collector batches in flight at once (10 messages each)."),
+        typer.Option(
+            "--batches", min=1, max=64, help="Collector batches in flight at once (10 messages each)."
+        ),
     ] = BATCHES_IN_FLIGHT,
     log_level: LogLevel = "error",
     exit_zero: ExitZero = False,

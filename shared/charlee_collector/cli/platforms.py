@@ -19,6 +19,7 @@ from charlee_collector.cli.common import (
     clip,
     command_settings,
     err,
+    is_text,
     open_engine,
     out,
     print_json,
@@ -27,6 +28,7 @@ from charlee_collector.cli.common import (
     table,
     when,
 )
+from charlee_collector.messages import DuplicateKey, unique_keys
 from charlee_collector.models import MAX_INTERVAL_MINUTES, opportunities, platforms, runs, utcnow
 from charlee_collector.opportunity import format_budget
 from charlee_collector.scheduling import check_interval
@@ -59,27 +61,61 @@ ConfigFile = Annotated[
 # --- input -------------------------------------------------------------------------------------
 
 
+# A platform's config is a small JSON object (its lists and strings have bounds of their own);
+# this only keeps a wrong file (a log, an image) from being read whole.
+MAX_CONFIG_FILE_BYTES = 1_000_000
+
+
+def _read_config_file(path: Path, where: str) -> str:
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_CONFIG_FILE_BYTES + 1)
+    except OSError as exc:
+        raise BadInput(f"cannot read {where}: {exc.strerror}") from None
+    if len(data) > MAX_CONFIG_FILE_BYTES:
+        raise BadInput(f"{where} is larger than {MAX_CONFIG_FILE_BYTES:,} bytes: not a platform config")
+    try:
+        return data.decode("utf-8-sig")  # a BOM from an editor is not part of the JSON
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{where} is not UTF-8 text (byte {exc.start}): a config is a JSON object") from None
+
+
 def read_config(config: str | None, config_file: Path | None, *, required: bool) -> dict[str, Any] | None:
     """The config JSON object from ``--config`` or ``--config-file`` (never both)."""
     if config is not None and config_file is not None:
         raise BadInput("give --config or --config-file, not both")
     if config_file is not None:
-        try:
-            config = config_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BadInput(f"cannot read --config-file {config_file}: {exc.strerror}") from None
         where = f"--config-file {config_file}"
+        config = _read_config_file(config_file, where)
     else:
         where = "--config"
     if config is None:
         return {} if required else None
     try:
-        value = json.loads(config)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{where} is not valid JSON: {exc}") from None
+        value = json.loads(config, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
+        raise BadInput(f"{where}: {exc}") from None
+    except ValueError as exc:  # JSONDecodeError, or a number of more than 4,300 digits
+        raise BadInput(f"{where} is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(value, dict):
         raise BadInput(f"{where} must be a JSON object, got {type(value).__name__}")
+    _check_storable(value, where, "")
     return value
+
+
+def _check_storable(value: Any, where: str, path: str) -> None:
+    """Every key and string of the config must be storable text: PostgreSQL's jsonb refuses NUL
+    (``\\u0000``) and no encoder takes a lone surrogate (``\\ud800``); refused here with the
+    field's path instead of as a database error after validation."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        field = f"{path}.{key}" if path else str(key)
+        for text in (key, item) if isinstance(key, str) else (item,):
+            if isinstance(text, str) and ("\x00" in text or not is_text(text)):
+                raise BadInput(
+                    f"{where}: field {field[:200]!r} holds a NUL or a lone surrogate, which cannot be stored"
+                )
+        _check_storable(item, where, field)
 
 
 def validate(source: str, config: dict[str, Any]) -> None:
@@ -208,7 +244,7 @@ def add(
     check: Annotated[
         bool, typer.Option("--check", help="Fetch once and show the first items; store nothing.")
     ] = False,
-    show: Annotated[int, typer.Option("--show", help="How many items --check shows.", min=1)] = 5,
+    show: Annotated[int, typer.Option("--show", help="How many items --check shows.", min=1, max=1000)] = 5,
 ) -> None:
     """Add a platform and print its id (only the id, on stdout).
 

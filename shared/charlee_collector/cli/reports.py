@@ -12,10 +12,12 @@ from sqlalchemy import func, or_, select, update
 from charlee_collector.cli.common import (
     BadInput,
     NotFound,
+    check_ids,
     check_platform_id,
     check_user_id,
     clip,
     err,
+    limit_option,
     open_engine,
     out,
     print_json,
@@ -25,6 +27,7 @@ from charlee_collector.cli.common import (
     table,
     when,
 )
+from charlee_collector.messages import IdRange
 from charlee_collector.models import opportunities, platforms, runs, utcnow
 from charlee_collector.opportunity import format_budget
 
@@ -39,7 +42,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON array ins
 
 def runs_command(
     platform: PlatformFilter = None,
-    limit: Annotated[int, typer.Option("--limit", help="Show the newest N runs.", min=1)] = 20,
+    limit: Annotated[int, limit_option("Show the newest N runs.")] = 20,
     as_json: JsonFlag = False,
 ) -> None:
     """List collection runs, newest first: outcome, counts, duration, error."""
@@ -228,7 +231,7 @@ def opportunities_command(
     user: Annotated[
         int | None, typer.Option("--user", help="Only this user's opportunities.", callback=check_user_id)
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Show the newest N.", min=1)] = 50,
+    limit: Annotated[int, limit_option("Show the newest N.")] = 50,
     output_format: Annotated[
         str | None,
         typer.Option("--format", help="table (default), csv (a header row, for a spreadsheet) or json."),
@@ -322,7 +325,13 @@ def opportunities_command(
 
 @opportunities_app.command("mark")
 def mark_command(
-    ids: Annotated[list[int], typer.Argument(help="The opportunities' ids (see `opportunities`).", min=1)],
+    ids: Annotated[
+        list[int],
+        typer.Argument(
+            help="The opportunities' ids (see `opportunities`).",
+            callback=check_ids(IdRange.of(opportunities.c.id), "an opportunity id"),
+        ),
+    ],
     status: Annotated[str, typer.Option("--status", help="applied, dismissed or new.")],
 ) -> None:
     """Set the status of opportunities: all of them, or none when an id is unknown."""
