@@ -456,6 +456,14 @@ def _read_capped(response: httpx.Response, url: httpx.URL, settings: Settings) -
         body += chunk
         if len(body) > cap:
             raise PermanentSourceError(too_big, http_status=response.status_code)
+    encoding = response.headers.get("content-encoding", "")
+    if not body and encoding and response.num_bytes_downloaded:
+        # zlib stops without an error at the end of a truncated stream: say so rather than "empty".
+        raise PermanentSourceError(
+            f"{url.host} ({redact_url(url)}) sent {response.num_bytes_downloaded} bytes of {encoding[:40]} "
+            "that decompress to nothing (a truncated or corrupt body)",
+            http_status=response.status_code,
+        )
     return bytes(body)
 
 
@@ -574,6 +582,14 @@ def get(
                 "point the platform's url at the final address"
             )
     if status == 304:
+        if not {"If-None-Match", "If-Modified-Since"} & request_headers.keys():
+            # Nothing to be "not modified" against (none stored, or dropped at a redirect to another
+            # origin): a cache or server fault, and not a collection.
+            raise TransientSourceError(
+                f"{current.host} answered 304 Not Modified for {redact_url(current)} to a request that "
+                "was not conditional: nothing to collect; the collection will be retried",
+                http_status=304,
+            )
         # A 304 may carry fresher validators; otherwise the ones we sent stay valid.
         return HttpResponse(
             status=304,

@@ -235,6 +235,24 @@ FAULTS = [
         error=r"unknown source 'myspace'",
         requests=0,
     ),
+    acknowledged(
+        "corrupt gzip body",  # a whole gzip header, then bytes that are no deflate block
+        _body(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage", headers={"Content-Encoding": "gzip"}),
+        status=None,
+        error=r"sent a body that could not be decompressed: .*invalid block type",
+    ),
+    acknowledged(
+        "truncated gzip body",  # zlib ends such a stream without an error and without output
+        _body(b"\x1f\x8b\x08\x00garbage", headers={"Content-Encoding": "gzip"}),
+        status=200,
+        error=r"sent 11 bytes of gzip that decompress to nothing \(a truncated or corrupt body\)",
+    ),
+    retried(
+        "304 to a request that was not conditional",  # nothing stored to be "not modified" against
+        _status(304),
+        status=304,
+        error=r"304 Not Modified .* to a request that was not conditional: nothing to collect",
+    ),
     # Six requests: the first and the five redirects followed.
     acknowledged("redirect loop", _redirect_loop, status=None, error=r"more than 5 redirects", requests=6),
     acknowledged(
