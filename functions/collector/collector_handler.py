@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from charlee_collector.batch import ConcurrentSqsProcessor, DeadlineReached, record_deadline
 from charlee_collector.collect import collect_message
 from charlee_collector.errors import InvalidMessage, SourceError
+from charlee_collector.messages import check_sqs_batch, receive_count
 from charlee_collector.observability import Metric, logger, metrics, tracer
 from charlee_collector.runtime import get_runtime
 
@@ -22,7 +23,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
     logger.thread_safe_append_keys(message_id=record.message_id)
     try:
         with record_deadline(lambda_context.get_remaining_time_in_millis, runtime.settings):
-            attempt = int(record.attributes.approximate_receive_count or 1)
+            attempt = receive_count(record.raw_event.get("attributes"))
             return collect_message(
                 runtime, record.body, message_id=record.message_id, attempt=attempt
             ).outcome
@@ -46,8 +47,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Returns {"batchItemFailures": [...]}; an event without Records is an error, not a success."""
-    if not isinstance(event, dict) or not event.get("Records"):
-        raise InvalidMessage("collector event has no Records: expected an SQS batch")
+    check_sqs_batch(event)
     processor = ConcurrentSqsProcessor(max_workers=get_runtime().settings.collector_concurrency)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -122,8 +122,11 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_collect_message(body: str) -> CollectMessage:
     """Validate an SQS body; InvalidMessage says what is wrong with it."""
+    if not isinstance(body, str):
+        raise InvalidMessage(f"collect message body must be text, got {type(body).__name__}")
     try:
-        payload = json.loads(body, object_pairs_hook=unique_keys)
+        # RFC 8259 lets a reader ignore a byte order mark; some tools write one.
+        payload = json.loads(body.removeprefix("\ufeff"), object_pairs_hook=unique_keys)
     except DuplicateKey as exc:
         raise InvalidMessage(f"collect message is ambiguous: {exc}") from exc
     except (ValueError, TypeError) as exc:
@@ -136,6 +139,32 @@ def parse_collect_message(body: str) -> CollectMessage:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors())
         raise InvalidMessage(f"collect message fails its schema: {problems}") from exc
+
+
+def check_sqs_batch(event: Any) -> None:
+    """The collector's event must be an SQS batch (Lambda's shape, also what ``sam local invoke``
+    and a console test must send); InvalidMessage says what is missing instead of a KeyError."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        raise InvalidMessage("collector event has no Records: expected an SQS batch")
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InvalidMessage(
+                f"collector event: Records[{index}] is {type(record).__name__}, not an SQS record"
+            )
+        # The id is how a failed record is reported back; a bad body only fails its own record.
+        if not isinstance(record.get("messageId"), str):
+            raise InvalidMessage(
+                f"collector event: Records[{index}] has no messageId string: not an SQS record"
+            )
+
+
+def receive_count(attributes: Any) -> int:
+    """The record's ApproximateReceiveCount (1 when it is absent or not a count: a hand-made event)."""
+    count = attributes.get("ApproximateReceiveCount") if isinstance(attributes, dict) else None
+    return (
+        int(count) if isinstance(count, str) and count.isascii() and count.isdigit() and count != "0" else 1
+    )
 
 
 @dataclass(frozen=True)

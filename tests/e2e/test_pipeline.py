@@ -151,6 +151,32 @@ def test_an_event_without_records_is_an_error(pipeline_env: None) -> None:
             collector_handler.handler(event, LocalLambdaContext("CollectorFunction"))
 
 
+@pytest.mark.parametrize(
+    ("event", "says"),
+    [
+        ({"Records": {"messageId": "m"}}, "no Records: expected an SQS batch"),
+        ({"Records": ["{}"]}, r"Records\[0\] is str, not an SQS record"),
+        ({"Records": [{"body": '{"platform_id": 1}'}]}, r"Records\[0\] has no messageId string"),
+    ],
+)
+def test_an_event_that_is_not_an_sqs_batch_says_what_is_missing(
+    pipeline_env: None, event: dict[str, object], says: str
+) -> None:
+    """A hand-made event (``sam local invoke``, a console test): one clear error, not a KeyError."""
+    from charlee_collector.errors import InvalidMessage
+
+    with pytest.raises(InvalidMessage, match=says):
+        collector_handler.handler(event, LocalLambdaContext("CollectorFunction"))
+
+
+def test_a_record_whose_body_is_not_text_fails_alone(pipeline_env: None, seeded: dict[str, int]) -> None:
+    """Its batch mates are collected; a receive count that is not a count reads as the first."""
+    good = {"messageId": "good", "body": json.dumps({"platform_id": seeded["rss"]}), "attributes": {}}
+    odd = {"messageId": "odd", "body": None, "attributes": {"ApproximateReceiveCount": "many"}}
+    answer = collector_handler.handler({"Records": [odd, good]}, LocalLambdaContext("CollectorFunction"))
+    assert answer["batchItemFailures"] == [{"itemIdentifier": "odd"}]
+
+
 def test_a_malformed_dispatcher_event_is_a_clear_error(pipeline_env: None) -> None:
     from charlee_collector.errors import InvalidMessage
 

@@ -16,6 +16,7 @@ from charlee_collector.messages import (
     IdRange,
     parse_collect_message,
     parse_dispatch_event,
+    receive_count,
 )
 
 INT_MAX, BIGINT_MAX = 2**31 - 1, 2**63 - 1
@@ -34,6 +35,27 @@ def test_scheduled_messages_are_not_forced_unless_said() -> None:
 def test_unknown_fields_are_kept_aside_not_rejected() -> None:
     message = parse_collect_message('{"platform_id": 3, "priority": "high", "zz": 1}')
     assert message.unknown_fields == ["priority", "zz"]
+
+
+def test_a_body_with_a_byte_order_mark_is_read() -> None:
+    """RFC 8259 lets a reader ignore a BOM; some tools write one."""
+    assert parse_collect_message('\ufeff{"platform_id": 7}').platform_id == 7
+
+
+@pytest.mark.parametrize("body", [None, 7, {"platform_id": 1}, b'{"platform_id": 1}'])
+def test_a_body_that_is_not_text_is_invalid(body: object) -> None:
+    with pytest.raises(InvalidMessage, match="collect message body must be text"):
+        parse_collect_message(body)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "count"),
+    [({"ApproximateReceiveCount": "3"}, 3), ({}, 1), (None, 1), ({"ApproximateReceiveCount": "abc"}, 1),
+     ({"ApproximateReceiveCount": "0"}, 1), ({"ApproximateReceiveCount": "-2"}, 1), ({"ApproximateReceiveCount": "\u0663"}, 1),
+     ({"ApproximateReceiveCount": 4}, 1)],
+)  # fmt: skip
+def test_the_receive_count_of_a_hand_made_record_is_1(attributes: object, count: int) -> None:
+    assert receive_count(attributes) == count
 
 
 def test_dispatcher_body_round_trips() -> None:
