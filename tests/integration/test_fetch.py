@@ -317,7 +317,7 @@ def test_corrupt_gzip_is_permanent(http_server, http_client, allow_private_netwo
         ("remotive", b'{"jobs": [{"title": "caf\xe9"}]}', "not valid UTF-8"),
         ("remoteok", b'{"legal": "not an array"}', "JSON array"),
         ("rss", b"", "body is empty"),
-        ("rss", b"<html><body>Sign in</body></html>", "not an RSS or Atom feed"),
+        ("rss", b"<html><body>Sign in</body></html>", "not an RSS, Atom or JSON feed"),
         ("rss", BILLION_LAUGHS, "declares XML entities"),
         (
             "rss",

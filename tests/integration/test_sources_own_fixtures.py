@@ -290,6 +290,62 @@ def test_rss_upwork_and_wwr_fields(http_server, http_client, allow_private_netwo
     assert wwr.raw["region"] == "Europe Only" and wwr.raw["type"] == "Contract"
 
 
+def test_rss_reads_a_json_feed(http_server, http_client, allow_private_networks):
+    """JSON Feed 1.1 (1.0's ``author`` too): ids, relative links resolved against the feed's URL,
+    HTML or plain text, dates, authors and tags; an item without id or URL is skipped."""
+    http_server.route_file(
+        "/gigs/feed.json", FIXTURES / "json_feed.json", content_type="application/feed+json"
+    )
+    result = _collect("rss", {"url": http_server.url("/gigs/feed.json")}, http_client, allow_private_networks)
+    items = _by_id(result)
+    assert list(items) == ["gig-101", "102", "https://gigs.example.org/gigs/103"]
+    django = items["gig-101"]
+    assert django.url == http_server.url("/gigs/101")
+    assert (django.title, django.description) == (
+        "Django API for a booking site",
+        "Build a REST API.\n\nRemote, 3 months.",
+    )
+    assert django.posted_at == datetime(2026, 11, 28, 8, 30, tzinfo=UTC)
+    assert (django.client_name, django.category) == ("Acme Travel", "Web Development")
+    ci = items["102"]
+    assert (ci.title, ci.url, ci.client_name) == (
+        "Fix a flaky CI pipeline",
+        "https://elsewhere.example.com/jobs/102",
+        "Bob",
+    )
+    assert ci.description == "Fix a flaky CI pipeline\nGitHub Actions, Python."
+    assert ci.posted_at == datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    assert items["https://gigs.example.org/gigs/103"].description == "Short gig."
+    assert "application/feed+json" in http_server.requests[0].headers["Accept"]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"jobs": []}', "JSON, but not a JSON Feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "invalid JSON"),
+        (b"[" * 5 + b"]" * 5, "not an RSS, Atom or JSON feed"),
+    ],
+)
+def test_rss_refuses_json_that_is_not_a_json_feed(
+    body, says, http_server, http_client, allow_private_networks
+):
+    http_server.route("/feed", body=body, content_type="application/json")
+    with pytest.raises(PermanentSourceError, match=says):
+        _collect("rss", {"url": http_server.url("/feed")}, http_client, allow_private_networks)
+
+
+def test_rss_resolves_relative_links_against_the_feed(http_server, http_client, allow_private_networks):
+    feed = (
+        b'<rss version="2.0"><channel><title>t</title>'
+        b"<item><title>Relative</title><link>/jobs/7</link></item>"
+        b"<item><title>Absolute</title><link>https://example.org/jobs/8</link></item></channel></rss>"
+    )
+    http_server.route("/feeds/all.xml", body=feed, content_type="application/rss+xml")
+    result = _collect("rss", {"url": http_server.url("/feeds/all.xml")}, http_client, allow_private_networks)
+    assert [item.url for item in result.items] == [http_server.url("/jobs/7"), "https://example.org/jobs/8"]
+
+
 def test_filters_apply_through_fetch_platform(http_server, http_client, allow_private_networks):
     http_server.route_file("/remote-jobs", FIXTURES / "remotive.json")
     config = {

@@ -1,4 +1,7 @@
-"""Any RSS 0.9x/1.0/2.0 or Atom feed, parsed from bytes with feedparser (never from a URL).
+"""Any RSS 0.9x/1.0/2.0, Atom or JSON Feed; XML parsed from bytes with feedparser (never a URL).
+
+JSON Feed is read by ``json_feed.py``. An entry's relative link is resolved against the feed's
+address.
 
 Verified against real captures: We Work Remotely (``fixtures/real/weworkremotely``) and an
 Upwork job feed (``fixtures/real/upwork``). Two layouts get extra fields:
@@ -36,12 +39,16 @@ from charlee_collector.normalize import (
 )
 from charlee_collector.opportunity import Opportunity
 from charlee_collector.sources.base import BaseSourceConfig, Source, WebUrl
+from charlee_collector.sources.json_feed import is_json, json_feed_fields
 from charlee_collector.xml_safety import safe_feed_bytes
 
 if TYPE_CHECKING:
     from bs4 import Tag
 
-FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
+    "text/xml;q=0.8, */*;q=0.5"
+)
 UPWORK_LABELS = ("budget", "hourly range", "posted on", "category", "skills", "country")
 WWR_ELEMENTS = ("region", "country", "state", "skills", "type", "expires_at")
 # Upwork's descriptions are short and carry a handful of labels. bs4 takes ~200 us per tag, so
@@ -123,27 +130,40 @@ class RssSource(Source):
     def parse(self, body: bytes, config: RssConfig) -> list[Opportunity]:
         if not body.strip():
             raise PermanentSourceError("rss payload could not be parsed: the response body is empty")
-        # Sanitising and resolving links is wasted work: only plain text is stored.
+        if is_json(body):
+            entries = json_feed_fields(body, str(config.url))
+        else:
+            entries = [self._fields(entry) for entry in self._feed_entries(body, str(config.url))]
+        descriptions = html_texts([fields.pop("description_html") for fields in entries])
+        items = (
+            build_opportunity(description=fields.pop("description", None) or description, **fields)
+            for fields, description in zip(entries, descriptions, strict=True)
+        )
+        return [item for item in items if item is not None]
+
+    @staticmethod
+    def _feed_entries(body: bytes, url: str) -> list[Any]:
+        """feedparser's entries of an RSS or Atom feed; links relative to the feed's address."""
+        # Sanitising and resolving links inside content is wasted work: only plain text is stored.
         parsed = feedparser.parse(
-            io.BytesIO(safe_feed_bytes(body)), sanitize_html=False, resolve_relative_uris=False
+            io.BytesIO(safe_feed_bytes(body)),
+            sanitize_html=False,
+            resolve_relative_uris=False,
+            # The base for relative links; the type says what safe_feed_bytes made of the body
+            # (without one feedparser flags every feed "no Content-type specified").
+            response_headers={"content-location": url, "content-type": "application/xml; charset=utf-8"},
         )
         if not parsed.entries:
             if not parsed.get("version"):
                 raise PermanentSourceError(
-                    "rss payload could not be parsed: not an RSS or Atom feed (an HTML page?); "
+                    "rss payload could not be parsed: not an RSS, Atom or JSON feed (an HTML page?); "
                     "check the platform's url"
                 )
             if parsed.get("bozo"):
                 raise PermanentSourceError(
                     f"rss payload could not be parsed: malformed feed ({parsed.get('bozo_exception')})"
                 )
-        entries = [self._fields(entry) for entry in parsed.entries]
-        descriptions = html_texts([fields.pop("description_html") for fields in entries])
-        items = (
-            build_opportunity(description=description, **fields)
-            for fields, description in zip(entries, descriptions, strict=True)
-        )
-        return [item for item in items if item is not None]
+        return list(parsed.entries)
 
     def _fields(self, entry: Any) -> dict[str, Any]:
         """What ``build_opportunity`` makes the entry's opportunity of (``description_html`` unread)."""
