@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, InvalidatePoolError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from charlee_collector.errors import ConfigurationError
@@ -77,14 +77,38 @@ def normalize_url(raw: str | URL) -> URL:
     ``ConfigurationError`` names the scheme and the supported databases (a MySQL URL used to end
     in a 55-line ``ModuleNotFoundError``).
     """
-    url = make_url(raw)
+    try:
+        url = make_url(raw)
+        port = url.port  # parsed lazily: "host:abc" fails here, not at the first connect
+    except (ValueError, ArgumentError) as exc:
+        # The error names the part that failed, never the password.
+        raise ConfigurationError(f"not a database URL ({exc}): give {SUPPORTED_DATABASES}") from None
     driver = SUPPORTED_DRIVERS.get(url.drivername)
     if driver is None:
         raise ConfigurationError(
             f"unsupported database URL scheme {url.drivername + '://'!r}: "
             f"Charlee Collector works with {SUPPORTED_DATABASES}"
         )
+    if driver.startswith("postgresql"):
+        _check_postgresql(url, port)
     return url.set(drivername=driver)
+
+
+def _check_postgresql(url: URL, port: int | None) -> None:
+    """What pg8000 would otherwise refuse with a TypeError at the first connect."""
+    if not url.username:
+        raise ConfigurationError(
+            "the PostgreSQL URL names no user: give postgresql://USER:PASSWORD@HOST:5432/DBNAME"
+        )
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigurationError(f"the PostgreSQL URL's port {port} is not a TCP port (1 to 65535)")
+    if url.query:
+        # pg8000 takes these as connection arguments: libpq's (sslmode, connect_timeout) are not.
+        names = ", ".join(sorted(url.query))
+        raise ConfigurationError(
+            f"the PostgreSQL URL's query ({names}) is not understood by the pg8000 driver: "
+            "leave it out (TLS is DB_TLS=true, which the deployed functions set)"
+        )
 
 
 def describe_error(url: URL, error: BaseException) -> str:

@@ -77,6 +77,27 @@ def test_an_unsupported_database_url_names_the_supported_ones(tmp_path: Path, ur
     assert "PostgreSQL (postgresql://" in line and "SQLite (sqlite:///" in line
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://", "the PostgreSQL URL names no user: give postgresql://USER:PASSWORD@HOST:5432/DBNAME"),
+        ("postgresql://127.0.0.1/charlee", "the PostgreSQL URL names no user"),
+        ("postgresql://:SECRETPW@127.0.0.1/charlee", "the PostgreSQL URL names no user"),
+        ("postgresql://u@127.0.0.1:99999/charlee", "the PostgreSQL URL's port 99999 is not a TCP port (1 to 65535)"),
+        ("postgresql://u:SECRETPW@127.0.0.1:abc/charlee", "not a database URL (invalid literal for int() with base 10: 'abc')"),
+        ("postgresql://u@[::1/charlee", "not a database URL ("),
+        ("postgresql://u@127.0.0.1/charlee?sslmode=require", "the PostgreSQL URL's query (sslmode) is not understood by the pg8000 driver"),
+    ],
+)  # fmt: skip
+def test_a_postgresql_url_pg8000_cannot_use_is_one_line_before_connecting(
+    in_process: Callable[..., str], url: str, message: str
+) -> None:
+    """These were TypeError and ValueError tracebacks from pg8000 at the first connect."""
+    line = in_process("status", expect=2, env={"DATABASE_URL": url})
+    assert line.startswith(f"error: {message}"), line
+    assert "SECRETPW" not in line
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:  # bound, never listening: connecting is refused
         sock.bind(("127.0.0.1", 0))
