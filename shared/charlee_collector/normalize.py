@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from html import unescape
@@ -492,9 +492,22 @@ def build_opportunity(
         client_currency=cut(currency.upper(), LIMITS["client_currency"]) if currency else None,
         contract_type=contract,  # type: ignore[arg-type]
         budget_period=period,  # type: ignore[arg-type]
-        posted_at=parse_datetime(posted_at),
+        posted_at=_believable(parse_datetime(posted_at)),
         raw=json_safe(raw if type(raw) is dict else dict(raw)) if raw is not None else None,
     )
+
+
+# A posting from later than a day ahead (time zones, a date-only value, a skewed clock) or from
+# before 1970 is a platform's mistake: kept as one it would sort first (or last) for ever. The
+# item is kept undated (listed by its collection date); ``raw`` keeps what the platform said.
+_POSTED_AHEAD = timedelta(days=1)
+_POSTED_SINCE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _believable(posted_at: datetime | None) -> datetime | None:
+    if posted_at is None or not _POSTED_SINCE <= posted_at <= datetime.now(UTC) + _POSTED_AHEAD:
+        return None
+    return posted_at
 
 
 def dedupe(items: Iterable[Opportunity]) -> list[Opportunity]:

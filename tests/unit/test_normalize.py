@@ -144,6 +144,28 @@ def test_parse_datetime_gives_aware_utc(value, expected):
 
 
 @pytest.mark.parametrize(
+    ("posted", "kept"),
+    [
+        ("Mon, 30 Nov 2099 10:00:00 +0000", False),  # would sort first for ever
+        ("0001-01-01T00:00:00Z", False),
+        ("1969-12-31T23:59:59Z", False),
+        ("1970-01-01T00:00:00Z", True),
+        ("2026-11-30T10:00:00Z", True),
+    ],
+)
+def test_a_posting_date_no_platform_could_mean_is_dropped_and_the_item_kept(posted, kept):
+    item = build_opportunity(external_id="x", title="A job", posted_at=posted, raw={"published": posted})
+    assert item is not None and item.raw == {"published": posted}
+    assert (item.posted_at is not None) is kept
+
+
+def test_a_posting_date_within_a_day_ahead_is_kept():
+    """A date-only value or a zone ahead of UTC may be some hours in the future."""
+    soon = datetime.now(UTC) + timedelta(hours=20)
+    assert build_opportunity(external_id="x", title="A job", posted_at=soon).posted_at == soon
+
+
+@pytest.mark.parametrize(
     "value", [None, "", "yesterday-ish", float("nan"), float("inf"), -1, 1e30, True, [], {}]
 )
 def test_parse_datetime_gives_none_for_junk(value):
