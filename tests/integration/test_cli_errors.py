@@ -325,6 +325,14 @@ FEED = '"url": "https://example.org/feed.xml"'
             "{" + FEED + ', "min_budget": ' + "9" * 5000 + "}",
             "--config is not valid JSON: Exceeds the limit (4300 digits)",
         ),
+        (
+            "{" + FEED + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}",  # a RecursionError in json
+            "--config is nested too deeply to be a platform config",
+        ),
+        (
+            "{" + FEED + ', "x": ' + "[" * 40 + "]" * 40 + "}",
+            "--config: field 'x" + ".0" * 32 + "' is nested deeper than 32 levels",
+        ),
     ],
 )
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])

@@ -95,6 +95,8 @@ def read_config(config: str | None, config_file: Path | None, *, required: bool)
         value = json.loads(config, object_pairs_hook=unique_keys)
     except DuplicateKey as exc:
         raise BadInput(f"{where}: {exc}") from None
+    except RecursionError:
+        raise BadInput(f"{where} is nested too deeply to be a platform config") from None
     except ValueError as exc:  # JSONDecodeError, or a number of more than 4,300 digits
         raise BadInput(f"{where} is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(value, dict):
@@ -103,10 +105,17 @@ def read_config(config: str | None, config_file: Path | None, *, required: bool)
     return value
 
 
-def _check_storable(value: Any, where: str, path: str) -> None:
+# Far deeper than any source's config (json_api's fields are two levels); past it, a bound
+# rather than a RecursionError.
+MAX_CONFIG_DEPTH = 32
+
+
+def _check_storable(value: Any, where: str, path: str, depth: int = 0) -> None:
     """Every key and string of the config must be storable text: PostgreSQL's jsonb refuses NUL
     (``\\u0000``) and no encoder takes a lone surrogate (``\\ud800``); refused here with the
     field's path instead of as a database error after validation."""
+    if depth > MAX_CONFIG_DEPTH:
+        raise BadInput(f"{where}: field {path[:200]!r} is nested deeper than {MAX_CONFIG_DEPTH} levels")
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
         field = f"{path}.{key}" if path else str(key)
@@ -115,7 +124,7 @@ def _check_storable(value: Any, where: str, path: str) -> None:
                 raise BadInput(
                     f"{where}: field {field[:200]!r} holds a NUL or a lone surrogate, which cannot be stored"
                 )
-        _check_storable(item, where, field)
+        _check_storable(item, where, field, depth + 1)
 
 
 def validate(source: str, config: dict[str, Any]) -> None:
