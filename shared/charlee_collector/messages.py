@@ -162,9 +162,9 @@ def check_sqs_batch(event: Any) -> None:
 def receive_count(attributes: Any) -> int:
     """The record's ApproximateReceiveCount (1 when it is absent or not a count: a hand-made event)."""
     count = attributes.get("ApproximateReceiveCount") if isinstance(attributes, dict) else None
-    return (
-        int(count) if isinstance(count, str) and count.isascii() and count.isdigit() and count != "0" else 1
-    )
+    if isinstance(count, str) and count.isascii() and count.isdigit() and len(count) <= 9:
+        return max(int(count), 1)
+    return 1
 
 
 @dataclass(frozen=True)

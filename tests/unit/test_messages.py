@@ -52,7 +52,7 @@ def test_a_body_that_is_not_text_is_invalid(body: object) -> None:
     ("attributes", "count"),
     [({"ApproximateReceiveCount": "3"}, 3), ({}, 1), (None, 1), ({"ApproximateReceiveCount": "abc"}, 1),
      ({"ApproximateReceiveCount": "0"}, 1), ({"ApproximateReceiveCount": "-2"}, 1), ({"ApproximateReceiveCount": "\u0663"}, 1),
-     ({"ApproximateReceiveCount": 4}, 1)],
+     ({"ApproximateReceiveCount": 4}, 1), ({"ApproximateReceiveCount": "00"}, 1), ({"ApproximateReceiveCount": "9" * 5000}, 1)],
 )  # fmt: skip
 def test_the_receive_count_of_a_hand_made_record_is_1(attributes: object, count: int) -> None:
     assert receive_count(attributes) == count
