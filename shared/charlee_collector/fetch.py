@@ -467,8 +467,39 @@ def _read_capped(response: httpx.Response, url: httpx.URL, settings: Settings) -
     return bytes(body)
 
 
+# A server that answers TLS with plain HTTP (an https:// URL on an http port). Other TLS errors
+# (an EOF or a reset mid-handshake) may be the network's, and stay transient.
+_NO_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "RECORD_LAYER_FAILURE"})
+
+
+def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error under an httpx error when asking again in a minute cannot help: a certificate
+    that does not verify, or a server that speaks no TLS on that port."""
+    cause: BaseException | None = exc
+    for _ in range(8):  # httpx -> httpcore -> ssl; bounded against a cycle
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause
+        if isinstance(cause, ssl.SSLError):
+            return cause if getattr(cause, "reason", None) in _NO_TLS_REASONS else None
+        if cause is None:
+            return None
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _transport_error(exc: httpx.HTTPError, where: str, settings: Settings, attempts: int) -> Exception:
     """The error-tree member for a request that failed below HTTP (no usable response)."""
+    if (tls := _tls_failure(exc)) is not None:
+        what = (
+            "its TLS certificate could not be verified"
+            if isinstance(tls, ssl.SSLCertVerificationError)
+            else "it does not speak TLS on that port"
+        )
+        reason = getattr(tls, "verify_message", None) or getattr(tls, "reason", None) or tls
+        return PermanentSourceError(
+            f"cannot request {where}: {what} ({reason}); check the url (https:// on a port that speaks "
+            "TLS) or the server's certificate"
+        )
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         return TransientSourceError(
@@ -512,7 +543,7 @@ def _send(
                 raise deadline.error(where) from exc
             pause = RETRY_PAUSE_SECONDS * attempt
             retry = attempt < CONNECT_ATTEMPTS and pause < deadline.remaining()
-            if retry and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            if retry and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and not _tls_failure(exc):
                 log.info("connect to %s failed (%s); retrying once", url.host, type(exc).__name__)
                 time.sleep(pause)
                 continue
