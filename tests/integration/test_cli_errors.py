@@ -385,6 +385,26 @@ def test_a_config_file_saved_with_a_bom_is_read(
     assert _count(sqlite_engine) == 1
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "option"),
+    [
+        (["status", "--queue-url", "not a url"], {}, "'--queue-url' (env var: 'COLLECT_QUEUE_URL')"),
+        (["status"], {"COLLECT_QUEUE_URL": "sqs/charlee-collect"}, "'--queue-url' (env var: 'COLLECT_QUEUE_URL')"),
+        (["collect", "1", "--queue-url", "charlee-collect"], {}, "'--queue-url' (env var: 'COLLECT_QUEUE_URL')"),
+        (["dlq", "list", "--dlq-url", "ftp://example.com/dlq"], {}, "'--dlq-url' (env var: 'COLLECT_DLQ_URL')"),
+        (["local", "poll", "--queue-url", "http://127.0.0.1:1/q", "--endpoint-url", "localhost:4566"], {}, "'--endpoint-url'"),
+        (["events", "publish", "--endpoint-url", "events"], {}, "'--endpoint-url'"),
+    ],
+)  # fmt: skip
+def test_a_queue_or_endpoint_that_is_not_a_url_exits_2_before_any_call(
+    in_process: Callable[..., str], args: list[str], env: dict[str, str], option: str
+) -> None:
+    """It went to botocore and came back as "could not connect to the endpoint" (or a missing
+    credential) for a URL nobody gave."""
+    line = in_process(*args, expect=2, env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", **env})
+    assert line.startswith(f"error: Invalid value for {option}: must be an http:// or https:// URL"), line
+
+
 def test_a_negative_user_id_exits_2(cli: Cli) -> None:
     """The issue's case, in a subprocess: it used to list nothing and exit 0."""
     assert one_line(cli("opportunities", "--user", "-1", expect=2)) == (

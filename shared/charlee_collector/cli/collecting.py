@@ -16,6 +16,7 @@ from charlee_collector.cli.common import (
     CliError,
     NotFound,
     check_platform_id,
+    check_url,
     check_user_id,
     command_settings,
     err,
@@ -37,13 +38,19 @@ QueueUrl = Annotated[
     str | None,
     typer.Option(
         "--queue-url",
+        callback=check_url,
         envvar="COLLECT_QUEUE_URL",
         help="The collect queue; when set, messages go there instead of collecting here.",
     ),
 ]
 EndpointUrl = Annotated[
     str | None,
-    typer.Option("--endpoint-url", help="A non-AWS SQS endpoint (moto, LocalStack).", show_default=False),
+    typer.Option(
+        "--endpoint-url",
+        callback=check_url,
+        help="A non-AWS SQS endpoint (moto, LocalStack).",
+        show_default=False,
+    ),
 ]
 
 ON_DEMAND = {"trigger": "on_demand", "force": True}

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -102,6 +103,20 @@ def check_ids(ids: IdRange, what: str) -> Callable[[list[int]], list[int]]:
         return [one(value) for value in values]  # type: ignore[misc]
 
     return check
+
+
+def check_url(value: str | None) -> str | None:
+    """A queue or endpoint option must be an absolute http(s) URL: anything else used to travel to
+    botocore and come back as "could not connect to the endpoint" for a URL nobody gave."""
+    if not value:  # unset, or an empty variable: as before, no queue
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise typer.BadParameter(
+            "must be an http:// or https:// URL (https://sqs.us-east-1.amazonaws.com/123456789012/name, "
+            f"http://localhost:4566), got {value[:200]!r}"
+        )
+    return value
 
 
 # --- counts --------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from charlee_collector.cli.common import (
     BadInput,
     CliError,
     NotFound,
+    check_url,
     clip,
     err,
     limit_option,
@@ -46,6 +47,7 @@ DlqUrl = Annotated[
     str | None,
     typer.Option(
         "--dlq-url",
+        callback=check_url,
         envvar="COLLECT_DLQ_URL",
         help="The dead-letter queue (default: the collect queue's RedrivePolicy target).",
     ),
@@ -54,12 +56,14 @@ QueueUrl = Annotated[
     str | None,
     typer.Option(
         "--queue-url",
+        callback=check_url,
         envvar="COLLECT_QUEUE_URL",
         help="The collect queue (default: the DLQ's only source queue).",
     ),
 ]
 EndpointUrl = Annotated[
-    str | None, typer.Option("--endpoint-url", help="A non-AWS SQS endpoint (moto, LocalStack).")
+    str | None,
+    typer.Option("--endpoint-url", callback=check_url, help="A non-AWS SQS endpoint (moto, LocalStack)."),
 ]
 
 

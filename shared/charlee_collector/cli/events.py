@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from charlee_collector.cli.common import (
     CliError,
+    check_url,
     clip,
     command_settings,
     err,
@@ -93,7 +94,7 @@ def publish_command(
         ),
     ] = None,
     endpoint_url: Annotated[
-        str | None, typer.Option("--endpoint-url", help="A non-AWS EventBridge endpoint.")
+        str | None, typer.Option("--endpoint-url", callback=check_url, help="A non-AWS EventBridge endpoint.")
     ] = None,
 ) -> None:
     """Publish every pending event now, oldest first (after an outage); refused ones stay pending."""

@@ -14,6 +14,7 @@ import typer
 
 from charlee_collector.cli.common import (
     BadInput,
+    check_url,
     clip,
     database_url,
     err,
@@ -219,10 +220,13 @@ def run(
 @app.command("poll")
 def poll(
     queue_url: Annotated[
-        str, typer.Option("--queue-url", envvar="COLLECT_QUEUE_URL", help="The collect queue to work.")
+        str,
+        typer.Option(
+            "--queue-url", callback=check_url, envvar="COLLECT_QUEUE_URL", help="The collect queue to work."
+        ),
     ],
     endpoint_url: Annotated[
-        str | None, typer.Option("--endpoint-url", help="A non-AWS SQS endpoint.")
+        str | None, typer.Option("--endpoint-url", callback=check_url, help="A non-AWS SQS endpoint.")
     ] = None,
     forever: Annotated[
         bool, typer.Option("--forever", help="Keep long-polling instead of stopping when the queue is empty.")

@@ -14,6 +14,7 @@ from charlee_collector.cli.common import (
     NotFound,
     check_ids,
     check_platform_id,
+    check_url,
     check_user_id,
     clip,
     err,
@@ -351,14 +352,24 @@ def mark_command(
 def status_command(
     queue_url: Annotated[
         str | None,
-        typer.Option("--queue-url", envvar="COLLECT_QUEUE_URL", help="Also show this queue's depth."),
+        typer.Option(
+            "--queue-url",
+            callback=check_url,
+            envvar="COLLECT_QUEUE_URL",
+            help="Also show this queue's depth.",
+        ),
     ] = None,
     dlq_url: Annotated[
         str | None,
-        typer.Option("--dlq-url", envvar="COLLECT_DLQ_URL", help="The DLQ (default: from the queue)."),
+        typer.Option(
+            "--dlq-url",
+            callback=check_url,
+            envvar="COLLECT_DLQ_URL",
+            help="The DLQ (default: from the queue).",
+        ),
     ] = None,
     endpoint_url: Annotated[
-        str | None, typer.Option("--endpoint-url", help="A non-AWS SQS endpoint.")
+        str | None, typer.Option("--endpoint-url", callback=check_url, help="A non-AWS SQS endpoint.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
