@@ -184,6 +184,12 @@ def parse_dispatch_event(event: Any) -> DispatchRequest:
     if not isinstance(event, dict):
         raise InvalidMessage(f"dispatcher event must be a JSON object, got {type(event).__name__}")
     if event.get("detail-type") == "Scheduled Event" or event.get("source") in _SCHEDULE_SOURCES:
+        if "user_id" in event or "platform_ids" in event:
+            # A whole tick for someone who asked for one user or a few platforms is no answer.
+            raise InvalidMessage(
+                "dispatcher event is both a scheduled event and a request for "
+                f"{'user_id' if 'user_id' in event else 'platform_ids'}: send one or the other"
+            )
         return DispatchRequest(kind="schedule")
     try:
         if set(event) == {"user_id"}:

@@ -139,6 +139,10 @@ def test_dispatcher_events(event: dict[str, object], expected: DispatchRequest) 
         {"platform_ids": 1},
         {"user_id": 1, "platform_ids": [1]},
         {"Records": []},
+        # A scheduled event that also names a user or platforms: a whole tick is not what was asked.
+        {"source": "aws.events", "detail-type": "Scheduled Event", "user_id": 5},
+        {"source": "aws.scheduler", "platform_ids": [1]},
+        {"detail-type": "Scheduled Event", "user_id": None},
     ],
 )
 def test_other_dispatcher_events_are_refused(event: object) -> None:
