@@ -541,13 +541,16 @@ def _send(
         except httpx.HTTPError as exc:
             if deadline.reached():
                 raise deadline.error(where) from exc
+            error = _transport_error(exc, where, settings, attempt)
             pause = RETRY_PAUSE_SECONDS * attempt
             retry = attempt < CONNECT_ATTEMPTS and pause < deadline.remaining()
-            if retry and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and not _tls_failure(exc):
+            # A connect that failed for a reason a retry can mend (not a certificate) goes again once.
+            connect = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            if retry and connect and isinstance(error, TransientSourceError):
                 log.info("connect to %s failed (%s); retrying once", url.host, type(exc).__name__)
                 time.sleep(pause)
                 continue
-            raise _transport_error(exc, where, settings, attempt) from exc
+            raise error from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 
