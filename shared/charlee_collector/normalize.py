@@ -27,7 +27,7 @@ from typing import Any
 
 from lxml import etree
 
-from charlee_collector.models import BUDGET_PERIODS, LIMITS
+from charlee_collector.models import BUDGET_PERIODS, LIMITS, utcnow
 from charlee_collector.opportunity import PERIOD_NAMES, BudgetPeriod, ContractType, Opportunity
 
 log = logging.getLogger(__name__)
@@ -505,7 +505,7 @@ _POSTED_SINCE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _believable(posted_at: datetime | None) -> datetime | None:
-    if posted_at is None or not _POSTED_SINCE <= posted_at <= datetime.now(UTC) + _POSTED_AHEAD:
+    if posted_at is None or not _POSTED_SINCE <= posted_at <= utcnow() + _POSTED_AHEAD:
         return None
     return posted_at
 
