@@ -15,6 +15,7 @@ from charlee_collector.cli.common import (
     BadInput,
     CliError,
     NotFound,
+    SqsEndpointUrl,
     check_platform_id,
     check_url,
     check_user_id,
@@ -41,15 +42,6 @@ QueueUrl = Annotated[
         callback=check_url,
         envvar="COLLECT_QUEUE_URL",
         help="The collect queue; when set, messages go there instead of collecting here.",
-    ),
-]
-EndpointUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url",
-        callback=check_url,
-        help="A non-AWS SQS endpoint (moto, LocalStack).",
-        show_default=False,
     ),
 ]
 
@@ -160,7 +152,7 @@ def collect_command(
         typer.Option("--user", help="Collect every active platform of this user.", callback=check_user_id),
     ] = None,
     queue_url: QueueUrl = None,
-    endpoint_url: EndpointUrl = None,
+    endpoint_url: SqsEndpointUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON array.")] = False,
     wait: Annotated[
         bool,
@@ -267,7 +259,7 @@ def dispatch_command(
         bool, typer.Option("--dry-run", help="List what is due; claim and send nothing.")
     ] = False,
     queue_url: QueueUrl = None,
-    endpoint_url: EndpointUrl = None,
+    endpoint_url: SqsEndpointUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array instead of a table.")] = False,
 ) -> None:
     """Do the scheduled tick now: claim the due platforms and collect them.

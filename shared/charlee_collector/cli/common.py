@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
@@ -117,6 +117,18 @@ def check_url(value: str | None) -> str | None:
             f"http://localhost:4566), got {value[:200]!r}"
         )
     return value
+
+
+# Every command that talks to SQS takes the same --endpoint-url.
+SqsEndpointUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        callback=check_url,
+        help="A non-AWS SQS endpoint (moto, LocalStack).",
+        show_default=False,
+    ),
+]
 
 
 # --- counts --------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from charlee_collector.cli.common import (
     BadInput,
     CliError,
     NotFound,
+    SqsEndpointUrl,
     check_url,
     clip,
     err,
@@ -61,10 +62,6 @@ QueueUrl = Annotated[
         help="The collect queue (default: the DLQ's only source queue).",
     ),
 ]
-EndpointUrl = Annotated[
-    str | None,
-    typer.Option("--endpoint-url", callback=check_url, help="A non-AWS SQS endpoint (moto, LocalStack)."),
-]
 
 
 def resolve_dlq(sqs: Any, dlq_url: str | None, queue_url: str | None) -> str:
@@ -101,7 +98,7 @@ def _sent_at(message: dict[str, Any]) -> datetime | None:
 def list_(
     dlq_url: DlqUrl = None,
     queue_url: QueueUrl = None,
-    endpoint_url: EndpointUrl = None,
+    endpoint_url: SqsEndpointUrl = None,
     limit: Annotated[int, limit_option("Show at most this many messages.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array instead of a table.")] = False,
 ) -> None:
@@ -148,7 +145,7 @@ def delete_command(
     ],
     dlq_url: DlqUrl = None,
     queue_url: QueueUrl = None,
-    endpoint_url: EndpointUrl = None,
+    endpoint_url: SqsEndpointUrl = None,
 ) -> None:
     """Delete messages from the dead-letter queue by id (an unreadable body, a platform gone)."""
     sqs = sqs_client(dlq_url or queue_url, endpoint_url)
@@ -172,7 +169,7 @@ def delete_command(
 def purge_command(
     dlq_url: DlqUrl = None,
     queue_url: QueueUrl = None,
-    endpoint_url: EndpointUrl = None,
+    endpoint_url: SqsEndpointUrl = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete every message in the dead-letter queue (SQS PurgeQueue).
@@ -202,7 +199,7 @@ def purge_command(
 def redrive_command(
     dlq_url: DlqUrl = None,
     queue_url: QueueUrl = None,
-    endpoint_url: EndpointUrl = None,
+    endpoint_url: SqsEndpointUrl = None,
     limit: Annotated[int | None, limit_option("Move at most this many messages.")] = None,
     visibility_timeout: Annotated[
         int,

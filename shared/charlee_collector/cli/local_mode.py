@@ -14,6 +14,7 @@ import typer
 
 from charlee_collector.cli.common import (
     BadInput,
+    SqsEndpointUrl,
     check_url,
     clip,
     database_url,
@@ -225,9 +226,7 @@ def poll(
             "--queue-url", callback=check_url, envvar="COLLECT_QUEUE_URL", help="The collect queue to work."
         ),
     ],
-    endpoint_url: Annotated[
-        str | None, typer.Option("--endpoint-url", callback=check_url, help="A non-AWS SQS endpoint.")
-    ] = None,
+    endpoint_url: SqsEndpointUrl = None,
     forever: Annotated[
         bool, typer.Option("--forever", help="Keep long-polling instead of stopping when the queue is empty.")
     ] = False,

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select, update
 from charlee_collector.cli.common import (
     BadInput,
     NotFound,
+    SqsEndpointUrl,
     check_ids,
     check_platform_id,
     check_url,
@@ -368,9 +369,7 @@ def status_command(
             help="The DLQ (default: from the queue).",
         ),
     ] = None,
-    endpoint_url: Annotated[
-        str | None, typer.Option("--endpoint-url", callback=check_url, help="A non-AWS SQS endpoint.")
-    ] = None,
+    endpoint_url: SqsEndpointUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """What needs attention: platforms due, failing and paused, the last runs, the queues."""
