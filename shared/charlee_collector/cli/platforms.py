@@ -119,12 +119,15 @@ def _check_storable(value: Any, where: str, path: str, depth: int = 0) -> None:
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
         field = f"{path}.{key}" if path else str(key)
-        for text in (key, item) if isinstance(key, str) else (item,):
-            if isinstance(text, str) and ("\x00" in text or not is_text(text)):
-                raise BadInput(
-                    f"{where}: field {field[:200]!r} holds a NUL or a lone surrogate, which cannot be stored"
-                )
+        if not (_storable(key) and _storable(item)):
+            raise BadInput(
+                f"{where}: field {field[:200]!r} holds a NUL or a lone surrogate, which cannot be stored"
+            )
         _check_storable(item, where, field, depth + 1)
+
+
+def _storable(value: Any) -> bool:
+    return not isinstance(value, str) or ("\x00" not in value and is_text(value))
 
 
 def validate(source: str, config: dict[str, Any]) -> None:
