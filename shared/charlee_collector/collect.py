@@ -257,8 +257,7 @@ def _record(
     statements only.
     """
     with cpu_turn():
-        postgresql = engine.dialect.name == "postgresql"
-        prepared = prepare_items(items, postgresql=postgresql) if items is not None else None
+        prepared = prepare_items(items) if items is not None else None
         with engine.begin() as conn:
             counts = None
             # The row is locked (and read) once, first, for both writers below.

@@ -1,9 +1,9 @@
 """The database engine: one per process, reused across Lambda invocations.
 
 The URL comes from ``DATABASE_URL``, or from the RDS secret named by ``DB_SECRET_ARN``
-(host/port/username/password/dbname), read through Powertools Parameters with caching.
-SQLite (a file) is the embedded default for local runs only; a Lambda without a database
-setting fails at cold start.
+(host/port/username/password/dbname), read through Powertools Parameters with caching. The
+database is always PostgreSQL; a Lambda without a database setting fails at cold start (the
+operator's tools fall back to the embedded server, ``local/embedded_server.py``).
 
 A PostgreSQL engine never hands out, or keeps, a connection a failure may have broken: a pooled
 connection is pinged on checkout and replaced when the ping fails in any way (pg8000 can let a
@@ -22,7 +22,6 @@ import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
@@ -33,7 +32,6 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from charlee_collector.errors import ConfigurationError
 from charlee_collector.settings import Settings
 
-DEFAULT_LOCAL_DB = Path.home() / ".charlee-collector" / "collector.sqlite3"
 SECRET_MAX_AGE_SECONDS = 300
 
 _engines: dict[str, Engine] = {}
@@ -63,20 +61,24 @@ SUPPORTED_DRIVERS = {
     "postgresql": "postgresql+pg8000",
     "postgres": "postgresql+pg8000",
     "postgresql+pg8000": "postgresql+pg8000",
-    "sqlite": "sqlite",
-    "sqlite+pysqlite": "sqlite+pysqlite",
 }
-SUPPORTED_DATABASES = (
-    "PostgreSQL (postgresql://user:password@host:5432/dbname) or SQLite (sqlite:///path/to/file.sqlite3)"
-)
+SUPPORTED_DATABASES = "PostgreSQL (postgresql://user:password@host:5432/dbname)"
+# The one connection argument a URL may carry: the embedded server listens on a Unix socket only.
+UNIX_SOCKET = "unix_sock"
 
 
-def normalize_url(raw: str | URL) -> URL:
+def normalize_url(raw: str | URL, *, named_by: str = "DATABASE_URL") -> URL:
     """Pin PostgreSQL URLs to the pure-Python pg8000 driver the layer ships; refuse other databases.
 
     ``ConfigurationError`` names the scheme and the supported databases (a MySQL URL used to end
-    in a 55-line ``ModuleNotFoundError``).
+    in a 55-line ``ModuleNotFoundError``); SQLite, or a file path, gets its own line saying how to
+    point at PostgreSQL instead (``named_by`` says where the value came from).
     """
+    from charlee_collector import sqlite_refusal
+
+    text = raw if isinstance(raw, str) else f"{raw.drivername}://"
+    if sqlite_refusal.names_sqlite(text):
+        raise sqlite_refusal.refuse(text, named_by)
     try:
         url = make_url(raw)
         port = url.port  # parsed lazily: "host:abc" fails here, not at the first connect
@@ -102,9 +104,10 @@ def _check_postgresql(url: URL, port: int | None) -> None:
         )
     if port is not None and not 1 <= port <= 65535:
         raise ConfigurationError(f"the PostgreSQL URL's port {port} is not a TCP port (1 to 65535)")
-    if url.query:
+    unknown = set(url.query) - {UNIX_SOCKET}
+    if unknown:
         # pg8000 takes these as connection arguments: libpq's (sslmode, connect_timeout) are not.
-        names = ", ".join(sorted(url.query))
+        names = ", ".join(sorted(unknown))
         raise ConfigurationError(
             f"the PostgreSQL URL's query ({names}) is not understood by the pg8000 driver: "
             "leave it out (TLS is DB_TLS=true, which the deployed functions set)"
@@ -114,8 +117,9 @@ def _check_postgresql(url: URL, port: int | None) -> None:
 def describe_error(url: URL, error: BaseException) -> str:
     """One line for a failed database operation: where (host, port, database) and why, in the
     server's own words (pg8000's ``M`` field) or the network's (refused, unresolvable, timed out)."""
-    if url.get_backend_name() == "sqlite":
-        where = f"SQLite database {url.database}"
+    socket_path = url.query.get(UNIX_SOCKET)
+    if socket_path:
+        where = f"PostgreSQL at {socket_path}, database {url.database!r}"
     else:
         where = f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}, database {url.database!r}"
     return f"{where}: {_reason(getattr(error, 'orig', None) or error)}"
@@ -140,8 +144,8 @@ def _reason(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def resolve_url(settings: Settings, *, local_default: bool = False) -> URL:
-    """The database URL the settings name; the local SQLite file when allowed and nothing is set."""
+def resolve_url(settings: Settings) -> URL:
+    """The database URL the settings name; ``ConfigurationError`` when they name none."""
     if settings.database_url:
         return normalize_url(settings.database_url)
     if settings.db_secret_arn:
@@ -159,9 +163,6 @@ def resolve_url(settings: Settings, *, local_default: bool = False) -> URL:
         # The stack's own database and the RDS Proxy are named by the template, not the secret.
         overrides = {"host": settings.db_host, "dbname": settings.db_name}
         return url_from_secret({**secret, **{k: v for k, v in overrides.items() if v}})
-    if local_default:
-        DEFAULT_LOCAL_DB.parent.mkdir(parents=True, exist_ok=True)
-        return make_url(f"sqlite:///{DEFAULT_LOCAL_DB}")
     raise ConfigurationError("set DATABASE_URL or DB_SECRET_ARN to name the database")
 
 
@@ -170,10 +171,6 @@ def create_db_engine(
 ) -> Engine:
     """A new engine sized for Lambda: a small pool, pinged and recycled connections, none kept broken."""
     url = normalize_url(url)
-    if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
     # Without TLS, none is tried: pg8000's default asks the server for it first, building a new
     # SSL context per connection (~20 ms of CPU each, nine of them in a new instance's first batch).
     connect_args: dict[str, Any] = {
@@ -276,10 +273,10 @@ def _replace_broken_connections(engine: Engine) -> None:
 def reading(engine: Engine) -> Iterator[Connection]:
     """A connection for reads that need no transaction around them (one consistent row): each
     statement commits on its own, so a lone SELECT is one round trip, with no BEGIN sent before
-    it and no ROLLBACK after. SQLite begins no transaction for a read anyway."""
+    it and no ROLLBACK after."""
     with engine.connect() as conn:
         dbapi_connection = conn.connection.dbapi_connection
-        if engine.dialect.name != "postgresql" or dbapi_connection is None:
+        if dbapi_connection is None:
             yield conn
             return
         dbapi_connection.autocommit = True  # pg8000's own switch: no SET statement on the wire
@@ -314,18 +311,9 @@ def _reached_the_driver(context: ExceptionContext) -> bool:
     return context.execution_context is not None or context.statement is None
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the CLI read while the local poller writes; the busy timeout waits instead of failing.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def get_engine(settings: Settings, *, local_default: bool = False) -> Engine:
+def get_engine(settings: Settings) -> Engine:
     """The process-wide engine for ``settings``, created on first use."""
-    url = resolve_url(settings, local_default=local_default)
+    url = resolve_url(settings)
     key = url.render_as_string(hide_password=False)
     with _lock:
         engine = _engines.get(key)

@@ -47,7 +47,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from charlee_collector.errors import FetchDeferred, RateLimited
 from charlee_collector.models import UTCDateTime, fetch_host_leases, fetch_hosts, utcnow
@@ -146,16 +146,13 @@ def lock_or_insert(
     """The row ``locked`` selects (its bind values in ``key``), locked for this transaction; when
     there is none, ``new_row`` inserted (so locked too) and returned, with True for inserted.
 
-    On PostgreSQL the existing row, the common case, costs one statement; on SQLite the insert
-    comes first, for it takes the database write lock, which serialises writers as a row lock
-    does. On a conflict (another transaction inserted the row first; the insert waited for its
-    commit) that row is read.
+    The existing row, the common case, costs one statement. On a conflict (another transaction
+    inserted the row first; the insert waited for its commit) that row is read.
     """
-    if conn.dialect.name == "postgresql":
-        row = conn.execute(locked, key).first()
-        if row is not None:
-            return row, False
-    inserted = conn.execute(_insert_returning(conn.dialect.name, table, locked, tuple(new_row)), new_row)
+    row = conn.execute(locked, key).first()
+    if row is not None:
+        return row, False
+    inserted = conn.execute(_insert_returning(table, locked, tuple(new_row)), new_row)
     row = inserted.first()
     if row is not None:
         return row, True
@@ -163,11 +160,10 @@ def lock_or_insert(
 
 
 @functools.cache
-def _insert_returning(dialect: str, table: Table, locked: Select[Any], columns: tuple[str, ...]) -> Any:
+def _insert_returning(table: Table, locked: Select[Any], columns: tuple[str, ...]) -> Any:
     """INSERT of ``columns`` unless the row exists, returning what ``locked`` selects; built once."""
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values: dict[str, Any] = {name: bindparam(name) for name in columns}
-    return insert_(table).values(values).on_conflict_do_nothing().returning(*locked.selected_columns)
+    return postgresql.insert(table).values(values).on_conflict_do_nothing().returning(*locked.selected_columns)
 
 
 _LOCK_HOST = select(fetch_hosts).where(fetch_hosts.c.host == bindparam("host")).with_for_update()

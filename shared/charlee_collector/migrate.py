@@ -9,6 +9,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The advisory lock key upgrades take (any constant no other code of this database uses).
+MIGRATION_LOCK = 0x43484C45  # "CHLE"
 
 
 def _config(connection: object) -> Config:
@@ -25,14 +27,18 @@ class UnknownRevision(Exception):
 def upgrade(engine: Engine, revision: str = "head", *, statement_timeout_ms: int | None = None) -> None:
     """Bring the schema up to ``revision`` (default: the newest).
 
-    ``statement_timeout_ms`` (PostgreSQL): the server ends any statement of the migration that
-    runs longer, waiting on a lock included, and ends the session if it sits that long inside
-    the transaction, so a caller that gave up (the schema custom resource) leaves no lock behind.
+    ``statement_timeout_ms``: the server ends any statement of the migration that runs longer,
+    waiting on a lock included, and ends the session if it sits that long inside the
+    transaction, so a caller that gave up (the schema custom resource) leaves no lock behind.
+
+    Upgrades of one database take turns (a transaction-level advisory lock): two commands that
+    find the embedded database new at the same moment must not both create its tables.
     """
     with engine.begin() as connection:
-        if statement_timeout_ms is not None and connection.dialect.name == "postgresql":
+        if statement_timeout_ms is not None:
             for setting in ("statement_timeout", "idle_in_transaction_session_timeout"):
                 connection.exec_driver_sql(f"SET LOCAL {setting} = {int(statement_timeout_ms)}")
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         config = _config(connection)
         _require_known_revision(config, connection)
         command.upgrade(config, revision)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -34,14 +33,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+JSONType = JSONB()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp that is always timezone-aware UTC in Python, on PostgreSQL and on SQLite.
-
-    SQLite has no time zones: values are stored as naive UTC and given their zone back on read.
-    """
+    """A timestamp that is always timezone-aware UTC in Python; a naive one is refused on the way in."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -51,8 +47,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -79,16 +74,16 @@ LIMITS = {
     "contract_type": 20,
 }
 # Minutes between a platform's collections: at least one, at most 30 days. Migration 0002 holds
-# the database to the same range (a CHECK on PostgreSQL, triggers on SQLite), the CLI refuses
+# the database to the same range (a CHECK), the CLI refuses
 # values outside it, and scheduling.py clamps whatever it reads into it.
 # What a budget's amount is per; NULL when the source does not say.
 BUDGET_PERIODS = ("hour", "day", "week", "month", "year", "fixed")
 MIN_INTERVAL_MINUTES = 1
 MAX_INTERVAL_MINUTES = 30 * 24 * 60
-_BIG_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
+_BIG_ID = BigInteger()
 
 # One watched source of one user. The partial index ix_freelance_platforms_due that serves the
-# dispatcher's claim query is created by migration 0001 (its column order differs per dialect).
+# dispatcher's claim query is created by migration 0001.
 platforms = Table(
     "freelance_platforms",
     metadata,
@@ -194,7 +189,6 @@ event_outbox = Table(
         "ix_event_outbox_pending",
         "id",
         postgresql_where=text("published_at IS NULL"),
-        sqlite_where=text("published_at IS NULL"),
     ),
     Index("ix_event_outbox_published", "published_at"),
 )

@@ -3,8 +3,7 @@
 The collector writes its OpportunitiesCollected event (``events.py``) in the transaction of the
 upsert and the run, already claimed by itself (``claimed_until`` = now + LEASE), and publishes it
 right after the commit. Whatever is still pending is published by the dispatcher's tick
-(``tick``): rows are claimed oldest first with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite
-takes its database write lock first) and a lease moved forward in that transaction, so two
+(``tick``): rows are claimed oldest first with ``FOR UPDATE SKIP LOCKED`` and a lease moved forward in that transaction, so two
 ticks, or a tick and a collector, never send one row at the same time. PutEvents takes 10
 entries per call (``BATCH``); each entry is judged on its own.
 
@@ -36,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, false, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, or_, select, update
 
 from charlee_collector.events import DETAIL_TYPE, SOURCE, CollectedEvent
 from charlee_collector.models import event_outbox, utcnow
@@ -128,10 +127,6 @@ def claim_pending(
     conn: Connection, *, now: datetime, limit: int = CLAIM_SIZE, after_id: int = 0
 ) -> list[OutboxRow]:
     """Take up to ``limit`` pending rows nobody holds, oldest first (ids above ``after_id``), for LEASE."""
-    if conn.dialect.name != "postgresql":
-        # SQLite has no row locks: a write that matches nothing takes the database write lock
-        # before the read, so no other connection can hold (uncommitted) what is read here.
-        conn.execute(update(event_outbox).where(false()).values(attempts=_t.attempts))
     free = or_(_t.claimed_until.is_(None), _t.claimed_until <= now)
     ids = (
         conn.execute(

@@ -25,13 +25,12 @@ if TYPE_CHECKING:  # the dispatcher never fetches: keep httpx out of its cold st
 class Runtime:
     """Lazily built clients for one process."""
 
-    def __init__(self, settings: Settings, *, local_default_db: bool = False) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._local_default_db = local_default_db
 
     @cached_property
     def engine(self) -> Engine:
-        return get_engine(self.settings, local_default=self._local_default_db)
+        return get_engine(self.settings)
 
     @cached_property
     def http(self) -> httpx.Client:

@@ -3,10 +3,6 @@
 Every function takes an open ``Connection`` and never commits: the caller owns the transaction,
 so a collection's upsert and its run record land together or not at all.
 
-The same functions run on PostgreSQL (production) and SQLite (the embedded local default).
-SQLite cannot lock rows: there, writers take the database's write lock before they read what
-they will change, which serialises them (across processes too).
-
 Lock order, so concurrent collections of one platform queue instead of deadlocking: the
 platform's row first (``lock_platform``, taken by ``upsert_opportunities`` and ``finish_run``),
 then its opportunities in ``external_id`` order, then the run row. Everything stored from a run
@@ -19,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +27,6 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    false,
     func,
     literal,
     select,
@@ -39,7 +34,6 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
@@ -47,13 +41,11 @@ from charlee_collector.models import (
     MAX_INTERVAL_MINUTES,
     MIN_INTERVAL_MINUTES,
     UTCDateTime,
-    opportunities,
     platforms,
     runs,
 )
 from charlee_collector.opportunity import HASHED_FIELDS, HASHED_WHEN_SET, Opportunity
 from charlee_collector.scheduling import (
-    bounded_interval,
     next_after_failure,
     next_after_success,
     should_pause,
@@ -189,11 +181,6 @@ def claim_due_platforms(conn: Connection, *, now: datetime, limit: int) -> list[
     return _claim(conn, due_platforms_query(now, limit), now, order=_due_order)
 
 
-# SQLite has no arrays and caps a statement's variables: a long id list is claimed in statements
-# of this many ids (one bind parameter each) there.
-CLAIM_IDS_CHUNK = 1000
-
-
 def claim_platforms(
     conn: Connection,
     *,
@@ -210,21 +197,12 @@ def claim_platforms(
         raise ValueError("give exactly one of user_id or platform_ids")
     if user_id is not None:
         return _claim_on_demand(conn, now, platforms.c.user_id == user_id, platforms.c.active.is_(True))
-    ids = sorted(set(platform_ids or ()))  # ascending chunks lock rows in one order, as ORDER BY does
-    return [claim for where in _id_filters(conn, ids) for claim in _claim_on_demand(conn, now, where)]
-
-
-def _id_filters(conn: Connection, ids: list[int]) -> list[ColumnElement[bool]]:
-    """Filters that together select the platforms ``ids`` names, one statement each.
-
-    PostgreSQL takes the whole list as one array parameter: an IN list binds one parameter per
-    id, and pg8000 counts parameters in 16 bits (70,000 ids raised ``struct.error``).
-    """
+    ids = sorted(set(platform_ids or ()))
     if not ids:
         return []
-    if conn.dialect.name == "postgresql":
-        return [platforms.c.id == any_(bindparam("claim_ids", ids, type_=ARRAY(Integer)))]
-    return [platforms.c.id.in_(ids[i : i + CLAIM_IDS_CHUNK]) for i in range(0, len(ids), CLAIM_IDS_CHUNK)]
+    # The whole list is one array parameter: an IN list binds one parameter per id, and pg8000
+    # counts parameters in 16 bits (70,000 ids raised ``struct.error``).
+    return _claim_on_demand(conn, now, platforms.c.id == any_(bindparam("claim_ids", ids, type_=ARRAY(Integer))))
 
 
 def _claim_on_demand(conn: Connection, now: datetime, *where: ColumnElement[bool]) -> list[Claim]:
@@ -243,14 +221,10 @@ def _claim_on_demand(conn: Connection, now: datetime, *where: ColumnElement[bool
 def _claim(
     conn: Connection, query: Select[Any], now: datetime, *, order: Callable[[Claim], Any]
 ) -> list[Claim]:
-    if conn.dialect.name == "postgresql":
-        # RETURNING keeps no order: sort as the query's ORDER BY did.
-        return sorted(_claim_postgres(conn, query, now), key=order)
-    return _claim_sqlite(conn, query, now)  # keeps the query's order
+    """One statement: lock the rows (skipping those others hold) and move them, returning both.
 
-
-def _claim_postgres(conn: Connection, query: Select[Any], now: datetime) -> list[Claim]:
-    """One statement: lock the rows (skipping those others hold) and move them, returning both."""
+    RETURNING keeps no order: the claims are sorted by ``order``, as the query's ORDER BY did.
+    """
     locked = query.cte("claimed")
     # Clamped as scheduling.bounded_interval clamps: a row out of range must not fail the claim.
     minutes = func.least(
@@ -274,45 +248,13 @@ def _claim_postgres(conn: Connection, query: Select[Any], now: datetime) -> list
         Claim(row.id, row.user_id, row.source, row.previous, row.next_collection_at)
         for row in conn.execute(stmt)
     ]
-    return claims
+    return sorted(claims, key=order)
 
 
 def _due_order(claim: Claim) -> tuple[bool, datetime | None, int]:
     """The claim query's ORDER BY: never collected first, then the longest overdue, then id."""
     previous = claim.previous_next_collection_at
     return (previous is not None, previous, claim.platform_id)
-
-
-def _claim_sqlite(conn: Connection, query: Select[Any], now: datetime) -> list[Claim]:
-    """SQLite has no row locks: take its database write lock first, then read and move.
-
-    Holding the write lock before the read means no other connection can have claimed (and not
-    yet committed) the rows read here, in this process or another one.
-    """
-    _take_sqlite_write_lock(conn)
-    claims = [
-        Claim(
-            platform_id=row.id,
-            user_id=row.user_id,
-            source=row.source,
-            previous_next_collection_at=row.next_collection_at,
-            claimed_until=now + timedelta(minutes=bounded_interval(row.collection_interval_minutes)),
-        )
-        for row in conn.execute(query)
-    ]
-    if claims:
-        conn.execute(
-            update(platforms)
-            .where(platforms.c.id == bindparam("b_id"))
-            .values(next_collection_at=bindparam("b_next"), updated_at=now),
-            [{"b_id": c.platform_id, "b_next": c.claimed_until} for c in claims],
-        )
-    return claims
-
-
-def _take_sqlite_write_lock(conn: Connection) -> None:
-    # A write that matches nothing still opens the write transaction (BEGIN + RESERVED lock).
-    conn.execute(update(platforms).where(false()).values(updated_at=platforms.c.updated_at))
 
 
 def release_claims(conn: Connection, claims: Iterable[Claim]) -> int:
@@ -342,8 +284,6 @@ def load_platform(conn: Connection, platform_id: int, *, lock: bool = False) -> 
     ``lock`` takes the row lock every writer of the platform's collections takes first (see
     ``lock_platform``).
     """
-    if lock and conn.dialect.name != "postgresql":
-        _take_sqlite_write_lock(conn)
     row = conn.execute(_LOCK_PLATFORM if lock else _LOAD_PLATFORM, {"platform_id": platform_id}).first()
     return PlatformRecord(*row) if row else None
 
@@ -362,8 +302,7 @@ def lock_platform(conn: Connection, platform_id: int) -> PlatformRecord | None:
     Concurrent deliveries of one message each upsert the platform's opportunities and record a
     run. Without this lock first they deadlock: the rows they insert take KEY SHARE on the
     platform row (the foreign key) before finish_run wants to update it, and two inserts in
-    different orders wait for each other. Taken first, it makes them queue instead. SQLite has
-    no row locks: there its database write lock is taken first, for the same reason.
+    different orders wait for each other. Taken first, it makes them queue instead.
     """
     return load_platform(conn, platform_id, lock=True)
 
@@ -385,16 +324,14 @@ def _item_values(item: Opportunity) -> dict[str, Any]:
 class PreparedItems:
     """Items made ready for ``upsert_opportunities`` before its transaction (Python work only):
     one per ``external_id`` (the last wins), their column values and content hashes in
-    ``external_id`` order, in chunks, with each chunk's JSON text when it is for PostgreSQL."""
+    ``external_id`` order, in chunks, with each chunk's JSON text (the statement's one parameter)."""
 
     unique: dict[str, Opportunity]
     chunks: tuple[list[dict[str, Any]], ...]
-    json_chunks: tuple[str, ...] | None = None
+    json_chunks: tuple[str, ...]
 
 
-def prepare_items(
-    items: Iterable[Opportunity], *, chunk_size: int = UPSERT_CHUNK, postgresql: bool = True
-) -> PreparedItems:
+def prepare_items(items: Iterable[Opportunity], *, chunk_size: int = UPSERT_CHUNK) -> PreparedItems:
     """``items`` as ``upsert_opportunities`` writes them (see ``PreparedItems``)."""
     unique: dict[str, Opportunity] = {}
     for item in items:
@@ -403,8 +340,7 @@ def prepare_items(
     # rows (chunk by chunk, and row by row inside a chunk) never wait for each other in a cycle.
     rows = [_item_values(unique[external_id]) for external_id in sorted(unique)]
     chunks = tuple(rows[start : start + chunk_size] for start in range(0, len(rows), chunk_size))
-    json_chunks = tuple(_rows_json(chunk) for chunk in chunks) if postgresql else None
-    return PreparedItems(unique, chunks, json_chunks)
+    return PreparedItems(unique, chunks, tuple(_rows_json(chunk) for chunk in chunks))
 
 
 def upsert_opportunities(
@@ -426,22 +362,12 @@ def upsert_opportunities(
     ``items`` may come prepared (``prepare_items``): the collector prepares them outside the
     transaction, in its turn at the CPU (``cpu_turns.py``).
     """
-    postgresql = conn.dialect.name == "postgresql"
-    prepared = (
-        items
-        if isinstance(items, PreparedItems)
-        else prepare_items(items, chunk_size=chunk_size, postgresql=postgresql)
-    )
+    prepared = items if isinstance(items, PreparedItems) else prepare_items(items, chunk_size=chunk_size)
     if not platform_locked:
         lock_platform(conn, platform_id)
-    if postgresql and prepared.json_chunks is None:
-        raise ValueError("items prepared without their JSON (postgresql=False) cannot go to PostgreSQL")
     written: list[WrittenRow] = []
-    for n, rows in enumerate(prepared.chunks):
-        if prepared.json_chunks is not None and postgresql:
-            chunk = _upsert_chunk_postgres(conn, prepared.json_chunks[n], platform_id, user_id, now)
-        else:
-            chunk = _upsert_chunk_sqlite(conn, rows, platform_id, user_id, now)
+    for payload in prepared.json_chunks:
+        chunk = _upsert_chunk(conn, payload, platform_id, user_id, now)
         written += (
             WrittenRow(row_id, prepared.unique[external_id], new) for row_id, external_id, new in chunk
         )
@@ -461,13 +387,13 @@ _RECORD_TYPES = {
     "posted_at": "timestamptz",
     "raw": "jsonb",
 }
-# PostgreSQL: the whole chunk travels as ONE json parameter, unpacked by json_to_recordset. The
+# The whole chunk travels as ONE json parameter, unpacked by json_to_recordset. The
 # statement text stays ~1.5 KB whatever the row count; a multi-row VALUES of 19 placeholders per
 # row spent most of its time in the driver rewriting parameter markers. ORDER BY keeps the rows
 # in the order upsert_opportunities sorted them (byte order is code point order, as Python's).
 # The rows written come back as one JSON text (decoded in C), not a row each (decoded by pg8000
 # in Python, column by column: ~10 us a row).
-_POSTGRES_UPSERT = text(
+_UPSERT = text(
     f"""
     WITH written AS (
     INSERT INTO freelance_opportunities (user_id, platform_id, collected_at, updated_at, status, {", ".join(_ITEM_COLUMNS)})
@@ -501,41 +427,14 @@ def _rows_json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, default=_json_value, ensure_ascii=False)
 
 
-def _upsert_chunk_postgres(
+def _upsert_chunk(
     conn: Connection, payload: str, platform_id: int, user_id: int, now: datetime
 ) -> _Written:
     written = conn.execute(
-        _POSTGRES_UPSERT, {"user_id": user_id, "platform_id": platform_id, "now": now, "rows": payload}
+        _UPSERT, {"user_id": user_id, "platform_id": platform_id, "now": now, "rows": payload}
     ).scalar_one()
     # xmax is 0 on a row version this statement created, so it tells inserts from updates exactly.
     return [(row_id, external_id, new) for row_id, external_id, new in json.loads(written or "[]")]
-
-
-def _upsert_chunk_sqlite(
-    conn: Connection, rows: list[dict[str, Any]], platform_id: int, user_id: int, now: datetime
-) -> _Written:
-    # Under the write lock no one else inserts, so ids above the current maximum are this
-    # statement's inserts (SQLite has no xmax).
-    _take_sqlite_write_lock(conn)
-    watermark = conn.execute(select(func.coalesce(func.max(opportunities.c.id), 0))).scalar_one()
-    insert = sqlite.insert(opportunities)
-    stmt = insert.on_conflict_do_update(
-        index_elements=[opportunities.c.platform_id, opportunities.c.external_id],
-        set_={name: insert.excluded[name] for name in _UPDATED_ON_CHANGE},
-        where=opportunities.c.content_hash != insert.excluded.content_hash,
-    ).returning(opportunities.c.id, opportunities.c.external_id)
-    params = [
-        {
-            **row,
-            "user_id": user_id,
-            "platform_id": platform_id,
-            "collected_at": now,
-            "updated_at": now,
-            "status": "new",
-        }
-        for row in rows
-    ]
-    return [(row_id, external_id, row_id > watermark) for row_id, external_id in conn.execute(stmt, params)]
 
 
 # Errors quote what providers wrote; the history keeps the start of a long one.

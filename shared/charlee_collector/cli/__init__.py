@@ -12,11 +12,12 @@ dlq list|delete|purge|redrive           the dead-letter queue
 events list [--pending] | events publish the OpportunitiesCollected outbox
 hosts list | hosts set | hosts clear    per-host request limits and their overrides
 local run [--every 15m] | local poll    the whole pipeline on this machine
+local stop                              stop the embedded PostgreSQL
 ```
-Every command uses ``DATABASE_URL`` when set, else the local SQLite file
-(``$CHARLEE_HOME/collector.sqlite3``, by default ``~/.charlee-collector/collector.sqlite3``),
-which is created and upgraded on first use. ``--db`` overrides both. Exit codes are in
-``common.py``.
+Every command uses ``DATABASE_URL`` (or ``DB_SECRET_ARN``) when set, else the embedded
+PostgreSQL (data in ``$CHARLEE_HOME/pgdata``, by default ``~/.charlee-collector/pgdata``), which
+is started, created and upgraded on first use and keeps running until ``local stop``. ``--db``
+overrides both. Exit codes are in ``common.py``.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def callback(
         str | None,
         typer.Option(
             "--db",
-            help="Database URL or SQLite file path. Default: $DATABASE_URL, else the local SQLite file.",
+            help="PostgreSQL URL. Default: $DATABASE_URL, else the embedded PostgreSQL ($CHARLEE_HOME/pgdata).",
         ),
     ] = None,
     version: Annotated[
@@ -97,7 +98,7 @@ def callback(
 
 @app.command("migrate")
 def migrate_command() -> None:
-    """Create the schema, or upgrade it to this version (PostgreSQL or SQLite)."""
+    """Create the schema, or upgrade it to this version."""
     from charlee_collector.cli.common import database_url, head_revision
 
     url = database_url()

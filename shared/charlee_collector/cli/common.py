@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import URL, Connection, Engine, make_url
+from sqlalchemy import URL, Connection, Engine
 
 from charlee_collector.local.runner import PlatformOutcome
 from charlee_collector.messages import PLATFORM_IDS, USER_IDS, IdRange
@@ -134,7 +134,7 @@ SqsEndpointUrl = Annotated[
 # --- counts --------------------------------------------------------------------------------------
 
 # The most rows one listing prints or one command moves: far above any real use, and inside every
-# integer a driver binds (an unbounded --limit reached SQLite as an OverflowError).
+# integer a driver binds (an unbounded --limit once reached the driver as an OverflowError).
 MAX_LISTED = 1_000_000
 
 
@@ -166,16 +166,6 @@ class Options:
 options = Options()
 
 
-def local_db_path() -> Path:
-    """The embedded SQLite file: ``$CHARLEE_HOME/collector.sqlite3``, else ``db.DEFAULT_LOCAL_DB``."""
-    home = os.environ.get("CHARLEE_HOME")
-    if home:
-        return Path(home).expanduser() / "collector.sqlite3"
-    from charlee_collector.db import DEFAULT_LOCAL_DB
-
-    return DEFAULT_LOCAL_DB
-
-
 def settings() -> Settings:
     """Settings from the environment; a malformed variable is a usage error naming it."""
     from charlee_collector.errors import ConfigurationError
@@ -187,19 +177,31 @@ def settings() -> Settings:
 
 
 def database_url() -> URL:
-    """``--db``, else ``DATABASE_URL`` (or ``DB_SECRET_ARN``), else the local SQLite file."""
+    """``--db``, else ``DATABASE_URL`` (or ``DB_SECRET_ARN``), else the embedded PostgreSQL
+    (started when needed: ``local/embedded_server.py``)."""
     from charlee_collector.db import normalize_url, resolve_url
 
     if options.db:
-        if "://" in options.db:
-            return normalize_url(options.db)
-        return make_url(f"sqlite:///{Path(options.db).expanduser().resolve()}")
+        return normalize_url(options.db, named_by="--db")
     current = settings()
     if current.database_url or current.db_secret_arn:
         return resolve_url(current)
-    path = local_db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return make_url(f"sqlite:///{path}")
+    return embedded_url()
+
+
+def embedded_url() -> URL:
+    """The embedded database's URL (its server started when needed)."""
+    from charlee_collector.local import embedded_server
+
+    return embedded_server.database_url()
+
+
+def uses_embedded_database() -> bool:
+    """True when nothing names a server, so the command runs on the embedded PostgreSQL."""
+    if options.db:
+        return False
+    current = settings()
+    return not (current.database_url or current.db_secret_arn)
 
 
 def command_settings() -> Settings:
@@ -208,9 +210,12 @@ def command_settings() -> Settings:
 
 
 def describe_db(url: URL) -> str:
-    """The database for a message: the SQLite path, or the URL without its password."""
-    if url.get_backend_name() == "sqlite":
-        return str(url.database)
+    """The database for a message: the URL without its password (a Unix socket's path as it is)."""
+    from charlee_collector.db import UNIX_SOCKET
+
+    socket_path = url.query.get(UNIX_SOCKET)
+    if isinstance(socket_path, str):
+        return f"database {url.database!r} on the PostgreSQL at {socket_path}"
     return url.render_as_string(hide_password=True)
 
 
@@ -218,9 +223,9 @@ def describe_db(url: URL) -> str:
 def open_engine(*, upgrade: bool | None = None) -> Iterator[Engine]:
     """An engine on the command's database, with its schema current.
 
-    SQLite (the embedded database) is created and upgraded on first use, so a fresh machine needs
-    no setup; PostgreSQL is upgraded only by ``migrate`` (or ``upgrade=True``), and a database
-    that was never migrated is an error that says so.
+    The embedded database is created and upgraded on first use, so a fresh machine needs no
+    setup; a server named by the user is upgraded only by ``migrate`` (or ``upgrade=True``), and
+    a database that was never migrated is an error that says so.
     """
     from charlee_collector.db import create_db_engine
 
@@ -231,7 +236,7 @@ def open_engine(*, upgrade: bool | None = None) -> Iterator[Engine]:
     )
     try:
         if upgrade is None:
-            upgrade = url.get_backend_name() == "sqlite"
+            upgrade = uses_embedded_database()
         ensure_schema(engine, url, upgrade=upgrade)
         yield engine
     finally:

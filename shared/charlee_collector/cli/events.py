@@ -1,6 +1,6 @@
 """``events list`` and ``events publish``: the OpportunitiesCollected outbox, read and flushed.
 
-``list`` reads the outbox table of the command's database (the local SQLite file, or the
+``list`` reads the outbox table of the command's database (the embedded PostgreSQL, or the
 stack's PostgreSQL through DATABASE_URL): published rows (kept ``outbox.RETENTION``) and pending
 ones. ``publish`` sends what is pending, oldest first, with the code the dispatcher's tick runs:
 to the stack's bus with ``--bus-name`` (or EVENT_BUS_NAME), else to the local bus (and its

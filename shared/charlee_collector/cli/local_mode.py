@@ -30,7 +30,9 @@ from charlee_collector.cli.common import (
 from charlee_collector.local.runner import BATCHES_IN_FLIGHT, TickReport
 from charlee_collector.models import MAX_INTERVAL_MINUTES
 
-app = typer.Typer(help="Run the pipeline on this machine (SQLite or DATABASE_URL, in-process SQS).")
+app = typer.Typer(
+    help="Run the pipeline on this machine (the embedded PostgreSQL or DATABASE_URL, in-process SQS)."
+)
 
 LogLevel = Annotated[
     str,
@@ -296,3 +298,19 @@ def poll(
     print_summary(report, as_json, title=title, see="`charlee-collector dlq list`")
     if report.failed and not exit_zero:
         raise typer.Exit(1)
+
+
+@app.command("stop")
+def stop() -> None:
+    """Stop the embedded PostgreSQL ($CHARLEE_HOME/pgdata); its data stays for the next command.
+
+    The server keeps running between commands so each one connects at once; this ends it (the
+    next command that needs it starts it again).
+    """
+    from charlee_collector.local import embedded_server
+
+    pgdata = embedded_server.data_dir()
+    if embedded_server.stop(pgdata):
+        err.print(f"stopped the embedded PostgreSQL (data kept in {pgdata})")
+    else:
+        err.print(f"the embedded PostgreSQL was not running (data dir {pgdata})")

@@ -570,9 +570,6 @@ def _count(conn: Connection, tbl: Any, platform_id: int) -> int:
 
 
 def _delete(engine: Engine, platform_id: int) -> None:
-    # Explicit deletes rather than relying on ON DELETE CASCADE, which SQLite only honours with
-    # its foreign_keys pragma on.
+    # Its opportunities and runs go with it (ON DELETE CASCADE, migration 0001).
     with engine.begin() as conn:
-        conn.execute(delete(runs).where(runs.c.platform_id == platform_id))
-        conn.execute(delete(opportunities).where(opportunities.c.platform_id == platform_id))
         conn.execute(delete(platforms).where(platforms.c.id == platform_id))

@@ -48,19 +48,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_freelance_platforms_user_id", "freelance_platforms", ["user_id"])
     # The claim query orders by next_collection_at NULLS FIRST (never-collected first); the index
-    # must share that order to serve it. SQLite sorts NULLs first already and has no such syntax.
-    postgres = op.get_bind().dialect.name == "postgresql"
+    # must share that order to serve it.
     op.create_index(
         "ix_freelance_platforms_due",
         "freelance_platforms",
-        [sa.text("next_collection_at NULLS FIRST") if postgres else "next_collection_at", "id"],
+        [sa.text("next_collection_at NULLS FIRST"), "id"],
         postgresql_where=DUE,
-        sqlite_where=DUE,
     )
 
     op.create_table(
         "freelance_opportunities",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+        sa.Column("id", sa.BigInteger(), primary_key=True),
         sa.Column("user_id", sa.BigInteger, nullable=False),
         sa.Column(
             "platform_id",
@@ -96,7 +94,7 @@ def upgrade() -> None:
 
     op.create_table(
         "collection_runs",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+        sa.Column("id", sa.BigInteger(), primary_key=True),
         sa.Column(
             "platform_id",
             sa.Integer,

@@ -1,11 +1,8 @@
 """Bound collection_interval_minutes to 1..43,200 minutes (30 days).
 
-An interval beyond what a date can hold stopped every collection on SQLite (``now + interval``
-out of range) and failed with a raw driver error on PostgreSQL. Rows already out of range are
-clamped into it and made due at once (their next collection may lie centuries ahead), then the
-database refuses new ones: a CHECK constraint on PostgreSQL; on SQLite, which cannot add a
-constraint to a table without rebuilding it (and a rebuild under ``foreign_keys=ON`` would
-cascade-delete every opportunity and run), two triggers that refuse the same values.
+An interval beyond what a date can hold failed with a raw driver error. Rows already out of range
+are clamped into it and made due at once (their next collection may lie centuries ahead), then the
+database refuses new ones with a CHECK constraint.
 
 The bound is written here rather than imported from ``models``: a released revision must keep
 meaning what it meant when it shipped.
@@ -28,12 +25,6 @@ depends_on = None
 LOWEST, HIGHEST = 1, 43_200
 CONSTRAINT = "ck_freelance_platforms_interval"
 IN_RANGE = f"BETWEEN {LOWEST} AND {HIGHEST}"
-SQLITE_TRIGGERS = {
-    "tr_freelance_platforms_interval_insert": "BEFORE INSERT ON freelance_platforms",
-    "tr_freelance_platforms_interval_update": (
-        "BEFORE UPDATE OF collection_interval_minutes ON freelance_platforms"
-    ),
-}
 
 
 def upgrade() -> None:
@@ -45,24 +36,11 @@ def upgrade() -> None:
             f"WHERE collection_interval_minutes NOT {IN_RANGE}"
         )
     )
-    if bind.dialect.name == "sqlite":
-        for name, when in SQLITE_TRIGGERS.items():
-            # RAISE(ABORT) is a constraint failure, as a CHECK's would be (IntegrityError).
-            op.execute(
-                f"CREATE TRIGGER {name} {when} FOR EACH ROW "
-                f"WHEN NEW.collection_interval_minutes NOT {IN_RANGE} "
-                f"BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: {CONSTRAINT}'); END"
-            )
-        return
     # 0001's constraint of the same name only asked for more than zero.
     op.drop_constraint(CONSTRAINT, "freelance_platforms", type_="check")
     op.create_check_constraint(CONSTRAINT, "freelance_platforms", f"collection_interval_minutes {IN_RANGE}")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for name in SQLITE_TRIGGERS:
-            op.execute(f"DROP TRIGGER IF EXISTS {name}")
-        return
     op.drop_constraint(CONSTRAINT, "freelance_platforms", type_="check")
     op.create_check_constraint(CONSTRAINT, "freelance_platforms", "collection_interval_minutes > 0")

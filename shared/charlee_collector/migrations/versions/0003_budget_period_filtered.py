@@ -30,8 +30,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # On SQLite the batch rebuilds each table; both are children only, so no cascade fires.
-    with op.batch_alter_table("collection_runs") as batch:
-        batch.drop_column("filtered")
-    with op.batch_alter_table("freelance_opportunities") as batch:
-        batch.drop_column("budget_period")
+    op.drop_column("collection_runs", "filtered")
+    op.drop_column("freelance_opportunities", "budget_period")

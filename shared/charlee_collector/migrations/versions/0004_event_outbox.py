@@ -24,7 +24,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+_ID = sa.BigInteger()
 
 
 def upgrade() -> None:
@@ -51,7 +51,6 @@ def upgrade() -> None:
         "event_outbox",
         ["id"],
         postgresql_where=sa.text("published_at IS NULL"),
-        sqlite_where=sa.text("published_at IS NULL"),
     )
     # Pruning reads published rows by age.
     op.create_index("ix_event_outbox_published", "event_outbox", ["published_at"])

@@ -28,7 +28,7 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-_BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_BIG_ID = sa.BigInteger()
 
 
 def upgrade() -> None:
@@ -78,9 +78,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # On SQLite the batch rebuilds collection_runs; it is a child only, so no cascade fires.
-    with op.batch_alter_table("collection_runs") as batch:
-        batch.drop_column("shared_fetch")
+    op.drop_column("collection_runs", "shared_fetch")
     op.drop_table("fetch_host_leases")
     op.drop_table("fetch_hosts")
     op.drop_index("ix_fetch_cache_expires", table_name="fetch_cache")
