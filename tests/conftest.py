@@ -1,4 +1,4 @@
-"""Shared fixtures: a real PostgreSQL (and SQLite) database, the local HTTP server, moto AWS."""
+"""Shared fixtures: a real PostgreSQL database, the embedded one, the local HTTP server, moto AWS."""
 
 import os
 

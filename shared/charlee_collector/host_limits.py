@@ -163,7 +163,9 @@ def lock_or_insert(
 def _insert_returning(table: Table, locked: Select[Any], columns: tuple[str, ...]) -> Any:
     """INSERT of ``columns`` unless the row exists, returning what ``locked`` selects; built once."""
     values: dict[str, Any] = {name: bindparam(name) for name in columns}
-    return postgresql.insert(table).values(values).on_conflict_do_nothing().returning(*locked.selected_columns)
+    return (
+        postgresql.insert(table).values(values).on_conflict_do_nothing().returning(*locked.selected_columns)
+    )
 
 
 _LOCK_HOST = select(fetch_hosts).where(fetch_hosts.c.host == bindparam("host")).with_for_update()

@@ -202,7 +202,9 @@ def claim_platforms(
         return []
     # The whole list is one array parameter: an IN list binds one parameter per id, and pg8000
     # counts parameters in 16 bits (70,000 ids raised ``struct.error``).
-    return _claim_on_demand(conn, now, platforms.c.id == any_(bindparam("claim_ids", ids, type_=ARRAY(Integer))))
+    return _claim_on_demand(
+        conn, now, platforms.c.id == any_(bindparam("claim_ids", ids, type_=ARRAY(Integer)))
+    )
 
 
 def _claim_on_demand(conn: Connection, now: datetime, *where: ColumnElement[bool]) -> list[Claim]:
@@ -427,9 +429,7 @@ def _rows_json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, default=_json_value, ensure_ascii=False)
 
 
-def _upsert_chunk(
-    conn: Connection, payload: str, platform_id: int, user_id: int, now: datetime
-) -> _Written:
+def _upsert_chunk(conn: Connection, payload: str, platform_id: int, user_id: int, now: datetime) -> _Written:
     written = conn.execute(
         _UPSERT, {"user_id": user_id, "platform_id": platform_id, "now": now, "rows": payload}
     ).scalar_one()

@@ -5,7 +5,6 @@ show and flush the outbox, as real subprocesses."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,25 +12,23 @@ import pytest
 from sqlalchemy import Engine, select
 
 from charlee_collector.models import event_outbox
-from tests.support.cli import FEED_ITEMS, Cli, local_database, rss
+from tests.support.cli import FEED_ITEMS, Cli, local_cli, rss
 from tests.support.factories import add_platform
 
 
 @pytest.fixture
-def local_db(tmp_path: Path) -> Iterator[Engine]:
-    yield from local_database(tmp_path)
+def local_db(local_engine: Engine) -> Engine:
+    """The embedded default database the command uses (emptied after the test)."""
+    return local_engine
 
 
 @pytest.fixture
-def cli(tmp_path: Path, http_server: Any, local_db: Engine) -> Cli:
+def cli(tmp_path: Path, http_server: Any, local_db: Engine, embedded_home: Path) -> Cli:
     http_server.route("/feed.xml", body=rss(), content_type="application/rss+xml")
     http_server.route("/hook", body="ok")
     with local_db.begin() as conn:
         add_platform(conn, name="We Work Remotely", config={"url": http_server.url("/feed.xml")})
-    return Cli(
-        tmp_path,
-        {"COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true", "EVENTS_WEBHOOK_URL": http_server.url("/hook")},
-    )
+    return local_cli(tmp_path, embedded_home, EVENTS_WEBHOOK_URL=http_server.url("/hook"))
 
 
 def posted(http_server: Any) -> list[str]:

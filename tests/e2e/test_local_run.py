@@ -9,32 +9,34 @@ a network error without anything crashing.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 
+from charlee_collector.local import embedded_server
 from charlee_collector.local.defaults import DEFAULT_PLATFORMS
 from charlee_collector.models import opportunities, platforms, runs
-from tests.support.cli import FEED_ITEMS, Cli, local_database, rss
+from tests.support.cli import FEED_ITEMS, Cli, local_cli, rss
 from tests.support.factories import add_platform, add_platforms
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path, {"COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"})
+def cli(tmp_path: Path, embedded_home: Path) -> Cli:
+    return local_cli(tmp_path, embedded_home)
 
 
 @pytest.fixture
-def local_db(tmp_path: Path) -> Iterator[Engine]:
-    yield from local_database(tmp_path)
+def local_db(local_engine: Engine) -> Engine:
+    """The embedded default database the command uses (emptied after the test)."""
+    return local_engine
 
 
 def stored(engine: Engine) -> int:
@@ -119,24 +121,32 @@ def test_a_tick_past_its_time_limit_says_how_many_it_left_and_exits_1(
     assert collected < set(ids)
 
 
-def _offline(command: list[str]) -> list[str]:
-    """The command in a network namespace of its own (no network at all), when this system allows."""
+def _offline(command: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The command in a network namespace of its own (no network at all), when this system allows.
+
+    As root, a namespace of the network alone. Otherwise a user namespace too, in which the
+    process is root to itself: the embedded server's wheel would then try to run it as a user of
+    its own, so the command is pointed at the (running) embedded database by its URL instead.
+    """
     unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True, check=False).returncode == 0:
-        return [unshare, "-rn", *command]
-    return command
+    if not unshare:
+        return command, env
+    if os.geteuid() == 0 and subprocess.run([unshare, "-n", "true"], check=False).returncode == 0:
+        return [unshare, "-n", *command], env
+    if subprocess.run([unshare, "-rn", "true"], capture_output=True, check=False).returncode == 0:
+        url = embedded_server.database_url(Path(env["CHARLEE_HOME"]))
+        return [unshare, "-rn", *command], {**env, "DATABASE_URL": url.render_as_string(hide_password=False)}
+    return command, env
 
 
-def test_local_run_on_an_empty_database_seeds_the_defaults_and_survives_offline(tmp_path: Path) -> None:
-    cli = Cli(tmp_path)
-    completed = subprocess.run(
-        _offline([sys.executable, "-m", "charlee_collector", "local", "run"]),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=cli.base_env(),
-        check=False,
+def test_local_run_on_an_empty_database_seeds_the_defaults_and_survives_offline(
+    tmp_path: Path, embedded_home: Path, local_engine: Engine
+) -> None:
+    command, env = _offline(
+        [sys.executable, "-m", "charlee_collector", "local", "run"],
+        Cli(tmp_path, {"CHARLEE_HOME": str(embedded_home)}).base_env(),
     )
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, check=False)
 
     assert completed.returncode == 1, completed.stderr  # every platform failed: exit 1, not a crash
     assert "Traceback" not in completed.stderr

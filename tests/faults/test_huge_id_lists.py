@@ -1,5 +1,5 @@
 """Huge id lists: a dispatcher event may name up to MAX_PLATFORM_IDS platforms, which are claimed
-in chunks (one bind parameter per id would overflow pg8000's 16-bit parameter count), and the
+as one array parameter (one bind parameter per id would overflow pg8000's 16-bit parameter count), and the
 process goes on collecting normally afterwards. A longer list is an invalid event, refused
 before any SQL."""
 
@@ -16,7 +16,7 @@ from charlee_collector.errors import InvalidMessage
 from charlee_collector.local.handlers import LocalLambdaContext
 from charlee_collector.messages import MAX_PLATFORM_IDS
 from charlee_collector.models import utcnow
-from charlee_collector.storage import CLAIM_IDS_CHUNK, claim_platforms
+from charlee_collector.storage import claim_platforms
 from tests.faults.conftest import DatabaseSwitch, FaultEnv
 from tests.faults.harness import (
     body,
@@ -38,15 +38,15 @@ def _dispatch(event: dict[str, Any]) -> dict[str, int]:
     return dispatcher_handler.handler(event, LocalLambdaContext("DispatcherFunction"))
 
 
-def test_claims_of_any_length_take_each_existing_platform_once(any_engine: Engine) -> None:
-    existing_count = 2 * CLAIM_IDS_CHUNK + 500  # across chunk boundaries
-    with any_engine.begin() as conn:
+def test_claims_of_any_length_take_each_existing_platform_once(pg_engine: Engine) -> None:
+    existing_count = 2_500
+    with pg_engine.begin() as conn:
         existing = add_platforms(conn, existing_count)
     wanted = existing + list(range(max(existing) + 1, max(existing) + 70_000)) + existing[:100]
     random.Random(7).shuffle(wanted)
     now = utcnow()
 
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         claims = claim_platforms(conn, now=now, platform_ids=wanted)
 
     assert [c.platform_id for c in claims] == sorted(existing)

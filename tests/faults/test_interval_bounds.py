@@ -18,38 +18,23 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from charlee_collector import migrate
 from charlee_collector.cli import main
-from charlee_collector.db import create_db_engine
 from charlee_collector.models import MAX_INTERVAL_MINUTES, platforms, runs, utcnow
-from tests.support.cli import Cli, database_url, rss
+from tests.support.cli import Cli, rss
 from tests.support.factories import add_platform
 from tests.support.http_server import LocalHTTPServer
 
 LONGEST = timedelta(minutes=MAX_INTERVAL_MINUTES)
 SLACK = timedelta(minutes=5)  # generous: the commands take seconds
-# The largest value each backend's column holds: SQLite stores any integer; PostgreSQL an int4.
-HUGE = {"sqlite": 99_999_999_999, "postgresql": 2_147_483_647}
+# The largest value the column (an int4) holds.
+HUGE = 2_147_483_647
 CONSTRAINT = "ck_freelance_platforms_interval"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
-def engine(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """The backend's database at head, with the interval guard taken away so that a test can
-    write the row an older schema would have held; on PostgreSQL the guard comes back after."""
-    if backend == "sqlite":
-        sqlite = create_db_engine(f"sqlite:///{tmp_path / 'cli.sqlite3'}")
-        migrate.upgrade(sqlite)
-        with sqlite.begin() as conn:
-            conn.execute(text("DROP TRIGGER tr_freelance_platforms_interval_insert"))
-        yield sqlite
-        sqlite.dispose()
-        return
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The database at head, with the interval guard taken away so that a test can write the row
+    an older schema would have held; the guard comes back after."""
     pg: Engine = request.getfixturevalue("pg_engine")
     with pg.begin() as conn:
         conn.execute(text(f"ALTER TABLE freelance_platforms DROP CONSTRAINT {CONSTRAINT}"))
@@ -71,9 +56,8 @@ def engine(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
 
 
 @pytest.fixture
-def cli(backend: str, engine: Engine, request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
-    postgres = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
-    url = database_url(backend, tmp_path, postgres)
+def cli(engine: Engine, request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
+    url = request.getfixturevalue("postgres_url").render_as_string(hide_password=False)
     return Cli(tmp_path, {"DATABASE_URL": url, "COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"})
 
 
@@ -102,10 +86,10 @@ def _next_collection(engine: Engine, platform_id: int) -> object:
 
 
 def test_an_out_of_range_interval_stops_no_command(
-    backend: str, engine: Engine, cli: Cli, http_server: LocalHTTPServer
+    engine: Engine, cli: Cli, http_server: LocalHTTPServer
 ) -> None:
     good = _rss_platform(engine, http_server, "good", 15)
-    bad = _rss_platform(engine, http_server, "bad", HUGE[backend])
+    bad = _rss_platform(engine, http_server, "bad", HUGE)
 
     collected = cli.json("dispatch")
     assert sorted((r["platform_id"], r["outcome"]) for r in collected) == [
@@ -166,13 +150,10 @@ def test_every_out_of_range_interval_is_refused_in_one_line(
         assert f"1 to {MAX_INTERVAL_MINUTES} minutes" in line and interval in line
 
 
-@pytest.mark.parametrize("engine_name", ["sqlite_engine", "pg_engine"])
 @pytest.mark.parametrize("interval", [0, MAX_INTERVAL_MINUTES + 1, 2_147_483_647])
-def test_the_database_refuses_an_out_of_range_interval(
-    engine_name: str, interval: int, request: pytest.FixtureRequest
-) -> None:
+def test_the_database_refuses_an_out_of_range_interval(interval: int, pg_engine: Engine) -> None:
     """Whatever writes the row (an import, a script, the app): inserts and updates alike."""
-    guarded: Engine = request.getfixturevalue(engine_name)
+    guarded = pg_engine
     now = utcnow()
     row = {"user_id": 1, "name": "x", "source": "rss", "config": {}, "created_at": now, "updated_at": now}
     with pytest.raises(DBAPIError, match=CONSTRAINT), guarded.begin() as conn:

@@ -1,8 +1,8 @@
-"""The operator command, run as a real subprocess against PostgreSQL and SQLite.
+"""The operator command, run as a real subprocess against PostgreSQL.
 
-Each command costs a Python start-up (about a second), so one scenario per backend walks
-through every command once, and the checks that do not depend on the database (tables, input
-errors, ``--check``) run once, on the local default SQLite database. ``--help`` on every command
+Each command costs a Python start-up (about a second), so one scenario walks through every
+command once (on a database named by DATABASE_URL), and the tables and ``--check`` run on the
+default database, the embedded PostgreSQL. ``--help`` on every command
 runs in-process (the same ``main``), which costs nothing.
 """
 
@@ -13,23 +13,23 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import URL, create_engine, text
+from sqlalchemy import URL, Engine, create_engine, text
 
 from charlee_collector.cli import main
-from tests.support.cli import FEED_ITEMS, Cli, backend_cli, rss
+from tests.support.cli import FEED_ITEMS, Cli, local_cli, postgres_cli, rss
 
 CLOSED = "http://127.0.0.1:9/feed.xml"  # nothing listens on the discard port: connection refused
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
-    return backend_cli(request, tmp_path)
+    return postgres_cli(request, tmp_path)
 
 
 @pytest.fixture
-def local_cli(tmp_path: Path) -> Cli:
-    """The command on the local default database (under CHARLEE_HOME in tmp): no DATABASE_URL."""
-    return Cli(tmp_path, {"COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"})
+def default_cli(tmp_path: Path, embedded_home: Path, local_engine: Engine) -> Cli:
+    """The command on its default database, the embedded PostgreSQL (emptied after the test)."""
+    return local_cli(tmp_path, embedded_home)
 
 
 def add(cli: Cli, name: str, url: str, *extra: str) -> int:
@@ -90,11 +90,15 @@ def test_every_command(cli: Cli, http_server, tmp_path: Path) -> None:
     assert f"platform {broken} not found" in cli("platforms", "show", str(broken), expect=1).stderr
 
 
-def test_tables_on_the_local_default_database(local_cli: Cli, http_server, tmp_path: Path) -> None:
+def test_tables_on_the_local_default_database(
+    default_cli: Cli, http_server, tmp_path: Path, local_engine: Engine
+) -> None:
+    local_cli = default_cli
     http_server.route("/feed.xml", body=rss())
     pid = add(local_cli, "Local feed", http_server.url("/feed.xml"))
-    assert (tmp_path / "charlee" / "collector.sqlite3").is_file(), "the default database is in CHARLEE_HOME"
-    assert not (tmp_path / ".charlee-collector").exists()
+    with local_engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM freelance_platforms")).scalars().all() == ["Local feed"]
+    assert not (tmp_path / ".charlee-collector").exists(), "the default database is in CHARLEE_HOME"
 
     collected = local_cli("collect", "--user", "1")
     assert "success" in collected.stdout and "Local feed" in collected.stdout
@@ -104,7 +108,9 @@ def test_tables_on_the_local_default_database(local_cli: Cli, http_server, tmp_p
     assert "feed.xml" in local_cli("platforms", "show", str(pid)).stdout
 
 
-def test_add_check_fetches_and_stores_nothing(local_cli: Cli, http_server, tmp_path: Path) -> None:
+def test_add_check_fetches_and_stores_nothing(tmp_path: Path, http_server) -> None:
+    # A CHARLEE_HOME of its own with no server in it: --check must not start one.
+    local_cli = Cli(tmp_path, {"COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"})
     http_server.route("/feed.xml", body=rss())
     http_server.route("/gone.xml", status=404)
     args = ["platforms", "add", "--user", "1", "--name", "x", "--source", "rss", "--check", "--config"]
@@ -115,9 +121,7 @@ def test_add_check_fetches_and_stores_nothing(local_cli: Cli, http_server, tmp_p
 
     failed = local_cli(*args, json.dumps({"url": http_server.url("/gone.xml")}), expect=1)
     assert "check failed" in failed.stderr and "404" in failed.stderr
-    assert not (tmp_path / "charlee" / "collector.sqlite3").exists(), (
-        "--check does not even open the database"
-    )
+    assert not (tmp_path / "charlee" / "pgdata").exists(), "--check does not even open the database"
 
 
 def test_postgres_without_schema_says_run_migrate(postgres_server_url: URL, tmp_path: Path) -> None:
@@ -154,6 +158,7 @@ COMMANDS = [
     ["local"],
     ["local", "run"],
     ["local", "poll"],
+    ["local", "stop"],
 ]
 
 
@@ -173,9 +178,12 @@ def run_main(*argv: str) -> int:
 
 
 def test_input_errors_exit_2_and_not_found_exits_1(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    embedded_home: Path,
+    local_engine: Engine,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("CHARLEE_HOME", str(tmp_path))
+    monkeypatch.setenv("CHARLEE_HOME", str(embedded_home))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     add_rss = ["platforms", "add", "--user", "1", "--name", "x", "--source", "rss", "--config"]
 

@@ -1,7 +1,7 @@
 """Expected errors of the operator command: one line on stderr, never wrapped, exit 1 or 2.
 
-Each check runs the real command in a subprocess (``tests/support/cli.py``), on a SQLite file of
-the test's own unless it is about PostgreSQL.
+Each check runs the real command in a subprocess (``tests/support/cli.py``), on the test run's
+PostgreSQL database (emptied after each test).
 """
 
 from __future__ import annotations
@@ -35,17 +35,21 @@ def one_line(result: Result) -> str:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, sqlite_engine: Engine) -> Cli:
-    return Cli(tmp_path, {"DATABASE_URL": f"sqlite:///{tmp_path / 'collector.sqlite3'}"})
+def cli(tmp_path: Path, pg_engine: Engine, postgres_url: URL) -> Cli:
+    return Cli(tmp_path, {"DATABASE_URL": postgres_url.render_as_string(hide_password=False)})
 
 
 @pytest.fixture
 def in_process(
-    tmp_path: Path, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    pg_engine: Engine,
+    postgres_url: URL,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> Callable[..., str]:
     """The same ``main`` in this process, for the long lists of inputs (a subprocess per input
     would cost a second each): returns the one line on stderr after checking the exit code."""
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'collector.sqlite3'}")
+    monkeypatch.setenv("DATABASE_URL", postgres_url.render_as_string(hide_password=False))
     monkeypatch.setenv("CHARLEE_HOME", str(tmp_path))
 
     def run(*argv: str, expect: int, env: dict[str, str] | None = None) -> str:
@@ -74,7 +78,40 @@ def test_an_unsupported_database_url_names_the_supported_ones(tmp_path: Path, ur
     line = one_line(Cli(tmp_path, {"DATABASE_URL": url})("status", expect=2))
     scheme = url.split("://")[0]
     assert line.startswith(f"error: unsupported database URL scheme '{scheme}://': ")
-    assert "PostgreSQL (postgresql://" in line and "SQLite (sqlite:///" in line
+    assert line.endswith(
+        "Charlee Collector works with PostgreSQL (postgresql://user:password@host:5432/dbname)"
+    )
+
+
+SQLITE_ONE_LINE = (
+    "and SQLite is no longer supported (Charlee Collector runs on PostgreSQL only): leave DATABASE_URL "
+    "and --db unset for the embedded PostgreSQL, or give postgresql://USER:PASSWORD@HOST:5432/DBNAME"
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "kind"),
+    [
+        ("--db", "sqlite:///collector.sqlite3", "a SQLite database"),
+        ("--db", "SQLite+pysqlite:////tmp/x.db", "a SQLite database"),
+        ("--db", "~/.charlee-collector/collector.sqlite3", "a file path"),
+        ("--db", "collector.db", "a file path"),
+        ("DATABASE_URL", "sqlite://", "a SQLite database"),
+        ("DATABASE_URL", "/var/lib/charlee/collector.sqlite3", "a file path"),
+    ],
+)
+def test_sqlite_or_a_file_path_is_one_line_saying_how_to_use_postgresql(
+    tmp_path: Path, where: str, value: str, kind: str
+) -> None:
+    """SQLite was the local default before: a URL or path left from then is refused, exit 2,
+    before anything is opened or created (no file, no embedded server)."""
+    cli = Cli(tmp_path)
+    if where == "--db":
+        result = cli("--db", value, "platforms", "list", expect=2)
+    else:
+        result = cli("platforms", "list", expect=2, env={"DATABASE_URL": value})
+    assert one_line(result) == f"error: {where} names {kind}, {SQLITE_ONE_LINE}"
+    assert not (tmp_path / "charlee").exists()
 
 
 @pytest.mark.parametrize(
@@ -184,7 +221,7 @@ def _add(cli: Cli, url: str, *, expect: int, env: dict[str, str] | None = None) 
 
 
 def test_add_refuses_metadata_addresses_in_every_form_even_with_private_networks_allowed(
-    cli: Cli, in_process: Callable[..., str], sqlite_engine: Engine
+    cli: Cli, in_process: Callable[..., str], pg_engine: Engine
 ) -> None:
     allowed = {"COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"}
     lines = [one_line(_add(cli, METADATA[0], expect=2, env=allowed))]
@@ -195,11 +232,11 @@ def test_add_refuses_metadata_addresses_in_every_form_even_with_private_networks
     for url, line in zip(METADATA, lines, strict=True):
         assert line.startswith("error: config field 'url': refused to fetch from host "), url
         assert line.endswith("a cloud metadata address, which is never fetched"), url
-    assert _count(sqlite_engine) == 0
+    assert _count(pg_engine) == 0
 
 
 def test_add_and_update_refuse_private_addresses_unless_allowed(
-    cli: Cli, in_process: Callable[..., str], sqlite_engine: Engine
+    cli: Cli, in_process: Callable[..., str], pg_engine: Engine
 ) -> None:
     private = "not a public address (set COLLECTOR_ALLOW_PRIVATE_NETWORKS=true only for local runs)"
     assert private in one_line(_add(cli, PRIVATE[0], expect=2))
@@ -207,7 +244,7 @@ def test_add_and_update_refuse_private_addresses_unless_allowed(
         config = json.dumps({"url": url})
         args = ["platforms", "add", "--user", "1", "--name", "x", "--source", "rss", "--config", config]
         assert private in in_process(*args, expect=2), url
-    assert _count(sqlite_engine) == 0
+    assert _count(pg_engine) == 0
 
     allowed = _add(cli, PRIVATE[0], expect=0, env={"COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"})
     platform_id = int(allowed.stdout)
@@ -217,7 +254,7 @@ def test_add_and_update_refuse_private_addresses_unless_allowed(
         *update, json.dumps({"url": METADATA[1]}), expect=2, env={"COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"}
     )
     assert line.endswith("a cloud metadata address, which is never fetched")
-    with sqlite_engine.connect() as conn:
+    with pg_engine.connect() as conn:
         stored = conn.execute(select(platforms.c.config).where(platforms.c.id == platform_id)).scalar_one()
     assert stored == {"url": PRIVATE[0]}
 
@@ -335,26 +372,14 @@ FEED = '"url": "https://example.org/feed.xml"'
         ),
     ],
 )
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_a_config_that_cannot_be_stored_as_meant_exits_2_and_stores_nothing(
-    in_process: Callable[..., str],
-    postgres_url: URL,
-    sqlite_engine: Engine,
-    database: str,
-    config: str,
-    message: str,
+    in_process: Callable[..., str], pg_engine: Engine, config: str, message: str
 ) -> None:
-    """Refused before validation on either database: jsonb refuses NUL (it used to come back as a
-    database error, exit 1) and a key given twice would silently keep its last value."""
-    env = (
-        {"DATABASE_URL": postgres_url.render_as_string(hide_password=False)}
-        if database == "postgresql"
-        else {}
-    )
-    line = in_process(*ADD_RSS, "--config", config, expect=2, env=env)
+    """Refused before validation: jsonb refuses NUL (it used to come back as a database error,
+    exit 1) and a key given twice would silently keep its last value."""
+    line = in_process(*ADD_RSS, "--config", config, expect=2)
     assert line.startswith(f"error: {message}"), line
-    if database == "sqlite":
-        assert _count(sqlite_engine) == 0
+    assert _count(pg_engine) == 0
 
 
 def test_a_config_file_that_is_not_a_config_is_one_line(
@@ -375,14 +400,14 @@ def test_a_config_file_that_is_not_a_config_is_one_line(
 
 
 def test_a_config_file_saved_with_a_bom_is_read(
-    in_process: Callable[..., str], sqlite_engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    in_process: Callable[..., str], pg_engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     saved = tmp_path / "config.json"
     saved.write_bytes(b"\xef\xbb\xbf{" + FEED.encode() + b"}")
     with pytest.raises(SystemExit) as exit_info:
         main([*ADD_RSS, "--config-file", str(saved)])
     assert exit_info.value.code == 0, capsys.readouterr().err
-    assert _count(sqlite_engine) == 1
+    assert _count(pg_engine) == 1
 
 
 @pytest.mark.parametrize(
@@ -427,8 +452,8 @@ def test_runs_of_a_platform_that_does_not_exist(cli: Cli) -> None:
     assert one_line(cli("runs", "--platform", "999", expect=1)) == "error: platform 999 not found"
 
 
-def test_an_existing_platform_without_runs_is_not_an_error(cli: Cli, sqlite_engine: Engine) -> None:
-    with sqlite_engine.begin() as conn:
+def test_an_existing_platform_without_runs_is_not_an_error(cli: Cli, pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
     result = cli("runs", "--platform", str(platform_id))
     assert (result.stdout, result.stderr) == ("", "no collection runs yet\n")

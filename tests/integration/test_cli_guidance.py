@@ -1,6 +1,6 @@
 """Knowing what to type and seeing what happened: ``sources``, the hints, ``resume`` of a platform
-that is not paused, "Due since", and UTC in the tables. Real commands in a subprocess, on a
-SQLite file of the test's own."""
+that is not paused, "Due since", and UTC in the tables. Real commands in a subprocess, on the
+test run's PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import URL, Engine, select, update
 
 from charlee_collector.filters import BaseSourceConfig
 from charlee_collector.models import platforms, utcnow
@@ -19,8 +19,8 @@ from tests.support.factories import add_platform
 
 
 @pytest.fixture
-def cli(tmp_path: Path, sqlite_engine: Engine) -> Cli:
-    return Cli(tmp_path, {"DATABASE_URL": f"sqlite:///{tmp_path / 'collector.sqlite3'}"})
+def cli(tmp_path: Path, pg_engine: Engine, postgres_url: URL) -> Cli:
+    return Cli(tmp_path, {"DATABASE_URL": postgres_url.render_as_string(hide_password=False)})
 
 
 # --- sources -------------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def test_add_help_points_to_sources(cli: Cli) -> None:
     assert "`charlee-collector sources NAME` shows its keys" in shown
 
 
-def test_add_defaults_to_the_sources_minimum_and_warns_below_it(cli: Cli, sqlite_engine: Engine) -> None:
+def test_add_defaults_to_the_sources_minimum_and_warns_below_it(cli: Cli, pg_engine: Engine) -> None:
     add = ["platforms", "add", "--user", "1", "--name", "r", "--source", "remotive"]
     polite = int(cli(*add).stdout)
     eager = cli(*add, "--interval", "30")
@@ -90,7 +90,7 @@ def test_add_defaults_to_the_sources_minimum_and_warns_below_it(cli: Cli, sqlite
         f"{REGISTRY['remotive'].interval_terms}"
     )
     assert added == f"added platform {int(eager.stdout)} (r, remotive)"
-    with sqlite_engine.connect() as conn:
+    with pg_engine.connect() as conn:
         rows = conn.execute(select(platforms.c.id, platforms.c.collection_interval_minutes)).all()
     stored = {platform_id: minutes for platform_id, minutes in rows}
     assert stored == {polite: 360, int(eager.stdout): 30}
@@ -110,23 +110,23 @@ def test_a_run_with_nothing_due_hints_force(cli: Cli) -> None:
 # --- resume and Due since ------------------------------------------------------------------------
 
 
-def test_resume_of_a_platform_that_is_not_paused_changes_nothing(cli: Cli, sqlite_engine: Engine) -> None:
+def test_resume_of_a_platform_that_is_not_paused_changes_nothing(cli: Cli, pg_engine: Engine) -> None:
     later = (utcnow() + timedelta(hours=2)).replace(microsecond=0)
-    with sqlite_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn, next_collection_at=later, consecutive_failures=2)
     result = cli("platforms", "resume", str(platform_id))
     assert (result.stdout, result.stderr) == (
         "",
         f"platform {platform_id} is not paused: nothing to resume\n",
     )
-    with sqlite_engine.connect() as conn:
+    with pg_engine.connect() as conn:
         row = conn.execute(select(platforms).where(platforms.c.id == platform_id)).mappings().one()
     assert (row["next_collection_at"], row["consecutive_failures"]) == (later, 2)
 
 
-def test_a_resumed_platform_is_due_now_not_never_collected(cli: Cli, sqlite_engine: Engine) -> None:
+def test_a_resumed_platform_is_due_now_not_never_collected(cli: Cli, pg_engine: Engine) -> None:
     collected = (utcnow() - timedelta(hours=1)).replace(microsecond=0)
-    with sqlite_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         resumed = add_platform(conn, name="resumed", last_collection_at=collected, paused_at=utcnow())
         fresh = add_platform(conn, name="fresh")
     assert cli("platforms", "resume", str(resumed)).stderr == f"resumed platform {resumed}\n"
@@ -145,9 +145,9 @@ def test_a_resumed_platform_is_due_now_not_never_collected(cli: Cli, sqlite_engi
 # --- UTC ---------------------------------------------------------------------------------------
 
 
-def test_every_time_in_a_table_says_utc(cli: Cli, sqlite_engine: Engine) -> None:
+def test_every_time_in_a_table_says_utc(cli: Cli, pg_engine: Engine) -> None:
     at = utcnow().replace(microsecond=0)
-    with sqlite_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn, last_collection_at=at, next_collection_at=at + timedelta(hours=1))
         conn.execute(update(platforms).values(last_error_at=at, consecutive_failures=1, last_error="boom"))
     stamp = at.strftime("%Y-%m-%d %H:%M:%S UTC")

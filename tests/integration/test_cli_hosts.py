@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.cli import Cli
+import pytest
+
+from tests.support.cli import Cli, postgres_cli
 
 
-def test_hosts_set_list_and_clear(tmp_path: Path) -> None:
-    cli = Cli(tmp_path)
+def test_hosts_set_list_and_clear(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    cli = postgres_cli(request, tmp_path)
 
     set_ = cli("hosts", "set", "Feeds.Example.org", "--min-spacing", "2.5")
     assert set_.stdout.strip() == "feeds.example.org: 2 at once, 2.5s apart"

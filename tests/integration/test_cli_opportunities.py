@@ -1,6 +1,6 @@
 """``opportunities`` (filters, formats, ``mark``) and the filtered count in ``collect``, ``runs``
-and ``status``: the real command in a subprocess, against the local HTTP server, on SQLite and
-PostgreSQL. Each command costs a Python start-up, so one scenario per backend walks them all."""
+and ``status``: the real command in a subprocess, against the local HTTP server, on PostgreSQL.
+Each command costs a Python start-up, so one scenario walks them all."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import Cli, Result, backend_cli, rss
+from tests.support.cli import Cli, Result, postgres_cli, rss
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sources"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
-    return backend_cli(request, tmp_path)
+    return postgres_cli(request, tmp_path)
 
 
 def add(cli: Cli, name: str, source: str, config: dict) -> int:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 
 from charlee_collector.db import create_db_engine
 from charlee_collector.dispatch import SEND_THREADS, dispatch
@@ -136,13 +136,6 @@ def test_an_unreachable_database_is_a_clear_error_and_nothing_is_enqueued(queues
     with pytest.raises(DBAPIError):
         dispatch(dead, queues.sqs, queues.url, SCHEDULE)
     assert queues.depth() == 0
-
-
-def test_sqlite_dispatch_works_too(sqlite_engine: Engine, queues: Queues) -> None:
-    with sqlite_engine.begin() as conn:
-        ids = add_platforms(conn, 4)
-        conn.execute(update(platforms).where(platforms.c.id == ids[0]).values(paused_at=utcnow()))
-    assert dispatch(sqlite_engine, queues.sqs, queues.url, SCHEDULE).dispatched == 3
 
 
 class _ThreadNotingSqs:

@@ -53,8 +53,8 @@ def _detail(platform_id: int, counts: UpsertCounts, **options: Any) -> tuple[str
     return event.detail, json.loads(event.detail)
 
 
-def test_a_small_collection_carries_every_item(any_engine: Engine) -> None:
-    platform_id, counts = _write(any_engine, 3)
+def test_a_small_collection_carries_every_item(pg_engine: Engine) -> None:
+    platform_id, counts = _write(pg_engine, 3)
     ids = list(counts.inserted_ids)
     text, detail = _detail(platform_id, counts)
     assert detail["truncated"] is False and "opportunity_ids" not in detail
@@ -64,9 +64,9 @@ def test_a_small_collection_carries_every_item(any_engine: Engine) -> None:
     assert len(text.encode("utf-8")) <= DETAIL_LIMIT_BYTES
 
 
-def test_past_the_size_bound_the_event_carries_the_ids_only_with_the_full_count(any_engine: Engine) -> None:
+def test_past_the_size_bound_the_event_carries_the_ids_only_with_the_full_count(pg_engine: Engine) -> None:
     # ~300 bytes an item: 400 items pass 60 KiB, though no item count bound would say so.
-    platform_id, counts = _write(any_engine, 400)
+    platform_id, counts = _write(pg_engine, 400)
     ids = list(counts.inserted_ids)
     text, detail = _detail(platform_id, counts)
     assert len(text.encode("utf-8")) <= DETAIL_LIMIT_BYTES
@@ -77,8 +77,8 @@ def test_past_the_size_bound_the_event_carries_the_ids_only_with_the_full_count(
     assert detail["summary"].endswith(" and 397 more")
 
 
-def test_when_even_the_ids_do_not_fit_they_are_cut_and_say_so(any_engine: Engine) -> None:
-    platform_id, counts = _write(any_engine, 300, title_chars=0)
+def test_when_even_the_ids_do_not_fit_they_are_cut_and_say_so(pg_engine: Engine) -> None:
+    platform_id, counts = _write(pg_engine, 300, title_chars=0)
     ids = list(counts.inserted_ids)
     limit = 2_000
     text, detail = _detail(platform_id, counts, limit_bytes=limit)
@@ -93,9 +93,9 @@ def test_nothing_changed_means_no_event() -> None:
     assert build_event(_facts(1), []) is None
 
 
-def test_the_items_are_what_the_rows_hold_new_ones_first(any_engine: Engine) -> None:
+def test_the_items_are_what_the_rows_hold_new_ones_first(pg_engine: Engine) -> None:
     """The event is built from the upsert's items, not read back: they must be the stored rows."""
-    platform_id, first = _write(any_engine, 4)
+    platform_id, first = _write(pg_engine, 4)
     changed = [
         Opportunity(
             external_id="job-00002",
@@ -109,7 +109,7 @@ def test_the_items_are_what_the_rows_hold_new_ones_first(any_engine: Engine) -> 
         ),
         Opportunity(external_id="job-00009", title="Job 9", url=None),
     ]
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         counts = upsert_opportunities(
             conn, platform_id=platform_id, user_id=1, items=changed, now=NOW + timedelta(minutes=15)
         )
@@ -153,8 +153,8 @@ def test_the_event_id_is_stable_for_a_run_and_differs_between_runs() -> None:
     assert event_id_for(7, 1, NOW) != event_id_for(7, 1, NOW + timedelta(days=30))
 
 
-def test_a_hostile_platform_name_is_cleaned_into_valid_json(any_engine: Engine) -> None:
-    platform_id, counts = _write(any_engine, 1)
+def test_a_hostile_platform_name_is_cleaned_into_valid_json(pg_engine: Engine) -> None:
+    platform_id, counts = _write(pg_engine, 1)
     event = build_event(_facts(platform_id, name="Bad\x00 \ud800name"), counts.written)
     assert event is not None
     event.detail.encode("utf-8")  # no lone surrogate left
@@ -196,8 +196,8 @@ def test_hostile_titles_never_break_publishing(
 
 
 @pytest.mark.parametrize("count", [1, 150, 2_000])
-def test_every_stored_event_fits_the_bound(any_engine: Engine, count: int) -> None:
-    platform_id, counts = _write(any_engine, count, title_chars=400)
+def test_every_stored_event_fits_the_bound(pg_engine: Engine, count: int) -> None:
+    platform_id, counts = _write(pg_engine, count, title_chars=400)
     text, _detail_value = _detail(platform_id, counts)
     assert len(text.encode("utf-8")) <= DETAIL_LIMIT_BYTES
 

@@ -26,21 +26,21 @@ def _claim(conn: Any, owner: str, key: str = "k" * 64) -> fetch_cache.Claim:
     )
 
 
-def test_a_new_key_is_inserted_leased_in_one_statement(any_engine: Engine) -> None:
+def test_a_new_key_is_inserted_leased_in_one_statement(pg_engine: Engine) -> None:
     sent: list[str] = []
-    event.listen(any_engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
-    with any_engine.begin() as conn:
+    event.listen(pg_engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    with pg_engine.begin() as conn:
         claim = _claim(conn, "first")
 
     writes = [s for s in sent if s.lstrip().startswith(("INSERT", "UPDATE"))]
     assert len(writes) == 1 and "fetch_cache" in writes[0]
     assert (claim.state, claim.entry.lease_owner, claim.entry.body) == ("leased", "first", None)
-    with any_engine.connect() as conn:
+    with pg_engine.connect() as conn:
         row = conn.execute(select(fetch_cache_table)).one()
     assert (row.key, row.source, row.host, row.lease_owner) == ("k" * 64, "rss", "jobs.example", "first")
     assert row.lease_until == claim.entry.lease_until
     # Leased, so the next collector waits for this fetch instead of making its own.
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         assert _claim(conn, "second").state == "busy"
 
 

@@ -92,24 +92,24 @@ def _after_lease() -> Any:
 
 
 def test_refused_entries_stay_pending_and_the_next_tick_publishes_each_once(
-    any_engine: Engine, http_server: Any, http_client: httpx.Client, settings: Settings, event_bus: Bus
+    pg_engine: Engine, http_server: Any, http_client: httpx.Client, settings: Settings, event_bus: Bus
 ) -> None:
-    ids = [_platform(any_engine, http_server, f"/{n}.json", (f"job-{n}", f"Job {n}")) for n in range(3)]
+    ids = [_platform(pg_engine, http_server, f"/{n}.json", (f"job-{n}", f"Job {n}")) for n in range(3)]
     for platform_id in ids:  # no bus yet: three events wait under the collectors' leases
-        assert _collect(any_engine, http_client, settings, platform_id, None) == "success"
-    refused = _rows(any_engine)[1].event_id
+        assert _collect(pg_engine, http_client, settings, platform_id, None) == "success"
+    refused = _rows(pg_engine)[1].event_id
     bus = outbox.EventBus(RefusingEvents(event_bus.client, {refused}), event_bus.name)
 
-    first = outbox.tick(any_engine, bus, clock=_after_lease())
+    first = outbox.tick(pg_engine, bus, clock=_after_lease())
 
     assert (first.published, first.failed) == (2, 1)
-    rows = {row.event_id: row for row in _rows(any_engine)}
+    rows = {row.event_id: row for row in _rows(pg_engine)}
     assert rows[refused].published_at is None and rows[refused].attempts == 1
     assert rows[refused].last_error == "ThrottlingException: Rate exceeded"
     assert rows[refused].claimed_until is None  # released: the next tick may take it at once
     assert first.oldest_pending_seconds > 0
 
-    second = outbox.tick(any_engine, outbox.EventBus(event_bus.client, event_bus.name))
+    second = outbox.tick(pg_engine, outbox.EventBus(event_bus.client, event_bus.name))
 
     assert (second.published, second.failed, second.oldest_pending_seconds) == (1, 0, 0.0)
     delivered = Counter(event["detail"]["event_id"] for event in event_bus.delivered())
@@ -117,38 +117,38 @@ def test_refused_entries_stay_pending_and_the_next_tick_publishes_each_once(
 
 
 def test_a_collection_whose_entry_is_refused_still_succeeds(
-    any_engine: Engine, http_server: Any, http_client: httpx.Client, settings: Settings, event_bus: Bus
+    pg_engine: Engine, http_server: Any, http_client: httpx.Client, settings: Settings, event_bus: Bus
 ) -> None:
-    platform_id = _platform(any_engine, http_server, "/jobs.json", ("a", "Job A"))
+    platform_id = _platform(pg_engine, http_server, "/jobs.json", ("a", "Job A"))
     refusing = RefusingEvents(event_bus.client, {"-"})  # every event id has a dash
 
     assert (
-        _collect(any_engine, http_client, settings, platform_id, outbox.EventBus(refusing, event_bus.name))
+        _collect(pg_engine, http_client, settings, platform_id, outbox.EventBus(refusing, event_bus.name))
         == "success"
     )
 
-    (row,) = _rows(any_engine)
+    (row,) = _rows(pg_engine)
     assert (row.published_at, row.attempts) == (None, 1)
-    assert outbox.tick(any_engine, outbox.EventBus(event_bus.client, event_bus.name)).published == 1
+    assert outbox.tick(pg_engine, outbox.EventBus(event_bus.client, event_bus.name)).published == 1
     assert len(event_bus.delivered()) == 1
 
 
 def test_a_crash_between_commit_and_publish_is_published_once_after_the_lease(
-    any_engine: Engine, http_server: Any, http_client: httpx.Client, settings: Settings, event_bus: Bus
+    pg_engine: Engine, http_server: Any, http_client: httpx.Client, settings: Settings, event_bus: Bus
 ) -> None:
-    platform_id = _platform(any_engine, http_server, "/jobs.json", ("a", "Job A"), ("b", "Job B"))
+    platform_id = _platform(pg_engine, http_server, "/jobs.json", ("a", "Job A"), ("b", "Job B"))
     with pytest.raises(DyingProcess):
         _collect(
-            any_engine, http_client, settings, platform_id, outbox.EventBus(DyingEvents(), event_bus.name)
+            pg_engine, http_client, settings, platform_id, outbox.EventBus(DyingEvents(), event_bus.name)
         )
-    (row,) = _rows(any_engine)  # committed with its opportunities, never published
+    (row,) = _rows(pg_engine)  # committed with its opportunities, never published
     assert row.published_at is None
     bus = outbox.EventBus(event_bus.client, event_bus.name)
 
     # Within the lease the dead collector still "holds" it: no tick sends it meanwhile.
-    assert outbox.tick(any_engine, bus).published == 0
-    assert outbox.tick(any_engine, bus, clock=_after_lease()).published == 1
-    assert outbox.tick(any_engine, bus, clock=_after_lease()).published == 0
+    assert outbox.tick(pg_engine, bus).published == 0
+    assert outbox.tick(pg_engine, bus, clock=_after_lease()).published == 1
+    assert outbox.tick(pg_engine, bus, clock=_after_lease()).published == 0
 
     (event,) = event_bus.delivered()
     assert event["detail"]["event_id"] == row.event_id
@@ -164,9 +164,9 @@ def _pending(engine: Engine, count: int) -> None:
 
 
 def test_two_ticks_racing_over_500_pending_events_publish_each_once(
-    any_engine: Engine, event_bus: Bus
+    pg_engine: Engine, event_bus: Bus
 ) -> None:
-    _pending(any_engine, 500)
+    _pending(pg_engine, 500)
     # A bus of its own with no rule: moto delivering 500 events to a queue takes half a minute,
     # and what is asserted is what reached PutEvents.
     event_bus.client.create_event_bus(Name="race")
@@ -177,7 +177,7 @@ def test_two_ticks_racing_over_500_pending_events_publish_each_once(
 
     def run() -> None:
         start.wait()
-        summaries.append(outbox.publish_pending(any_engine, bus))
+        summaries.append(outbox.publish_pending(pg_engine, bus))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
@@ -187,18 +187,18 @@ def test_two_ticks_racing_over_500_pending_events_publish_each_once(
 
     assert sum(s.published for s in summaries) == 500 and sum(s.failed for s in summaries) == 0
     assert len(counting.sent) == 500 and set(counting.sent.values()) == {1}
-    with any_engine.connect() as conn:
+    with pg_engine.connect() as conn:
         assert (
             conn.execute(select(func.count()).where(event_outbox.c.published_at.is_(None))).scalar_one() == 0
         )
 
 
 def test_published_rows_are_pruned_after_the_retention_a_bounded_number_per_call(
-    any_engine: Engine, event_bus: Bus
+    pg_engine: Engine, event_bus: Bus
 ) -> None:
-    _pending(any_engine, 30)
+    _pending(pg_engine, 30)
     now = utcnow()
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         # 25 published eight days ago, 3 yesterday; 2 still pending.
         for first, last, when in ((0, 25, now - timedelta(days=8)), (25, 28, now - timedelta(days=1))):
             ids = select(event_outbox.c.id).order_by(event_outbox.c.id).offset(first).limit(last - first)
@@ -208,20 +208,20 @@ def test_published_rows_are_pruned_after_the_retention_a_bounded_number_per_call
                 .values(published_at=when)
             )
 
-    assert outbox.prune_published(any_engine, now=now, batch=10, batches=2) == 20
-    assert outbox.prune_published(any_engine, now=now, batch=10, batches=2) == 5
-    assert outbox.prune_published(any_engine, now=now) == 0
-    rows = _rows(any_engine)
+    assert outbox.prune_published(pg_engine, now=now, batch=10, batches=2) == 20
+    assert outbox.prune_published(pg_engine, now=now, batch=10, batches=2) == 5
+    assert outbox.prune_published(pg_engine, now=now) == 0
+    rows = _rows(pg_engine)
     assert len(rows) == 5 and sum(row.published_at is None for row in rows) == 2
 
 
-def test_the_tick_reports_how_long_the_oldest_event_waited(any_engine: Engine) -> None:
-    assert outbox.tick(any_engine, None).oldest_pending_seconds == 0.0
-    _pending(any_engine, 2)
+def test_the_tick_reports_how_long_the_oldest_event_waited(pg_engine: Engine) -> None:
+    assert outbox.tick(pg_engine, None).oldest_pending_seconds == 0.0
+    _pending(pg_engine, 2)
     now = utcnow()
-    summary = outbox.tick(any_engine, None, clock=lambda: now)  # no bus: nothing published
+    summary = outbox.tick(pg_engine, None, clock=lambda: now)  # no bus: nothing published
     assert summary.published == 0
-    with any_engine.connect() as conn:
+    with pg_engine.connect() as conn:
         oldest = conn.execute(select(func.min(event_outbox.c.created_at))).scalar_one()
     assert summary.oldest_pending_seconds == (now - oldest).total_seconds()
 

@@ -117,30 +117,17 @@ def test_platforms_with_one_key_share_one_upstream_fetch(
     assert owners == {platform_id: 100 + n for n, platform_id in enumerate(ids)}
 
 
-def test_sharing_works_on_sqlite_and_a_stored_version_is_not_modified_for_its_platform(
-    sqlite_engine: Engine, http_server: LocalHTTPServer, http_client: httpx.Client, sharing: Settings
-) -> None:
-    http_server.route_file("/remote-jobs", REMOTIVE, etag='"v1"')
-    first, second = _remotive(sqlite_engine, http_server.url("/remote-jobs"), 2)
-
-    assert _collect(sqlite_engine, http_client, sharing, first).outcome == "success"
-    assert _collect(sqlite_engine, http_client, sharing, second).outcome == "success"
-    # The first platform already stored version "v1": from the cache it is not modified.
-    assert _collect(sqlite_engine, http_client, sharing, first).outcome == "not_modified"
-    assert len(http_server.requests_to("/remote-jobs")) == 1
-
-
 def test_conditional_get_belongs_to_the_key(
-    any_engine: Engine, http_server: LocalHTTPServer, http_client: httpx.Client, sharing: Settings
+    pg_engine: Engine, http_server: LocalHTTPServer, http_client: httpx.Client, sharing: Settings
 ) -> None:
     expired_at_once = dataclasses.replace(sharing, shared_fetch_window_seconds=0.000001)
     http_server.route_file("/remote-jobs", REMOTIVE, etag='"v1"')
-    first, second = _remotive(any_engine, http_server.url("/remote-jobs"), 2)
+    first, second = _remotive(pg_engine, http_server.url("/remote-jobs"), 2)
 
-    assert _collect(any_engine, http_client, expired_at_once, first).outcome == "success"
+    assert _collect(pg_engine, http_client, expired_at_once, first).outcome == "success"
     # A platform that never collected still sends the key's validator, and the 304 serves it
     # the stored body in full.
-    result = _collect(any_engine, http_client, expired_at_once, second)
+    result = _collect(pg_engine, http_client, expired_at_once, second)
     assert (result.outcome, result.fetched - result.filtered) == ("success", FILTERS[1][1])
     sent = http_server.requests_to("/remote-jobs")
     assert [r.headers.get("If-None-Match") for r in sent] == [None, '"v1"']
@@ -219,39 +206,39 @@ def test_collections_that_waited_share_the_failure_of_the_fetch(pg_engine: Engin
 
 
 def test_a_429_on_one_platform_holds_every_platform_on_the_host(
-    any_engine: Engine, http_server: LocalHTTPServer, http_client: httpx.Client, sharing: Settings
+    pg_engine: Engine, http_server: LocalHTTPServer, http_client: httpx.Client, sharing: Settings
 ) -> None:
     http_server.route("/limited", status=429, headers={"Retry-After": "120"})
     http_server.route_file("/other", REMOTIVE)
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         # A loopback server is held only once an operator manages it (host_limits.py).
         host_limits.set_override(conn, "127.0.0.1", max_concurrent=4, min_spacing_ms=0, now=utcnow())
         seen = add_platform(conn, source="remotive", config={"url": http_server.url("/limited")})
         other = add_platform(conn, source="remotive", config={"url": http_server.url("/other")})
 
-    first = _collect(any_engine, http_client, sharing, seen)
-    held = _collect(any_engine, http_client, sharing, other)
+    first = _collect(pg_engine, http_client, sharing, seen)
+    held = _collect(pg_engine, http_client, sharing, other)
 
     assert (first.outcome, first.http_status) == ("rate_limited", 429)
     assert held.outcome == "rate_limited" and "Retry-After seen by another platform" in (held.error or "")
     assert http_server.requests_to("/other") == []
-    with any_engine.connect() as conn:
+    with pg_engine.connect() as conn:
         due = dict(conn.execute(select(platforms.c.id, platforms.c.next_collection_at)).all())
     assert due[other] >= utcnow() + timedelta(seconds=100)  # not before the host's Retry-After
     # The held platform had taken its request's lease before asking for a slot: it gave it up,
     # so nobody waits for a fetch that is not happening.
-    with any_engine.connect() as conn:
+    with pg_engine.connect() as conn:
         leases = conn.execute(select(fetch_cache.c.url, fetch_cache.c.lease_owner)).all()
     assert leases and all(owner is None for _url, owner in leases), leases
 
 
 def test_no_slot_soon_records_a_deferred_run_due_when_the_slot_opens(
-    any_engine: Engine, http_server: LocalHTTPServer, http_client: httpx.Client, sharing: Settings
+    pg_engine: Engine, http_server: LocalHTTPServer, http_client: httpx.Client, sharing: Settings
 ) -> None:
     http_server.route_file("/remote-jobs", REMOTIVE)
-    (platform_id,) = _remotive(any_engine, http_server.url("/remote-jobs"), 1)
+    (platform_id,) = _remotive(pg_engine, http_server.url("/remote-jobs"), 1)
     now = utcnow()
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         host_limits.set_override(conn, "127.0.0.1", max_concurrent=1, min_spacing_ms=0, now=now)
         taken = host_limits.try_acquire(
             conn, "127.0.0.1", "another collector", now=now, lease_for=timedelta(minutes=2)
@@ -259,11 +246,11 @@ def test_no_slot_soon_records_a_deferred_run_due_when_the_slot_opens(
     assert taken.lease_id is not None
     impatient = dataclasses.replace(sharing, host_slot_wait_seconds=0.0)
 
-    result = _collect(any_engine, http_client, impatient, platform_id)
+    result = _collect(pg_engine, http_client, impatient, platform_id)
 
     assert result.outcome == "deferred" and "1 of 1 slots in use" in (result.error or "")
     assert http_server.requests_to("/remote-jobs") == []
-    with any_engine.connect() as conn:
+    with pg_engine.connect() as conn:
         platform = conn.execute(select(platforms).where(platforms.c.id == platform_id)).one()
         run = conn.execute(select(runs)).one()
     # Due again when the other collector's slot expires at the latest; not counted as a failure.
@@ -272,15 +259,15 @@ def test_no_slot_soon_records_a_deferred_run_due_when_the_slot_opens(
 
 
 def test_a_fetch_in_flight_that_does_not_finish_in_the_wait_defers(
-    any_engine: Engine, http_server: LocalHTTPServer, http_client: httpx.Client, sharing: Settings
+    pg_engine: Engine, http_server: LocalHTTPServer, http_client: httpx.Client, sharing: Settings
 ) -> None:
     from charlee_collector import fetch_cache
 
     http_server.route_file("/remote-jobs", REMOTIVE)
     url = http_server.url("/remote-jobs")
-    (platform_id,) = _remotive(any_engine, url, 1)
+    (platform_id,) = _remotive(pg_engine, url, 1)
     key = fetch_cache.request_key("remotive", httpx.URL(url), {"Accept": "application/json"}, None)
-    with any_engine.begin() as conn:  # another collector holds the key's lease
+    with pg_engine.begin() as conn:  # another collector holds the key's lease
         fetch_cache.claim(
             conn,
             key,
@@ -293,7 +280,7 @@ def test_a_fetch_in_flight_that_does_not_finish_in_the_wait_defers(
         )
 
     result = _collect(
-        any_engine, http_client, dataclasses.replace(sharing, shared_fetch_wait_seconds=0.0), platform_id
+        pg_engine, http_client, dataclasses.replace(sharing, shared_fetch_wait_seconds=0.0), platform_id
     )
 
     assert result.outcome == "deferred" and "SHARED_FETCH_WAIT_SECONDS" in (result.error or "")
@@ -345,10 +332,10 @@ def test_host_limits_hold_across_four_concurrent_collectors(
         assert conn.execute(select(func.count()).select_from(host_limits.fetch_host_leases)).scalar_one() == 0
 
 
-def test_spacing_and_overrides_decide_the_next_slot(any_engine: Engine) -> None:
+def test_spacing_and_overrides_decide_the_next_slot(pg_engine: Engine) -> None:
     now = utcnow()
     lease = timedelta(seconds=40)
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         assert host_limits.limit_for(conn, "remotive.com").max_concurrent == 1
         assert host_limits.limit_for(conn, "feeds.example.org") == host_limits.GLOBAL_DEFAULT
         host_limits.set_override(conn, "Feeds.Example.org", max_concurrent=None, min_spacing_ms=3000, now=now)
@@ -373,26 +360,26 @@ def test_spacing_and_overrides_decide_the_next_slot(any_engine: Engine) -> None:
     assert full.lease_id is None and full.retry_at == now + lease and "2 of 2" in full.reason
 
 
-def test_a_request_the_host_never_answered_gives_its_spacing_back(any_engine: Engine) -> None:
+def test_a_request_the_host_never_answered_gives_its_spacing_back(pg_engine: Engine) -> None:
     now = utcnow()
     lease = timedelta(seconds=40)
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         host_limits.set_override(conn, "feeds.example.org", max_concurrent=None, min_spacing_ms=3000, now=now)
         answered = host_limits.try_acquire(conn, "feeds.example.org", "a", now=now, lease_for=lease)
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         host_limits.release(conn, "feeds.example.org", answered, now=now)
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         later = now + timedelta(seconds=3)
         unanswered = host_limits.try_acquire(conn, "feeds.example.org", "a", now=later, lease_for=lease)
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         host_limits.release(conn, "feeds.example.org", unanswered, answered=False, now=later)
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         # The spacing of the answered request stays; the unanswered one's is given back.
         again = host_limits.try_acquire(conn, "feeds.example.org", "b", now=later, lease_for=lease)
     assert again.lease_id is not None and again.previous_next == now + timedelta(seconds=3)
 
 
-def test_the_window_is_bounded_by_the_smallest_interval_among_the_readers(any_engine: Engine) -> None:
+def test_the_window_is_bounded_by_the_smallest_interval_among_the_readers(pg_engine: Engine) -> None:
     from charlee_collector import fetch_cache
 
     url = httpx.URL("https://remotive.com/api/remote-jobs")
@@ -400,7 +387,7 @@ def test_the_window_is_bounded_by_the_smallest_interval_among_the_readers(any_en
     response = HttpResponse(200, b'{"jobs": []}', {}, str(url), '"v1"', None, not_modified=False)
 
     def claim(owner: str, after: timedelta, window: timedelta) -> fetch_cache.Claim:
-        with any_engine.begin() as conn:
+        with pg_engine.begin() as conn:
             return fetch_cache.claim(
                 conn,
                 "k",
@@ -415,12 +402,12 @@ def test_the_window_is_bounded_by_the_smallest_interval_among_the_readers(any_en
     hourly, every_5 = timedelta(minutes=60), timedelta(minutes=5)
     leased = claim("hourly platform", timedelta(0), hourly)
     assert leased.state == "leased"
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         stored = fetch_cache.store(
             conn, leased.entry, "hourly platform", response, requested=url, now=t, window=hourly
         )
     columns = [fetch_cache.fetch_cache.c[name] for name in fetch_cache.CacheEntry.__dataclass_fields__]
-    with any_engine.connect() as conn:
+    with pg_engine.connect() as conn:
         row = conn.execute(select(*columns)).mappings().one()
     assert stored == fetch_cache.CacheEntry(**row)  # store returns the row as stored, unread
     assert claim("hourly platform", timedelta(minutes=6), hourly).state == "fresh"  # alone: an hour
@@ -428,6 +415,6 @@ def test_the_window_is_bounded_by_the_smallest_interval_among_the_readers(any_en
     # Once a 5-minute platform read it, the response is 5 minutes fresh for every reader.
     assert claim("hourly platform", timedelta(minutes=6), hourly).state == "leased"
 
-    with any_engine.begin() as conn:  # a day after it expired, and not in flight: pruned
+    with pg_engine.begin() as conn:  # a day after it expired, and not in flight: pruned
         assert fetch_cache.prune(conn, t + timedelta(days=1, minutes=4)) == 0  # expired less than a day ago
         assert fetch_cache.prune(conn, t + timedelta(days=1, minutes=6)) == 1

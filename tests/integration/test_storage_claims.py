@@ -57,16 +57,16 @@ DUE_CASES: list[tuple[str, dict[str, Any], bool]] = [
 ]
 
 
-def test_due_rule(any_engine: Engine) -> None:
+def test_due_rule(pg_engine: Engine) -> None:
     """Every case side by side: a scheduled claim takes exactly the due ones and nothing else."""
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         case_of = {add_platform(conn, name=case, **columns): case for case, columns, _ in DUE_CASES}
         claimed = {case_of[c.platform_id] for c in claim_due_platforms(conn, now=NOW, limit=100)}
     assert sorted(claimed) == sorted(case for case, _, due in DUE_CASES if due)
 
 
-def test_oldest_first_and_limit(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_oldest_first_and_limit(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         hour_ago = add_platform(conn, next_collection_at=NOW - 60 * MINUTE)
         never_b = add_platform(conn)
         two_hours_ago = add_platform(conn, next_collection_at=NOW - 120 * MINUTE)
@@ -82,9 +82,9 @@ def test_oldest_first_and_limit(any_engine: Engine) -> None:
     assert [c.platform_id for c in rest] == [hour_ago, minute_ago]
 
 
-def test_claim_moves_next_collection_one_interval_forward(any_engine: Engine) -> None:
+def test_claim_moves_next_collection_one_interval_forward(pg_engine: Engine) -> None:
     previous = NOW - 7 * MINUTE
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn, user_id=42, source="remoteok", collection_interval_minutes=30)
         other_id = add_platform(conn, next_collection_at=previous, collection_interval_minutes=15)
 
@@ -99,44 +99,44 @@ def test_claim_moves_next_collection_one_interval_forward(any_engine: Engine) ->
         assert _next_at(conn, other_id) == NOW + 15 * MINUTE
 
     # A second dispatcher tick (or a retried one) at the same moment gets nothing ...
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         assert claim_due_platforms(conn, now=NOW, limit=10) == []
         assert claim_due_platforms(conn, now=NOW + 14 * MINUTE, limit=10) == []
     # ... until the claimed interval has passed.
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         again = claim_due_platforms(conn, now=NOW + 15 * MINUTE, limit=10)
     assert [c.platform_id for c in again] == [other_id]
 
 
-def test_release_restores_the_previous_next_collection(any_engine: Engine) -> None:
+def test_release_restores_the_previous_next_collection(pg_engine: Engine) -> None:
     previous = NOW - 7 * MINUTE
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         never = add_platform(conn)
         overdue = add_platform(conn, next_collection_at=previous)
         claims = claim_due_platforms(conn, now=NOW, limit=10)
 
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         assert release_claims(conn, claims) == 2
         assert _next_at(conn, never) is None
         assert _next_at(conn, overdue) == previous
 
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         assert [c.platform_id for c in claim_due_platforms(conn, now=NOW, limit=10)] == [never, overdue]
 
 
-def test_release_of_nothing(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_release_of_nothing(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         assert release_claims(conn, []) == 0
 
 
-def test_release_leaves_a_platform_collected_in_between(any_engine: Engine) -> None:
+def test_release_leaves_a_platform_collected_in_between(pg_engine: Engine) -> None:
     """The message was sent after all (or an on-demand run happened): its run moved next on."""
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         collected = add_platform(conn)
         untouched = add_platform(conn)
         claims = claim_due_platforms(conn, now=NOW, limit=10)
 
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         after = finish_run(
             conn,
             RunRecord(
@@ -145,28 +145,28 @@ def test_release_leaves_a_platform_collected_in_between(any_engine: Engine) -> N
             SchedulingPolicy(),
         )
 
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         assert release_claims(conn, claims) == 1
         assert _next_at(conn, collected) == after.next_collection_at == NOW + 17 * MINUTE
         assert _next_at(conn, untouched) is None
 
 
-def test_release_leaves_a_platform_claimed_again(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_release_leaves_a_platform_claimed_again(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         stale = claim_due_platforms(conn, now=NOW, limit=10)
     later = NOW + 20 * MINUTE
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         fresh = claim_due_platforms(conn, now=later, limit=10)
     assert [c.platform_id for c in fresh] == [platform_id]
 
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         assert release_claims(conn, stale) == 0
         assert _next_at(conn, platform_id) == later + 15 * MINUTE
 
 
-def test_claim_platforms_of_a_user_takes_every_active_one_due_or_not(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_claim_platforms_of_a_user_takes_every_active_one_due_or_not(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         due = add_platform(conn, user_id=7)
         not_due = add_platform(conn, user_id=7, next_collection_at=NOW + 60 * MINUTE)
         paused = add_platform(conn, user_id=7, paused_at=NOW - MINUTE)
@@ -183,8 +183,8 @@ def test_claim_platforms_of_a_user_takes_every_active_one_due_or_not(any_engine:
         assert claim_platforms(conn, now=NOW, user_id=999) == []
 
 
-def test_claim_platforms_by_id(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_claim_platforms_by_id(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         not_due = add_platform(conn, next_collection_at=NOW + 60 * MINUTE)
         inactive = add_platform(conn, active=False)
         not_asked = add_platform(conn)
@@ -198,8 +198,8 @@ def test_claim_platforms_by_id(any_engine: Engine) -> None:
         assert claim_platforms(conn, now=NOW, platform_ids=[]) == []
 
 
-def test_claim_platforms_needs_exactly_one_selector(sqlite_engine: Engine) -> None:
-    with sqlite_engine.begin() as conn:
+def test_claim_platforms_needs_exactly_one_selector(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         with pytest.raises(ValueError, match="exactly one"):
             claim_platforms(conn, now=NOW)
         with pytest.raises(ValueError, match="exactly one"):
@@ -271,14 +271,6 @@ def test_open_claim_is_skipped_not_waited_for_postgres(pg_engine: Engine) -> Non
     assert [c.platform_id for c in after] == ids[:4] + ids[8:]
 
 
-def test_concurrent_dispatchers_claim_each_platform_once_sqlite(sqlite_engine: Engine) -> None:
-    """The same race on SQLite: correct within one process (threads), which is all local mode needs."""
-    with sqlite_engine.begin() as conn:
-        ids = add_platforms(conn, 300)
-    claimed = _claim_until_empty(sqlite_engine, threads=4, limit=10)
-    _assert_each_claimed_once(claimed, ids)
-
-
 def _before_first_write(conn: Connection, action: Callable[[], None]) -> None:
     """Run ``action`` just before ``conn`` sends its first statement that is not a SELECT."""
     done = False
@@ -291,17 +283,3 @@ def _before_first_write(conn: Connection, action: Callable[[], None]) -> None:
             action()
 
     event.listen(conn, "before_cursor_execute", hook)
-
-
-def test_claim_committed_between_read_and_write_is_not_taken_twice_sqlite(sqlite_engine: Engine) -> None:
-    """The race above made deterministic: the first claim commits at the worst moment for the second."""
-    with sqlite_engine.begin() as conn:
-        ids = add_platforms(conn, 6)
-    with sqlite_engine.connect() as first, sqlite_engine.connect() as second:
-        first_tx = first.begin()
-        held = claim_due_platforms(first, now=NOW, limit=3)
-        _before_first_write(second, first_tx.commit)
-        with second.begin():
-            taken = claim_due_platforms(second, now=NOW, limit=3)
-    assert [c.platform_id for c in held] == ids[:3]
-    assert [c.platform_id for c in taken] == ids[3:]

@@ -18,21 +18,16 @@ NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 LONGEST = MAX_INTERVAL_MINUTES * MINUTE
 POLICY = SchedulingPolicy(max_backoff=timedelta(days=365), pause_after_failures=10)
-# The largest value each backend's column holds: SQLite stores any integer; PostgreSQL an int4.
-HUGE = {"sqlite": 99_999_999_999, "postgresql": 2_147_483_647}
+# The largest value the column (an int4) holds.
+HUGE = 2_147_483_647
 
 
 @pytest.fixture
-def unguarded(any_engine: Engine) -> Iterator[Connection]:
+def unguarded(pg_engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction where the interval's guard is gone, as in a database written
-    before 0002; never committed (PostgreSQL rolls the DDL back, SQLite's file is the test's own)."""
-    with any_engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.execute(text("DROP TRIGGER tr_freelance_platforms_interval_insert"))
-        else:
-            conn.execute(
-                text("ALTER TABLE freelance_platforms DROP CONSTRAINT ck_freelance_platforms_interval")
-            )
+    before 0002; never committed (the DDL is rolled back with it)."""
+    with pg_engine.connect() as conn:
+        conn.execute(text("ALTER TABLE freelance_platforms DROP CONSTRAINT ck_freelance_platforms_interval"))
         yield conn
         conn.rollback()
 
@@ -42,14 +37,14 @@ def _run(platform_id: int, outcome: str) -> RunRecord:
 
 
 def test_scheduled_claim_takes_it_at_the_longest_interval_beside_the_others(unguarded: Connection) -> None:
-    bad = add_platform(unguarded, collection_interval_minutes=HUGE[unguarded.dialect.name])
+    bad = add_platform(unguarded, collection_interval_minutes=HUGE)
     good = add_platform(unguarded, collection_interval_minutes=15)
     claims = {c.platform_id: c.claimed_until for c in claim_due_platforms(unguarded, now=NOW, limit=10)}
     assert claims == {bad: NOW + LONGEST, good: NOW + 15 * MINUTE}
 
 
 def test_on_demand_claim_takes_it_at_the_longest_interval(unguarded: Connection) -> None:
-    bad = add_platform(unguarded, collection_interval_minutes=HUGE[unguarded.dialect.name])
+    bad = add_platform(unguarded, collection_interval_minutes=HUGE)
     [claim] = claim_platforms(unguarded, now=NOW, platform_ids=[bad])
     assert claim.claimed_until == NOW + LONGEST
 
@@ -59,8 +54,6 @@ def test_finishing_a_run_schedules_it_at_most_the_longest_interval_ahead(
     unguarded: Connection, outcome: str
 ) -> None:
     """Even a backoff policy longer than the longest interval waits no longer than it."""
-    bad = add_platform(
-        unguarded, collection_interval_minutes=HUGE[unguarded.dialect.name], consecutive_failures=5
-    )
+    bad = add_platform(unguarded, collection_interval_minutes=HUGE, consecutive_failures=5)
     after = finish_run(unguarded, _run(bad, outcome), POLICY)
     assert after.next_collection_at == NOW + LONGEST

@@ -78,8 +78,8 @@ def _failing_platform(conn: Connection, **columns: Any) -> int:
 # --- success -------------------------------------------------------------------------------------
 
 
-def test_success_resets_failures_and_schedules_one_interval_ahead(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_success_resets_failures_and_schedules_one_interval_ahead(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = _failing_platform(conn)
         after = finish_run(
             conn,
@@ -99,8 +99,8 @@ def test_success_resets_failures_and_schedules_one_interval_ahead(any_engine: En
     assert row["paused_at"] is None
 
 
-def test_total_collected_accumulates_over_runs(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_total_collected_accumulates_over_runs(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         for n, inserted in enumerate((3, 0, 5)):
             finish_run(
@@ -110,8 +110,8 @@ def test_total_collected_accumulates_over_runs(any_engine: Engine) -> None:
     assert row["total_projects_collected"] == 8
 
 
-def test_on_demand_success_resumes_a_paused_platform(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_on_demand_success_resumes_a_paused_platform(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = _failing_platform(conn, paused_at=NOW - 60 * MINUTE)
         after = finish_run(conn, _run(platform_id, "success", trigger="on_demand"), POLICY)
         row = _platform(conn, platform_id)
@@ -121,25 +121,25 @@ def test_on_demand_success_resumes_a_paused_platform(any_engine: Engine) -> None
     assert row["consecutive_failures"] == 0
 
 
-def test_success_respects_a_retry_after_given_with_it(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_success_respects_a_retry_after_given_with_it(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn, collection_interval_minutes=INTERVAL)
         after = finish_run(conn, _run(platform_id, "success", retry_at=NOW + 90 * MINUTE), POLICY)
         assert _platform(conn, platform_id)["next_collection_at"] == NOW + 90 * MINUTE
     assert after.next_collection_at == NOW + 90 * MINUTE
 
 
-def test_success_without_validators_clears_the_stored_ones(any_engine: Engine) -> None:
+def test_success_without_validators_clears_the_stored_ones(pg_engine: Engine) -> None:
     """The source stopped sending ETag/Last-Modified: a stale one would make every GET conditional."""
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = _failing_platform(conn)
         finish_run(conn, _run(platform_id, "success"), POLICY)
         row = _platform(conn, platform_id)
     assert (row["etag"], row["last_modified"]) == (None, None)
 
 
-def test_not_modified_counts_as_success_and_keeps_the_validators(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_not_modified_counts_as_success_and_keeps_the_validators(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = _failing_platform(conn)
         after = finish_run(conn, _run(platform_id, "not_modified", http_status=304), POLICY)
         row = _platform(conn, platform_id)
@@ -164,8 +164,8 @@ FAILURE_STEPS = [
 ]
 
 
-def test_failures_back_off_exponentially_cap_and_pause_once(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_failures_back_off_exponentially_cap_and_pause_once(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn, collection_interval_minutes=INTERVAL)
         finished = NOW
         for failures, delay, paused, newly_paused in FAILURE_STEPS:
@@ -194,8 +194,8 @@ def test_failures_back_off_exponentially_cap_and_pause_once(any_engine: Engine) 
         assert len(_runs(conn, platform_id)) == len(FAILURE_STEPS)
 
 
-def test_pause_records_the_reason(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_pause_records_the_reason(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = _failing_platform(conn)  # three failures already
         after = finish_run(conn, _run(platform_id, "failed", error="HTTP 404 Not Found"), POLICY)
         row = _platform(conn, platform_id)
@@ -205,8 +205,8 @@ def test_pause_records_the_reason(any_engine: Engine) -> None:
     assert "HTTP 404 Not Found" in row["last_error"]
 
 
-def test_failure_does_not_touch_the_success_columns(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_failure_does_not_touch_the_success_columns(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = _failing_platform(conn, last_collection_at=NOW - 120 * MINUTE)
         before = _platform(conn, platform_id)
         finish_run(conn, _run(platform_id, "failed", error="timeout"), POLICY)
@@ -221,9 +221,9 @@ def test_failure_does_not_touch_the_success_columns(any_engine: Engine) -> None:
         assert row[name] == before[name], name
 
 
-def test_redeliveries_of_one_message_count_one_failure(any_engine: Engine) -> None:
+def test_redeliveries_of_one_message_count_one_failure(pg_engine: Engine) -> None:
     """SQS retries a transiently failing message up to MaxReceiveCount: one tick, one failure."""
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn, collection_interval_minutes=INTERVAL)
         first = finish_run(conn, _run(platform_id, "failed", error="500"), POLICY)
         for attempt in (2, 3, 4, 5):
@@ -238,8 +238,8 @@ def test_redeliveries_of_one_message_count_one_failure(any_engine: Engine) -> No
         assert len(_runs(conn, platform_id)) == 5  # every attempt stays in the history
 
 
-def test_failure_never_retries_before_retry_after(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_failure_never_retries_before_retry_after(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn, collection_interval_minutes=INTERVAL)
         after = finish_run(conn, _run(platform_id, "failed", error="503", retry_at=NOW + 45 * MINUTE), POLICY)
     assert after.next_collection_at == NOW + 45 * MINUTE
@@ -257,9 +257,9 @@ def test_failure_never_retries_before_retry_after(any_engine: Engine) -> None:
     ],
 )
 def test_rate_limited_waits_for_retry_after_and_counts_no_failure(
-    any_engine: Engine, retry_at: datetime | None, expected_next: datetime
+    pg_engine: Engine, retry_at: datetime | None, expected_next: datetime
 ) -> None:
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = _failing_platform(conn)
         before = _platform(conn, platform_id)
         after = finish_run(
@@ -274,8 +274,8 @@ def test_rate_limited_waits_for_retry_after_and_counts_no_failure(
 
 
 @pytest.mark.parametrize("paused", [False, True], ids=["active", "paused"])
-def test_skipped_only_records_the_run(any_engine: Engine, paused: bool) -> None:
-    with any_engine.begin() as conn:
+def test_skipped_only_records_the_run(pg_engine: Engine, paused: bool) -> None:
+    with pg_engine.begin() as conn:
         platform_id = _failing_platform(conn, paused_at=NOW - 60 * MINUTE if paused else None)
         before = _platform(conn, platform_id)
         after = finish_run(conn, _run(platform_id, "skipped", trigger="on_demand"), POLICY)
@@ -292,8 +292,8 @@ def test_skipped_only_records_the_run(any_engine: Engine, paused: bool) -> None:
 OUTCOMES = ("success", "not_modified", "rate_limited", "failed", "skipped")
 
 
-def test_each_outcome_writes_exactly_one_run_row(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_each_outcome_writes_exactly_one_run_row(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_of = {outcome: add_platform(conn, name=outcome) for outcome in OUTCOMES}
         untouched = add_platform(conn)
         for outcome, platform_id in platform_of.items():
@@ -326,17 +326,17 @@ def test_each_outcome_writes_exactly_one_run_row(any_engine: Engine) -> None:
         assert _runs(conn, untouched) == []
 
 
-def test_duration_is_never_negative(any_engine: Engine) -> None:
+def test_duration_is_never_negative(pg_engine: Engine) -> None:
     """A clock step backwards between start and finish must not write a negative duration."""
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         record = RunRecord(platform_id, "schedule", "success", started_at=NOW, finished_at=NOW - MINUTE)
         finish_run(conn, record, POLICY)
         assert _runs(conn, platform_id)[0]["duration_ms"] == 0
 
 
-def test_load_platform(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_load_platform(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = _failing_platform(conn, config={"url": "https://example.org/feed", "query": "python"})
         record = load_platform(conn, platform_id, lock=True)
         assert load_platform(conn, platform_id + 1) is None
@@ -355,9 +355,9 @@ def test_load_platform(any_engine: Engine) -> None:
 HOSTILE_ERROR = "bad \x00query\ud800 " + "x" * 5_000
 
 
-def test_stored_errors_are_cleaned_and_capped(any_engine: Engine) -> None:
+def test_stored_errors_are_cleaned_and_capped(pg_engine: Engine) -> None:
     """NUL bytes and lone surrogates (which PostgreSQL refuses) never make a run unstorable."""
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         finish_run(conn, _run(platform_id, "failed", error=HOSTILE_ERROR), POLICY)
         [run] = _runs(conn, platform_id)
@@ -367,8 +367,8 @@ def test_stored_errors_are_cleaned_and_capped(any_engine: Engine) -> None:
     assert row["last_error"] == run["error"]
 
 
-def test_a_pause_reason_is_cleaned_and_capped_too(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_a_pause_reason_is_cleaned_and_capped_too(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = _failing_platform(conn)  # three failures already: this one pauses
         after = finish_run(conn, _run(platform_id, "failed", error=HOSTILE_ERROR), POLICY)
         row = _platform(conn, platform_id)
@@ -378,9 +378,9 @@ def test_a_pause_reason_is_cleaned_and_capped_too(any_engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("etag", ['"a\x00b"', '"a\ud800b"'])
-def test_validators_the_database_cannot_hold_are_dropped_not_cleaned(any_engine: Engine, etag: str) -> None:
+def test_validators_the_database_cannot_hold_are_dropped_not_cleaned(pg_engine: Engine, etag: str) -> None:
     """A cleaned ETag would be a wrong If-None-Match: it is dropped, and the run still recorded."""
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = _failing_platform(conn)
         finish_run(conn, _run(platform_id, "success", etag=etag, last_modified="Thu\x00"), POLICY)
         row = _platform(conn, platform_id)
@@ -388,8 +388,8 @@ def test_validators_the_database_cannot_hold_are_dropped_not_cleaned(any_engine:
     assert row["consecutive_failures"] == 0
 
 
-def test_a_run_of_a_platform_deleted_meanwhile_is_not_recorded(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_a_run_of_a_platform_deleted_meanwhile_is_not_recorded(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         after = finish_run(conn, _run(987_654, "success"), POLICY)
         assert conn.execute(select(func.count()).select_from(runs)).scalar_one() == 0
     assert after == PlatformAfterRun(None, 0, paused=False, newly_paused=False)

@@ -36,82 +36,82 @@ def _count(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(opportunities)).scalar_one()
 
 
-def test_same_items_twice_inserts_once(any_engine: Engine) -> None:
+def test_same_items_twice_inserts_once(pg_engine: Engine) -> None:
     items = [opportunity(n) for n in range(50)]
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         assert _upsert(conn, platform_id, items) == UpsertCounts(inserted=50)
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         assert _upsert(conn, platform_id, items, LATER) == UpsertCounts(unchanged=50)
         assert _count(conn) == 50
 
 
-def test_unchanged_item_is_not_rewritten(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_unchanged_item_is_not_rewritten(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         _upsert(conn, platform_id, [opportunity(1)])
         _upsert(conn, platform_id, [opportunity(1)], LATER)
         assert _rows(conn)["job-1"].updated_at == NOW
 
 
-def test_changed_title_is_one_update(any_engine: Engine) -> None:
+def test_changed_title_is_one_update(pg_engine: Engine) -> None:
     items = [opportunity(n) for n in range(10)]
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         _upsert(conn, platform_id, items)
     items[3] = opportunity(3, title="Senior Python engineer (remote)")
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         assert _upsert(conn, platform_id, items, LATER) == UpsertCounts(updated=1, unchanged=9)
         row = _rows(conn)["job-3"]
         assert row.title == "Senior Python engineer (remote)"
         assert row.content_hash == items[3].content_hash
 
 
-def test_change_with_the_same_clock_is_an_update(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_change_with_the_same_clock_is_an_update(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         _upsert(conn, platform_id, [opportunity(1)])
         assert _upsert(conn, platform_id, [opportunity(1, title="changed")]) == UpsertCounts(updated=1)
 
 
-def test_new_changed_and_unchanged_in_one_call(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_new_changed_and_unchanged_in_one_call(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         _upsert(conn, platform_id, [opportunity(n) for n in range(5)])
     items = [opportunity(n) for n in range(8)]
     items[0] = replace(items[0], description="rewritten")
     items[4] = replace(items[4], required_skills=["python", "aws", "postgresql"])
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         assert _upsert(conn, platform_id, items, LATER) == UpsertCounts(inserted=3, updated=2, unchanged=3)
         assert _count(conn) == 8
 
 
-def test_raw_alone_does_not_count_as_a_change(any_engine: Engine) -> None:
+def test_raw_alone_does_not_count_as_a_change(pg_engine: Engine) -> None:
     """Sources put volatile counters in ``raw``; they must not rewrite every row on every run."""
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         _upsert(conn, platform_id, [opportunity(1)])
         counts = _upsert(conn, platform_id, [replace(opportunity(1), raw={"id": 1, "views": 99})], LATER)
         assert counts == UpsertCounts(unchanged=1)
 
 
-def test_empty_input(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_empty_input(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         assert _upsert(conn, add_platform(conn), []) == UpsertCounts()
 
 
-def test_ten_thousand_items_in_one_call(any_engine: Engine) -> None:
+def test_ten_thousand_items_in_one_call(pg_engine: Engine) -> None:
     items = [opportunity(n) for n in range(10_000)]
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         assert _upsert(conn, platform_id, items) == UpsertCounts(inserted=10_000)
         assert _count(conn) == 10_000
 
 
 @pytest.mark.parametrize("chunk_size", [500, 2], ids=["one-chunk", "across-chunks"])
-def test_repeated_external_id_in_one_batch_keeps_the_last(any_engine: Engine, chunk_size: int) -> None:
+def test_repeated_external_id_in_one_batch_keeps_the_last(pg_engine: Engine, chunk_size: int) -> None:
     items = [opportunity(1, title="first"), opportunity(2), opportunity(3), opportunity(1, title="last")]
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         counts = upsert_opportunities(
             conn, platform_id=platform_id, user_id=1, items=items, now=NOW, chunk_size=chunk_size
@@ -121,9 +121,9 @@ def test_repeated_external_id_in_one_batch_keeps_the_last(any_engine: Engine, ch
         assert _count(conn) == 3
 
 
-def test_same_external_id_on_another_platform_is_another_row(any_engine: Engine) -> None:
+def test_same_external_id_on_another_platform_is_another_row(pg_engine: Engine) -> None:
     items = [opportunity(n) for n in range(3)]
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         first = add_platform(conn)
         second = add_platform(conn, user_id=2)
         assert _upsert(conn, first, items) == UpsertCounts(inserted=3)
@@ -134,13 +134,13 @@ def test_same_external_id_on_another_platform_is_another_row(any_engine: Engine)
         assert {row.user_id for row in _rows(conn, first).values()} == {1}
 
 
-def test_update_keeps_status_and_collected_at_and_moves_updated_at(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_update_keeps_status_and_collected_at_and_moves_updated_at(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         _upsert(conn, platform_id, [opportunity(1)])
         # The application that reads the results has triaged it.
         conn.execute(update(opportunities).values(status="applied"))
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         assert _upsert(conn, platform_id, [opportunity(1, title="new title")], LATER) == UpsertCounts(
             updated=1
         )
@@ -151,8 +151,8 @@ def test_update_keeps_status_and_collected_at_and_moves_updated_at(any_engine: E
     assert row.title == "new title"
 
 
-def test_new_row_defaults(any_engine: Engine) -> None:
-    with any_engine.begin() as conn:
+def test_new_row_defaults(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         _upsert(conn, platform_id, [opportunity(1)])
         row = _rows(conn)["job-1"]
@@ -185,9 +185,9 @@ def _at_the_limits() -> Opportunity:
     )
 
 
-def test_values_at_column_limits_round_trip(any_engine: Engine) -> None:
+def test_values_at_column_limits_round_trip(pg_engine: Engine) -> None:
     item = _at_the_limits()
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         assert _upsert(conn, platform_id, [item]) == UpsertCounts(inserted=1)
         assert _upsert(conn, platform_id, [item], LATER) == UpsertCounts(unchanged=1)
@@ -197,12 +197,12 @@ def test_values_at_column_limits_round_trip(any_engine: Engine) -> None:
     assert row.content_hash == item.content_hash
 
 
-def test_minimal_item_and_smallest_budget(any_engine: Engine) -> None:
+def test_minimal_item_and_smallest_budget(pg_engine: Engine) -> None:
     items = [
         Opportunity(external_id="bare", title="t"),
         replace(opportunity(2), client_budget=Decimal("0.01"), contract_type="hourly"),
     ]
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         assert _upsert(conn, platform_id, items) == UpsertCounts(inserted=2)
         rows = _rows(conn)
@@ -212,10 +212,10 @@ def test_minimal_item_and_smallest_budget(any_engine: Engine) -> None:
     assert rows["job-2"].client_budget == Decimal("0.01")
 
 
-def test_a_budget_period_is_stored_and_its_change_is_an_update(any_engine: Engine) -> None:
+def test_a_budget_period_is_stored_and_its_change_is_an_update(pg_engine: Engine) -> None:
     unknown = replace(opportunity(1), client_budget=Decimal("75.00"), client_currency="USD")
     hourly = replace(unknown, budget_period="hour", contract_type="hourly")
-    with any_engine.begin() as conn:
+    with pg_engine.begin() as conn:
         platform_id = add_platform(conn)
         assert _upsert(conn, platform_id, [unknown]) == UpsertCounts(inserted=1)
         assert _rows(conn)["job-1"].budget_period is None

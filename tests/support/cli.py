@@ -8,16 +8,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import URL, Engine
-
-from charlee_collector import migrate
-from charlee_collector.db import create_db_engine
+from sqlalchemy import URL
 
 # Settings of the machine running the tests that must not leak into the command under test.
 SCRUBBED_PREFIXES = (
@@ -89,33 +85,26 @@ class Cli:
         return self(*args, "--json", expect=expect).json
 
 
-def database_url(backend: str, tmp_path: Path, postgres_url: URL | None) -> str:
-    """The DATABASE_URL for a backend: a fresh SQLite file, or the test run's PostgreSQL."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    assert postgres_url is not None
-    return postgres_url.render_as_string(hide_password=False)
+def postgres_cli(request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
+    """The command on the test run's PostgreSQL database (emptied after the test), allowed to
+    fetch from the local HTTP server."""
+    request.getfixturevalue("pg_engine")  # truncates the tables when the test ends
+    url: URL = request.getfixturevalue("postgres_url")
+    return Cli(
+        tmp_path,
+        {
+            "DATABASE_URL": url.render_as_string(hide_password=False),
+            "COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true",
+        },
+    )
 
 
-def backend_cli(request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
-    """The command on the backend a ``params=["sqlite", "postgresql"]`` fixture chose (PostgreSQL
-    is emptied after the test), allowed to fetch from the local HTTP server."""
-    postgres: URL | None = None
-    if request.param == "postgresql":
-        request.getfixturevalue("pg_engine")  # truncates the tables when the test ends
-        postgres = request.getfixturevalue("postgres_url")
-    url = database_url(request.param, tmp_path, postgres)
-    return Cli(tmp_path, {"DATABASE_URL": url, "COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true"})
-
-
-def local_database(tmp_path: Path) -> Iterator[Engine]:
-    """An engine on the local default database the command uses (under CHARLEE_HOME), migrated."""
-    path = tmp_path / "charlee" / "collector.sqlite3"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_db_engine(f"sqlite:///{path}")
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+def local_cli(tmp_path: Path, embedded_home: Path, **env: str) -> Cli:
+    """The command on its default database: no DATABASE_URL, so the embedded PostgreSQL of
+    ``embedded_home`` (already running: started once per test run)."""
+    return Cli(
+        tmp_path, {"CHARLEE_HOME": str(embedded_home), "COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true", **env}
+    )
 
 
 # --- a small feed for the local HTTP server ---------------------------------------------------

