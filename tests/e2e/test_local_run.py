@@ -1,6 +1,6 @@
 """``charlee-collector local run``: the whole pipeline on one machine, as ``make run`` runs it.
 
-Dispatcher handler -> in-process SQS -> poller -> collector handler -> SQLite, against the local
+Dispatcher handler -> in-process SQS -> poller -> collector handler -> the embedded PostgreSQL, against the local
 HTTP server. A platform on a closed port is retried up to the DLQ and reported failed while the
 others succeed; a fresh database gets the default public platforms, which offline all fail with
 a network error without anything crashing.

@@ -2,9 +2,9 @@
 
 ``collection_interval_minutes`` is bounded (1 to 43,200 minutes: 30 days) wherever it is set:
 the CLI refuses anything else with one line and exit 2, and the database refuses it too (a
-CHECK on PostgreSQL, triggers on SQLite; migration 0002). A row already out of range (written
+CHECK, migration 0002). A row already out of range (written
 before the bound existed) is collected at the bound: ``dispatch``, ``collect`` and ``local run``
-go on collecting every platform, on SQLite and on PostgreSQL, run as real subprocesses.
+go on collecting every platform, run as real subprocesses.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import pg8000 as pg8000_dialect
 
 from charlee_collector.db import create_db_engine
 from charlee_collector.models import platforms
-from charlee_collector.storage import _POSTGRES_UPSERT
+from charlee_collector.storage import _UPSERT
 
 OWN = pg8000.dbapi.convert_paramstyle  # pg8000's scanner, which the engine's one wraps
 TEXTS = [
@@ -43,7 +43,7 @@ def _converting(engine: Engine) -> Callable[..., Any]:
     return convert
 
 
-@pytest.mark.parametrize("query", [*TEXTS, str(_POSTGRES_UPSERT.compile(dialect=pg8000_dialect.dialect()))])
+@pytest.mark.parametrize("query", [*TEXTS, str(_UPSERT.compile(dialect=pg8000_dialect.dialect()))])
 def test_the_conversion_equals_pg8000s_own_and_passes_the_arguments_through(
     engine: Engine, query: str
 ) -> None:

@@ -1,4 +1,4 @@
-"""The outbox against moto EventBridge (a rule into a queue) on PostgreSQL and SQLite: per-entry
+"""The outbox against moto EventBridge (a rule into a queue) on PostgreSQL: per-entry
 failures, a crash between commit and publish, racing ticks, pruning and the pending age."""
 
 from __future__ import annotations

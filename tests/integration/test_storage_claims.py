@@ -1,4 +1,4 @@
-"""Claiming and releasing platforms (DESIGN section 3) on SQLite and PostgreSQL."""
+"""Claiming and releasing platforms (DESIGN section 3) on PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A platform row whose interval is out of range (written before migration 0002 bounded it) is
-claimed and scheduled at the longest interval, on SQLite and PostgreSQL, beside the others."""
+claimed and scheduled at the longest interval, beside the others."""
 
 from __future__ import annotations
 

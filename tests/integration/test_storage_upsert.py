@@ -1,4 +1,4 @@
-"""The bulk upsert of opportunities on SQLite and PostgreSQL: counts, idempotence, limits."""
+"""The bulk upsert of opportunities on PostgreSQL: counts, idempotence, limits."""
 
 from __future__ import annotations
 

@@ -186,11 +186,6 @@ def database_url() -> URL:
     current = settings()
     if current.database_url or current.db_secret_arn:
         return resolve_url(current)
-    return embedded_url()
-
-
-def embedded_url() -> URL:
-    """The embedded database's URL (its server started when needed)."""
     from charlee_collector.local import embedded_server
 
     return embedded_server.database_url()

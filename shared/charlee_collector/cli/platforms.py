@@ -17,7 +17,6 @@ from charlee_collector.cli.common import (
     check_platform_id,
     check_user_id,
     clip,
-    command_settings,
     err,
     is_text,
     open_engine,
@@ -300,7 +299,7 @@ def _check(source: str, config: dict[str, Any], credentials_secret: str | None, 
     from charlee_collector.fetch import build_client
     from charlee_collector.platform_secrets import read_platform_secret
 
-    current = command_settings()
+    current = settings()  # the fetch alone: no database is opened (or started) for a check
     client = build_client(current)
     try:
         secrets = read_platform_secret(credentials_secret) if credentials_secret else None
