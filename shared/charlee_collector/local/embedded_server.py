@@ -236,6 +236,7 @@ def pg_ctl(pgdata: Path, args: list[str]) -> str:
 def stop(pgdata: Path) -> bool:
     """Stop the server of ``pgdata`` (a fast shutdown: sessions end, data is kept); False when
     none was running."""
+    _wheel()  # one line where there is none (and psutil comes with it)
     if _postmaster_pid(pgdata) is None:
         return False
     try:
