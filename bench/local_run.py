@@ -1,9 +1,11 @@
 """Local run: N small generated RSS feeds on a local server, collected by one ``local run`` tick.
 
 The feeds (a few items each, made up here) are served by a ``ThreadingHTTPServer`` in a process
-of its own, so its CPU is not the collector's. The platforms go straight into a temporary SQLite
-database; then ``charlee-collector local run`` runs as a subprocess, as a person would run it,
-and the wall time of the whole command (start-up included) gives the figure. A platform counts as
+of its own, so its CPU is not the collector's. The platforms go straight into the command's
+default database, the embedded PostgreSQL, in a CHARLEE_HOME of the bench's own (its server
+started before the clock starts, as any command after the first finds it); then
+``charlee-collector local run`` runs as a subprocess, as a person would run it, with no
+DATABASE_URL, and the wall time of the whole command (start-up included) gives the figure. A platform counts as
 collected when this tick recorded a successful run for it.
 
     .venv/bin/python bench/local_run.py            # 2,500 feeds
@@ -25,6 +27,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from charlee_collector import migrate
 from charlee_collector.db import create_db_engine
+from charlee_collector.local import embedded_server
 from charlee_collector.models import platforms, runs, utcnow
 
 FEEDS = 2_500
@@ -113,13 +116,16 @@ def main(count: int) -> int:
         assert server.stdout is not None
         port = int(server.stdout.readline())
         with tempfile.TemporaryDirectory(prefix="charlee-bench-") as tmp:
-            url = f"sqlite:///{Path(tmp) / 'collector.sqlite3'}"
-            engine = create_db_engine(url)
+            home = Path(tmp)
+            engine = create_db_engine(embedded_server.database_url(home))
             migrate.upgrade(engine)
             seed(engine, f"http://127.0.0.1:{port}", count)
             env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COLLECT"))},
-                "DATABASE_URL": url,
+                **{
+                    k: v
+                    for k, v in os.environ.items()
+                    if not k.startswith(("AWS_", "COLLECT", "DATABASE_URL", "DB_SECRET_ARN"))
+                },
                 "CHARLEE_HOME": tmp,
                 "COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true",
                 "PYTHONPATH": str(ROOT / "shared"),
@@ -137,6 +143,7 @@ def main(count: int) -> int:
             seconds = time.perf_counter() - started
             done = collected(engine)
             engine.dispose()
+            embedded_server.stop(embedded_server.data_dir(home))
     finally:
         server.kill()
         server.wait()

@@ -71,14 +71,14 @@ def normalize_url(raw: str | URL, *, named_by: str = "DATABASE_URL") -> URL:
     """Pin PostgreSQL URLs to the pure-Python pg8000 driver the layer ships; refuse other databases.
 
     ``ConfigurationError`` names the scheme and the supported databases (a MySQL URL used to end
-    in a 55-line ``ModuleNotFoundError``); SQLite, or a file path, gets its own line saying how to
-    point at PostgreSQL instead (``named_by`` says where the value came from).
+    in a 55-line ``ModuleNotFoundError``); a database no longer supported, or a file path, gets a
+    line of its own saying how to point at PostgreSQL (``named_by`` says where the value came from).
     """
-    from charlee_collector import sqlite_refusal
+    from charlee_collector import unsupported_databases
 
     text = raw if isinstance(raw, str) else f"{raw.drivername}://"
-    if sqlite_refusal.names_sqlite(text):
-        raise sqlite_refusal.refuse(text, named_by)
+    if unsupported_databases.names_unsupported_database(text):
+        raise unsupported_databases.refuse(text, named_by)
     try:
         url = make_url(raw)
         port = url.port  # parsed lazily: "host:abc" fails here, not at the first connect

@@ -211,11 +211,11 @@ def _announce_on_stderr(line: str) -> None:
 def database_url(home: Path | None = None) -> URL:
     """The embedded database's URL, its server started when needed (once per process).
 
-    The first start in ``home`` mentions an earlier release's SQLite file there, once.
+    The first start in ``home`` mentions an earlier release's local database file there (``unsupported_databases``), once.
     """
     pgdata = data_dir(home)
     if not (pgdata / "PG_VERSION").exists():
-        from charlee_collector.sqlite_refusal import old_local_file_note
+        from charlee_collector.unsupported_databases import old_local_file_note
 
         if note := old_local_file_note(pgdata.parent):
             _announce_on_stderr(note)

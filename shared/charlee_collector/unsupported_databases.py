@@ -22,7 +22,7 @@ HOW_TO_POINT_AT_POSTGRESQL = (
 )
 
 
-def names_sqlite(value: str) -> bool:
+def names_unsupported_database(value: str) -> bool:
     """True when ``value`` is a SQLite URL (``sqlite://``, ``sqlite+pysqlite://``) or a file
     path (no ``scheme://``), which earlier releases took as a SQLite file."""
     scheme, sep, _rest = value.strip().partition("://")
