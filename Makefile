@@ -36,7 +36,7 @@ test: install ## ruff, mypy and the whole test suite (needs no running services:
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-run: install ## the whole pipeline on this machine (SQLite, in-process SQS), once; ARGS=--force collects all now
+run: install ## the whole pipeline on this machine (the embedded PostgreSQL, in-process SQS), once; ARGS=--force collects all now
 	$(BIN)/charlee-collector local run --exit-zero $(ARGS)
 
 bench: install ## the benchmarks; figures as `name value unit`
