@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make validate`: lint the template, validate it the way SAM does, check the SnapStart wiring
+# `make validate`: build the docs site strictly (mkdocs.yml: a broken link or anchor fails it),
+# lint the template, validate it the way SAM does, check the SnapStart wiring
 # and each database mode through the real transforms (scripts/check_snapstart.py,
 # scripts/check_database_modes.py), build it, prove the zipped build
 # imports from bytecode with no connection open (scripts/check_bytecode.py), and smoke-test the
@@ -18,6 +19,13 @@ export SAM_CLI_TELEMETRY=0
 
 started=$SECONDS
 stage() { printf '\n==> %s (%ds)\n' "$1" "$((SECONDS - started))"; }
+
+stage "docs: mkdocs build --strict (a broken link or anchor fails; the CLI reference is generated)"
+# First, as it takes seconds and needs only .venv. Into a temporary folder: the check is that it
+# builds; the site itself is not kept.
+docs_site="$(mktemp -d)"
+trap 'rm -rf "$docs_site"' EXIT
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$docs_site"
 
 stage "aws-sam-cli in .sam-venv"
 source scripts/sam_venv.sh  # python3.12 on PATH, aws-sam-cli installed once
