@@ -39,13 +39,13 @@ from typing import TypeVar
 
 from _db import report, scratch_database
 from sqlalchemy import Engine, event, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Session
 
-from charlee_collector.db import create_db_engine
-from charlee_collector.models import platforms, utcnow
-from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
-from charlee_collector.orm import FreelanceOpportunity
-from charlee_collector.storage import UpsertCounts, upsert_opportunities
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.opportunity import HASHED_FIELDS, Opportunity
+from charlee_collector.store.engine import create_db_engine
+from charlee_collector.store.opportunities import UpsertCounts, upsert_opportunities
+from charlee_collector.store.tables import metadata, opportunities, platforms
 
 ITEMS = 20_000
 PER_ROW_SAMPLE = 2_000
@@ -63,6 +63,17 @@ WORDS = (
 )
 SKILLS = ("python", "django", "aws", "postgresql", "react", "typescript", "docker", "kubernetes")
 COUNTRIES = ("Germany", "United States", "Brazil", "India", "Portugal", "Canada", "Poland")
+
+
+class _Base(DeclarativeBase):
+    metadata = metadata
+
+
+class FreelanceOpportunity(_Base):
+    """An opportunity as an ORM object, the way the replaced Celery system wrote them (the per-row
+    baseline): mapped onto the package's table, its columns taken from it."""
+
+    __table__ = opportunities
 
 
 def make_items(count: int, *, prefix: str = "job", seed: int = 20_000) -> list[Opportunity]:

@@ -26,13 +26,13 @@ from typing import Any, TypeVar
 import collector_handler
 import pytest
 
-from charlee_collector import fetch
-from charlee_collector.errors import TransientSourceError
-from charlee_collector.fetch import build_client, collection_deadline, get
-from charlee_collector.local.handlers import LocalLambdaContext
-from charlee_collector.local.poller import sqs_event
-from charlee_collector.settings import Settings
+from charlee_collector.core.errors import TransientSourceError
+from charlee_collector.core.settings import Settings
+from charlee_collector.fetching import client as fetch
+from charlee_collector.fetching.client import build_client, collection_deadline, get
 from charlee_collector.sources import fetch_platform
+from charlee_collector_tools.local.handlers import LocalLambdaContext
+from charlee_collector_tools.local.poller import sqs_event
 from tests.faults.conftest import FaultEnv
 from tests.faults.harness import ARN, body, jobs_payload, json_api_config, message, platform_row, runs_of
 from tests.support.drip_server import (
@@ -310,7 +310,7 @@ def test_a_pooled_connection_keeps_to_the_deadline_of_whoever_uses_it(
 
 
 def test_a_deadline_setting_must_be_positive() -> None:
-    from charlee_collector.errors import ConfigurationError
+    from charlee_collector.core.errors import ConfigurationError
 
     assert Settings.from_env({"COLLECTION_DEADLINE_SECONDS": "12.5"}).collection_deadline_seconds == 12.5
     assert Settings.from_env({}).collection_deadline_seconds == 40.0

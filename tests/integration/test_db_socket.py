@@ -6,7 +6,7 @@ import socket
 
 from sqlalchemy import URL, text
 
-from charlee_collector.db import create_db_engine
+from charlee_collector.store.engine import create_db_engine
 
 
 def _nodelay(dbapi_connection: object) -> int:

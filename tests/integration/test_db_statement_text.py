@@ -13,9 +13,9 @@ from pg8000.exceptions import InterfaceError
 from sqlalchemy import URL, Connection, Engine, select, text
 from sqlalchemy.dialects.postgresql import pg8000 as pg8000_dialect
 
-from charlee_collector.db import create_db_engine
-from charlee_collector.models import platforms
-from charlee_collector.storage import _UPSERT
+from charlee_collector.store.engine import create_db_engine
+from charlee_collector.store.opportunities import _UPSERT
+from charlee_collector.store.tables import platforms
 
 OWN = pg8000.dbapi.convert_paramstyle  # pg8000's scanner, which the engine's one wraps
 TEXTS = [

@@ -17,17 +17,17 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from charlee_collector import fetch
-from charlee_collector.addresses import is_forbidden_address
-from charlee_collector.errors import (
+from charlee_collector.core.errors import (
     InvalidPlatformConfig,
     PermanentSourceError,
     RateLimited,
     SourceError,
     TransientSourceError,
 )
-from charlee_collector.fetch import USER_AGENT, build_client, get
-from charlee_collector.settings import Settings
+from charlee_collector.core.settings import Settings
+from charlee_collector.fetching import client as fetch
+from charlee_collector.fetching.addresses import is_forbidden_address
+from charlee_collector.fetching.client import USER_AGENT, build_client, get
 from charlee_collector.sources import fetch_platform
 
 JOBS = b'{"jobs": [{"id": 1, "title": "Django gig", "url": "https://remotive.com/remote-jobs/1"}]}'

@@ -13,7 +13,7 @@ from sqlalchemy import URL, Engine, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from charlee_collector import pg_wire
-from charlee_collector.db import create_db_engine
+from charlee_collector.store.engine import create_db_engine
 
 
 class _CountingSocket:
@@ -132,7 +132,7 @@ def test_timestamps_come_back_from_the_server_as_written(engine: Engine) -> None
 
 
 def test_a_pooled_read_outside_a_transaction_is_its_ping_and_its_statement(engine: Engine) -> None:
-    from charlee_collector.db import reading
+    from charlee_collector.store.engine import reading
 
     with engine.connect() as conn:  # pooled, so the next checkout pings it
         raw = conn.connection.dbapi_connection

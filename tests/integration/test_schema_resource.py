@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 from sqlalchemy import URL, Engine, create_engine, inspect, text
 
-from charlee_collector import migrate, runtime, schema_resource
-from charlee_collector.cli.common import head_revision
-from charlee_collector.db import create_db_engine, dispose_engines
-from charlee_collector.local.handlers import FUNCTIONS, LocalLambdaContext
+from charlee_collector.app import runtime
+from charlee_collector.handlers import schema_resource
+from charlee_collector.store import migrate
+from charlee_collector.store.engine import create_db_engine, dispose_engines
+from charlee_collector_tools.cli.common import head_revision
+from charlee_collector_tools.local.handlers import FUNCTIONS, LocalLambdaContext
 from tests.support.db import _free_port, wait_for
 from tests.support.http_server import LocalHTTPServer, RecordedRequest
 

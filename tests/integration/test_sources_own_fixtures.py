@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from charlee_collector.errors import PermanentSourceError
+from charlee_collector.core.errors import PermanentSourceError
 from charlee_collector.sources import SOURCE_KEYS, fetch_platform
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sources"

@@ -6,9 +6,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from charlee_collector import cpu_turns
-from charlee_collector.cpu_turns import TURNS, cpu_turn
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.app import cpu_turns
+from charlee_collector.app.cpu_turns import TURNS, cpu_turn
+from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.sources.base import BaseSourceConfig, Source
 
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from charlee_collector.errors import ConfigurationError
-from charlee_collector.settings import Settings
+from charlee_collector.core.errors import ConfigurationError
+from charlee_collector.core.settings import Settings
 from tests.support.cfn_yaml import ROOT
 
 

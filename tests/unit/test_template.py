@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from charlee_collector.observability import METRIC_NAMES, POWERTOOLS_METRICS
+from charlee_collector.observability.metrics import METRIC_NAMES, POWERTOOLS_METRICS
 from tests.support import cfn_yaml
 
 SETTINGS_SOURCE = Path(cfn_yaml.ROOT, "shared", "charlee_collector", "settings.py").read_text()

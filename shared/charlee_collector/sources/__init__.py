@@ -36,12 +36,12 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from charlee_collector.errors import InvalidPlatformConfig, PermanentSourceError, SourceError
-from charlee_collector.fetch import collection_deadline
-from charlee_collector.filters import BaseSourceConfig, apply_filters
-from charlee_collector.normalize import dedupe
-from charlee_collector.opportunity import Opportunity
-from charlee_collector.settings import Settings
+from charlee_collector.core.errors import InvalidPlatformConfig, PermanentSourceError, SourceError
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.core.settings import Settings
+from charlee_collector.fetching.client import collection_deadline
+from charlee_collector.normalize.filters import BaseSourceConfig, apply_filters
+from charlee_collector.normalize.opportunities import dedupe
 from charlee_collector.sources.base import FetchResult, Source
 from charlee_collector.sources.registry import REGISTRY, get_source
 
@@ -89,7 +89,7 @@ def validate_config(source: str, config: Mapping[str, Any] | None) -> BaseSource
 
 
 def _redacted(exc: SourceError, secrets: Mapping[str, str]) -> SourceError:
-    from charlee_collector.observability import mask_values, redact
+    from charlee_collector.observability.redaction import mask_values, redact
 
     # The one door every stored error passes (collection_runs.error, last_error): the platform's
     # secrets in every form a message gives them, then what the log filter masks as well.

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 import httpx
 from pydantic import Field
 
-from charlee_collector.fetch import get
-from charlee_collector.normalize import build_opportunity, html_texts
-from charlee_collector.opportunity import Opportunity
-from charlee_collector.settings import Settings
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.core.settings import Settings
+from charlee_collector.fetching.client import get
+from charlee_collector.normalize.html import html_texts
+from charlee_collector.normalize.opportunities import build_opportunity
 from charlee_collector.sources.base import (
     BaseSourceConfig,
     FetchResult,

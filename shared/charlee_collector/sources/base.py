@@ -22,13 +22,13 @@ from typing import Annotated, Any, ClassVar, Literal
 import httpx
 from pydantic import AfterValidator
 
-from charlee_collector.cpu_turns import cpu_turn
-from charlee_collector.errors import PermanentSourceError, SourceError
-from charlee_collector.fetch import HttpResponse, get
-from charlee_collector.filters import BaseSourceConfig
-from charlee_collector.normalize import dedupe
-from charlee_collector.opportunity import Opportunity
-from charlee_collector.settings import Settings
+from charlee_collector.app.cpu_turns import cpu_turn
+from charlee_collector.core.errors import PermanentSourceError, SourceError
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.core.settings import Settings
+from charlee_collector.fetching.client import HttpResponse, get
+from charlee_collector.normalize.filters import BaseSourceConfig
+from charlee_collector.normalize.opportunities import dedupe
 
 Outcome = Literal["ok", "not_modified", "rate_limited"]
 JSON_ACCEPT = "application/json"

@@ -19,18 +19,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from charlee_collector.errors import PermanentSourceError
-from charlee_collector.normalize import build_opportunity, to_decimal
-from charlee_collector.opportunity import Opportunity
-from charlee_collector.sources.base import (
-    BaseSourceConfig,
-    Source,
-    WebUrl,
-    expect,
-    load_json,
-    records,
-    text,
-)
+from charlee_collector.core.errors import PermanentSourceError
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.normalize.budgets import to_decimal
+from charlee_collector.normalize.opportunities import build_opportunity
+from charlee_collector.sources.base import BaseSourceConfig, Source, WebUrl, expect, load_json, records, text
 
 DEFAULT_URL = "https://www.freelancer.com/api/projects/0.1/projects/active/"
 DEFAULT_SITE_URL = "https://www.freelancer.com"

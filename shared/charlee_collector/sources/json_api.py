@@ -33,9 +33,11 @@ import jmespath
 import jmespath.exceptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from charlee_collector.errors import PermanentSourceError
-from charlee_collector.normalize import budget_period, build_opportunity, html_texts, parse_budget, to_decimal
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.core.errors import PermanentSourceError
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.normalize.budgets import budget_period, parse_budget, to_decimal
+from charlee_collector.normalize.html import html_texts
+from charlee_collector.normalize.opportunities import build_opportunity
 from charlee_collector.sources.base import JSON_ACCEPT, BaseSourceConfig, Source, WebUrl, load_json, text
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

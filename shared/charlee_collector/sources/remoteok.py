@@ -13,16 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from charlee_collector.normalize import (
-    build_opportunity,
-    documented_yearly,
-    html_texts,
-    one_line,
-    repair_mojibake,
-    stated_budget,
-    to_decimal,
-)
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.normalize.budgets import documented_yearly, stated_budget, to_decimal
+from charlee_collector.normalize.html import html_texts
+from charlee_collector.normalize.opportunities import build_opportunity
+from charlee_collector.normalize.text import one_line, repair_mojibake
 from charlee_collector.sources.base import (
     BaseSourceConfig,
     Source,
