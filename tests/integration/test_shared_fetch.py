@@ -24,7 +24,7 @@ from charlee_collector.app.messages import CollectMessage
 from charlee_collector.core.clock import utcnow
 from charlee_collector.core.errors import TransientSourceError
 from charlee_collector.core.settings import Settings
-from charlee_collector.fetching.client import HttpResponse, build_client
+from charlee_collector.fetching.client import HttpResponse, Request, build_client
 from charlee_collector.observability.metrics import metrics
 from charlee_collector.politeness.gate import PoliteFetches
 from charlee_collector.store import host_slots as host_limits
@@ -171,7 +171,7 @@ def test_collections_that_waited_share_the_failure_of_the_fetch(pg_engine: Engin
     waiting = [threading.Event(), threading.Event()]
     calls: list[str] = []
 
-    def failing_upstream(etag: str | None, last_modified: str | None) -> HttpResponse:
+    def failing_upstream(request: Request) -> HttpResponse:
         calls.append("upstream")
         entered.set()
         assert fail_now.wait(30)
@@ -187,7 +187,7 @@ def test_collections_that_waited_share_the_failure_of_the_fetch(pg_engine: Engin
         return PoliteFetches(pg_engine, sharing, source="remotive", sleep=sleep, **options)
 
     def fetch(g: PoliteFetches) -> Any:
-        return g.get(url, {"Accept": "application/json"}, None, None, failing_upstream)
+        return g.get(Request(url, {"Accept": "application/json"}), failing_upstream)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         first = pool.submit(fetch, gate())

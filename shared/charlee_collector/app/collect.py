@@ -1,30 +1,11 @@
-"""Collect one platform for one message: load it, fetch, upsert, record the run.
+"""Collect one platform for one message: load it, fetch through its source, upsert, record the run.
 
-This is the one place that decides where each failure goes (DESIGN section 5):
-
-| failure                                         | here                                  |
-|-------------------------------------------------|---------------------------------------|
-| platform unknown or deleted                     | acknowledged; warning + metric        |
-| inactive / paused and not forced                | acknowledged; run ``skipped``         |
-| TransientSourceError (network, timeout, 5xx)    | run ``failed`` recorded, then raised: |
-|                                                 | SQS redelivers, DLQ after the limit;  |
-|                                                 | counted once per message, not per     |
-|                                                 | receive (backoff and pause)           |
-| database unavailable (sqlalchemy DBAPIError)    | raised: SQS redelivers                |
-| RateLimited (or the host held by a Retry-After) | acknowledged; run ``rate_limited``    |
-| FetchDeferred (no host slot / shared fetch soon)| acknowledged; run ``deferred``; due   |
-|                                                 | again when the slot opens (no receive |
-|                                                 | count spent: politeness.py)           |
-| PermanentSourceError (4xx, payload, config)     | acknowledged; run ``failed``          |
-| items the database refuses (a value it cannot   | upsert rolled back; acknowledged; run |
-| hold, a constraint)                             | ``failed`` recorded on its own        |
-
-The upsert, the run record and the run's event (``outbox.py``: written when the items changed
-anything, published after the commit, never failing the collection) share one transaction, so a
-platform is never half-written and no change goes without its event. When
-the database refuses the items, writing them again cannot help: the attempt is recorded as a
-failed run in a transaction of its own, and only a failure of that is retried by SQS. Stored
-error text is cleaned by ``storage.finish_run``, so recording a run never fails on it.
+This is the one place that decides where each failure goes; the table of outcomes is in
+docs/faults.md. The upsert, the run record and the run's event (``publishing``: written when the
+items changed anything, published after the commit, never failing the collection) share one
+transaction, so a platform is never half-written and no change goes without its event. Items the
+database refuses are recorded as a failed run in a transaction of its own; only a failure of
+that is retried by SQS.
 """
 
 from __future__ import annotations
@@ -56,7 +37,7 @@ from charlee_collector.core.errors import (
 )
 from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.core.settings import Settings
-from charlee_collector.fetching.client import install_gate, remove_gate
+from charlee_collector.fetching.client import Deadline, Fetcher
 from charlee_collector.observability.logger import logger
 from charlee_collector.observability.metrics import OUTCOME_METRIC, Metric, metrics
 from charlee_collector.politeness.gate import PoliteFetches
@@ -90,7 +71,12 @@ class CollectResult:
 
 
 def collect_message(
-    runtime: Runtime, body: str, *, message_id: str | None = None, attempt: int = 1
+    runtime: Runtime,
+    body: str,
+    *,
+    message_id: str | None = None,
+    attempt: int = 1,
+    deadline: Deadline | None = None,
 ) -> CollectResult:
     """Validate one SQS body and collect its platform; InvalidMessage leaves the record failed (-> DLQ)."""
     try:
@@ -113,6 +99,7 @@ def collect_message(
         message_id=message_id,
         attempt=attempt,
         event_bus=runtime.event_bus,
+        deadline=deadline,
     )
 
 
@@ -127,8 +114,12 @@ def collect_platform(
     clock: Callable[[], datetime] = utcnow,
     secret_reader: Callable[[str], dict[str, str]] = read_platform_secret,
     event_bus: EventBus | None = None,
+    deadline: Deadline | None = None,
 ) -> CollectResult:
     """Run one collection; raises only for failures SQS should retry (transient, database).
+
+    Every request of it passes one ``Fetcher``: ``client``, the politeness gate, and ``deadline``
+    (the record's; a new one of ``COLLECTION_DEADLINE_SECONDS`` when none is given).
 
     A collection that inserted or updated opportunities writes its event in the same
     transaction and publishes it to ``event_bus`` after the commit (outbox.py: never raises).
@@ -181,26 +172,26 @@ def collect_platform(
     if skip_reason:
         logger.info("collection skipped", extra={"reason": skip_reason})
         return finish("skipped", error=skip_reason)
-    gate_token = None
+    deadline = deadline or Deadline(settings.collection_deadline_seconds)
     try:
         secrets = secret_reader(platform.credentials_secret) if platform.credentials_secret else None
-        gate = PoliteFetches(
+        gate = PoliteFetches(  # shared fetches and host limits: politeness/
             engine,
             settings,
             source=platform.source,
             credentials_secret=platform.credentials_secret,
             secrets=secrets,
             interval_minutes=platform.collection_interval_minutes,
+            deadline=deadline,
         )
-        gate_token = install_gate(gate)  # shared fetches and host limits: politeness.py
         fetched = sources.fetch_platform(
             platform.source,
             platform.config,
-            client,
-            settings,
+            Fetcher(client, settings, deadline=deadline, gate=gate),
             etag=platform.etag,
             last_modified=platform.last_modified,
             secrets=secrets,
+            turn=cpu_turn,
         )
         shared_fetch = gate.shared
     except FetchDeferred as exc:
@@ -221,9 +212,6 @@ def collect_platform(
         return finish("failed", http_status=exc.http_status, error=str(exc))
     except SourceError as exc:  # the hierarchy's root: treat an unclassified source error as permanent
         return finish("failed", http_status=exc.http_status, error=str(exc))
-    finally:
-        if gate_token is not None:
-            remove_gate(gate_token)
 
     if fetched.outcome == "not_modified":
         return finish("not_modified", http_status=fetched.http_status, shared_fetch=shared_fetch)

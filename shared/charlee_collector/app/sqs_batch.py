@@ -3,24 +3,23 @@
 Powertools' ``BatchProcessor`` runs records one after another; this subclass runs them on a
 small thread pool so one slow platform does not hold the others. A record starts only while a
 whole collection still fits before the margin (``TIME_MARGIN_MS`` plus
-``COLLECTION_DEADLINE_SECONDS``), and then runs under that deadline (``fetch.collection_deadline``),
-so no fetch can outlive the invocation. Records that would start later are reported failed
+``COLLECTION_DEADLINE_SECONDS``), and then runs under that collection's deadline (``start_record``
+creates it, once per record), so no fetch can outlive the invocation. Records that would start later are reported failed
 without being touched, and SQS delivers them again.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from charlee_collector.core.errors import CollectorError
 from charlee_collector.core.settings import Settings
-from charlee_collector.fetching.client import collection_deadline
+from charlee_collector.fetching.client import Deadline
 
 
 class DeadlineReached(CollectorError):
@@ -54,12 +53,10 @@ def guard_deadline(time_left_ms: Callable[[], int], margin_ms: int, *, collectio
         )
 
 
-@contextmanager
-def record_deadline(time_left_ms: Callable[[], int], settings: Settings) -> Iterator[None]:
-    """Start a record only if a whole collection fits before the margin (else DeadlineReached),
-    and bound every fetch in it by that collection deadline."""
+def start_record(time_left_ms: Callable[[], int], settings: Settings) -> Deadline:
+    """The deadline of a record's collection, started now; ``DeadlineReached`` instead when a whole
+    collection no longer fits before the margin."""
     guard_deadline(
         time_left_ms, settings.time_margin_ms, collection_seconds=settings.collection_deadline_seconds
     )
-    with collection_deadline(settings.collection_deadline_seconds):
-        yield
+    return Deadline(settings.collection_deadline_seconds)

@@ -1,41 +1,13 @@
 """The one HTTP layer: polite, bounded, and refusing to reach inside our own network.
 
-Every source fetches through ``get`` with a client from ``build_client``. What it guarantees:
-
-- one wall-clock deadline per collection (``COLLECTION_DEADLINE_SECONDS``, ``collection_deadline``)
-  over every DNS lookup, connect, TLS handshake, read and write of every request in it (each
-  redirect hop, each page), on top of the per-operation connect and read timeouts: a server
-  that drips its headers or its body one byte at a time, or a chain of slow redirects, is cut
-  off at the deadline (``TransientSourceError``, retried). ``get`` outside a collection opens
-  one of its own;
-- a descriptive User-Agent, gzip/deflate, conditional GET (``If-None-Match`` /
-  ``If-Modified-Since``; 304 gives ``not_modified``);
-- the body cap (``MAX_RESPONSE_BYTES``) enforced while streaming the *decoded* bytes, so a
-  gzip bomb is stopped too;
-- at most ``MAX_REDIRECTS`` redirects, followed here so every hop is checked; headers the caller
-  gave (credentials among them) are not sent on to another origin;
-- the SSRF guard: only http/https, and a host that resolves to a private, loopback, link-local,
-  site-local, reserved, multicast or unspecified address is refused unless
-  ``allow_private_networks`` (``COLLECTOR_ALLOW_PRIVATE_NETWORKS=true``, for local runs and
-  tests). An IPv6 address that carries an IPv4 one (mapped, translated, compatible, NAT64, 6to4,
-  Teredo, ISATAP) is judged by what it carries (the rules: ``addresses.py``). Cloud metadata addresses
-  (``METADATA_NETWORKS``: all of IPv4 link-local, AWS's ``fd00:ec2::/32``, ...) are refused
-  ALWAYS, in every form, even when private networks are allowed: no legitimate feed lives there
-  and they hand out credentials. The check runs before each request and again when the socket
-  connects (the client's network backend), so a DNS answer that changes between the two
-  (rebinding) cannot slip through.
-
-Politeness at scale: when a collection installs a ``RequestGate`` (``request_gate``; the collector
-installs ``politeness.PoliteFetches``), ``get`` hands each request to it, with a callable that
-makes the request upstream: the gate decides whether it is fetched, shared or deferred.
-
-Failures map to the error tree (``errors.py``): connect errors are retried once after a short
-pause (unless the pause would pass the deadline), then ``TransientSourceError``; timeouts, an
-expired deadline and 5xx are transient; 429, and 503 with a Retry-After, raise ``RateLimited``;
-other 4xx and refused destinations are permanent. Messages name the host, the status and what
-to do, and never carry credentials: URLs in them lose their userinfo and query string, and
-header values are never logged (secret values a host name may carry are masked by
-``sources.fetch_platform`` and the log filter).
+A collection fetches through one ``Fetcher``: the client (``build_client``), one ``Deadline`` over
+every DNS lookup, connect, handshake, read and write of every request (each redirect hop, each
+page), and the politeness gate each ``Request`` passes. Every request: a descriptive User-Agent,
+gzip, conditional GET (a 304 is ``not_modified``), the body cap on decoded bytes, at most
+``MAX_REDIRECTS`` hops (each checked; credentials never sent to another origin), and the SSRF
+guard (``addresses``) before each request and again at connect. Failures map to the error tree:
+connect errors retried once, then transient; timeouts, the deadline and 5xx transient; 429 (and
+503 with Retry-After) ``RateLimited``; other 4xx and refused destinations permanent.
 """
 
 from __future__ import annotations
@@ -46,10 +18,9 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -103,30 +74,17 @@ class Deadline:
         )
 
 
-_deadline: ContextVar[Deadline | None] = ContextVar("collection_deadline", default=None)
-
-
-@contextmanager
-def collection_deadline(seconds: float) -> Iterator[Deadline]:
-    """Bound every fetch in the block (this thread) to ``seconds`` from now; inside an earlier
-    deadline, the earlier one stays."""
-    current = _deadline.get()
-    if current is not None and current.at <= time.monotonic() + seconds:
-        yield current
-        return
-    deadline = Deadline(seconds)
-    token = _deadline.set(deadline)
-    try:
-        yield deadline
-    finally:
-        _deadline.reset(token)
+# The deadline of the request this thread is sending, for the transport's socket operations:
+# httpcore hands a network stream no per-request value, so ``Fetcher`` sets this around each send
+# (and resets it after); nothing above the transport reads it.
+_sending: ContextVar[Deadline | None] = ContextVar("sending_under_deadline", default=None)
 
 
 def _within_deadline(
     operation: Callable[[float | None], T], timeout: float | None, expired: type[httpcore.TimeoutException]
 ) -> T:
     """Run a socket operation with its timeout cut to what is left of the current deadline."""
-    deadline = _deadline.get()
+    deadline = _sending.get()
     if deadline is None:
         return operation(timeout)
     left = deadline.remaining()
@@ -205,7 +163,7 @@ def _resolve(host: str, port: int, timeout: float | None) -> list[IPAddress]:
         return [ipaddress.ip_address(host)]  # a literal: nothing to look up
     except ValueError:
         pass
-    deadline = _deadline.get()
+    deadline = _sending.get()
     if deadline is not None:
         if deadline.reached():
             raise deadline.error(repr(host))
@@ -323,52 +281,31 @@ def build_client(settings: Settings) -> httpx.Client:
     )
 
 
-# --- the gate every request of a collection passes -------------------------------------------
+# --- one request, and the gate it may pass -------------------------------------------------
 
 
-# Fetches the request itself with the given validators: ``upstream(etag, last_modified)``.
-Upstream = Callable[[str | None, str | None], "HttpResponse"]
+@dataclass(frozen=True)
+class Request:
+    """One GET a source asks for: where, with which headers, and the validators of the last answer."""
+
+    url: httpx.URL
+    headers: Mapping[str, str]
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def with_validators(self, etag: str | None, last_modified: str | None) -> Request:
+        """The same request, conditional on other validators (a shared response's own)."""
+        return replace(self, etag=etag, last_modified=last_modified)
+
+
+# Makes a request upstream (over the network), within the fetcher's deadline.
+Upstream = Callable[[Request], "HttpResponse"]
 
 
 class RequestGate(Protocol):
-    """Decides how one request is answered: ``upstream(etag, last_modified)`` fetches it."""
+    """Decides how one request is answered: fetched (``upstream``), shared, or deferred."""
 
-    def get(
-        self,
-        url: httpx.URL,
-        headers: Mapping[str, str],
-        etag: str | None,
-        last_modified: str | None,
-        upstream: Upstream,
-    ) -> HttpResponse: ...
-
-
-_gate: ContextVar[RequestGate | None] = ContextVar("request_gate", default=None)
-
-
-def install_gate(gate: RequestGate | None) -> Token[RequestGate | None]:
-    """Send every later ``get`` of this thread through ``gate`` (``None``: fetch directly), until
-    ``remove_gate`` with the token this returns."""
-    return _gate.set(gate)
-
-
-def remove_gate(token: Token[RequestGate | None]) -> None:
-    _gate.reset(token)
-
-
-@contextmanager
-def request_gate(gate: RequestGate | None) -> Iterator[None]:
-    """Send every ``get`` in the block (this thread) through ``gate``; ``None`` fetches directly."""
-    token = install_gate(gate)
-    try:
-        yield
-    finally:
-        remove_gate(token)
-
-
-def current_deadline() -> Deadline | None:
-    """The deadline of the collection running in this thread, if any."""
-    return _deadline.get()
+    def get(self, request: Request, upstream: Upstream) -> HttpResponse: ...
 
 
 # --- responses ---------------------------------------------------------------------------------
@@ -551,6 +488,65 @@ def _send(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def request_for(
+    url: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> Request:
+    """The ``Request`` for ``url`` and its query ``params`` (``None`` values left out)."""
+    try:
+        target = httpx.URL(url)
+        if params:
+            target = target.copy_merge_params({k: v for k, v in params.items() if v is not None})
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise PermanentSourceError(f"the platform's url is not a valid URL: {exc}") from exc
+    return Request(target, dict(headers or {}), etag, last_modified)
+
+
+class Fetcher:
+    """One collection's way to the network: the client, one deadline for every request of the
+    collection, and the politeness gate each request passes (none: straight upstream)."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        settings: Settings,
+        *,
+        deadline: Deadline | None = None,
+        gate: RequestGate | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.deadline = deadline or Deadline(settings.collection_deadline_seconds)
+        self.gate = gate
+
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> HttpResponse:
+        """GET ``url`` politely (see the module docstring); a 304 comes back as ``not_modified``."""
+        request = request_for(url, params=params, headers=headers, etag=etag, last_modified=last_modified)
+        if self.gate is not None:
+            return self.gate.get(request, self.upstream)
+        return self.upstream(request)
+
+    def upstream(self, request: Request) -> HttpResponse:
+        """The request itself, over the network, within the deadline."""
+        token = _sending.set(self.deadline)
+        try:
+            return _fetch(self.client, request, self.settings, self.deadline)
+        finally:
+            _sending.reset(token)
+
+
 def get(
     client: httpx.Client,
     url: str,
@@ -561,57 +557,39 @@ def get(
     last_modified: str | None = None,
     settings: Settings,
 ) -> HttpResponse:
-    """GET ``url`` politely (see the module docstring); a 304 comes back as ``not_modified``.
+    """One GET outside a collection: a ``Fetcher`` of its own (its own deadline, no gate)."""
+    return Fetcher(client, settings).get(
+        url, params=params, headers=headers, etag=etag, last_modified=last_modified
+    )
 
-    Runs within the current collection's deadline, or one of its own when there is none.
-    """
-    try:
-        current = httpx.URL(url)
-        if params:
-            current = current.copy_merge_params({k: v for k, v in params.items() if v is not None})
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise PermanentSourceError(f"the platform's url is not a valid URL: {exc}") from exc
-    gate = _gate.get()
-    if gate is not None:
 
-        def upstream(key_etag: str | None, key_last_modified: str | None) -> HttpResponse:
-            with request_gate(None):
-                return get(
-                    client,
-                    url,
-                    params=params,
-                    headers=headers,
-                    etag=key_etag,
-                    last_modified=key_last_modified,
-                    settings=settings,
-                )
-
-        return gate.get(current, dict(headers or {}), etag, last_modified, upstream)
-    request_headers = dict(headers or {})
+def _fetch(client: httpx.Client, request: Request, settings: Settings, deadline: Deadline) -> HttpResponse:
+    """Send ``request``, following redirects (each hop checked), and read the answer."""
+    current, etag, last_modified = request.url, request.etag, request.last_modified
+    request_headers = dict(request.headers)
     if etag:
         request_headers["If-None-Match"] = etag
     if last_modified:
         request_headers["If-Modified-Since"] = last_modified
     origin = (current.scheme, current.host, current.port)
-    with collection_deadline(settings.collection_deadline_seconds) as deadline:
-        for _hop in range(MAX_REDIRECTS + 1):
-            check_destination(current, settings)
-            status, response_headers, body = _send(client, current, request_headers, settings, deadline)
-            location = response_headers.get("location")
-            if status not in _REDIRECTS or not location:
-                break
-            try:
-                current = current.join(location)
-            except (httpx.InvalidURL, ValueError) as exc:
-                raise PermanentSourceError(f"{current.host} redirected to an invalid URL: {exc}") from exc
-            if (current.scheme, current.host, current.port) != origin:
-                # Credentials and validators belong to the first origin; never hand them to another.
-                request_headers = {k: v for k, v in request_headers.items() if k.lower() == "accept"}
-        else:
-            raise PermanentSourceError(
-                f"more than {MAX_REDIRECTS} redirects starting at {redact_url(url)} (a redirect loop?): "
-                "point the platform's url at the final address"
-            )
+    for _hop in range(MAX_REDIRECTS + 1):
+        check_destination(current, settings)
+        status, response_headers, body = _send(client, current, request_headers, settings, deadline)
+        location = response_headers.get("location")
+        if status not in _REDIRECTS or not location:
+            break
+        try:
+            current = current.join(location)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise PermanentSourceError(f"{current.host} redirected to an invalid URL: {exc}") from exc
+        if (current.scheme, current.host, current.port) != origin:
+            # Credentials and validators belong to the first origin; never hand them to another.
+            request_headers = {k: v for k, v in request_headers.items() if k.lower() == "accept"}
+    else:
+        raise PermanentSourceError(
+            f"more than {MAX_REDIRECTS} redirects starting at {redact_url(request.url)} (a redirect loop?): "
+            "point the platform's url at the final address"
+        )
     if status == 304:
         if not {"If-None-Match", "If-Modified-Since"} & request_headers.keys():
             # Nothing to be "not modified" against (none stored, or dropped at a redirect to another

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from charlee_collector.app.collect import collect_message
 from charlee_collector.app.messages import check_sqs_batch, receive_count
 from charlee_collector.app.runtime import get_runtime
-from charlee_collector.app.sqs_batch import ConcurrentSqsProcessor, DeadlineReached, record_deadline
+from charlee_collector.app.sqs_batch import ConcurrentSqsProcessor, DeadlineReached, start_record
 from charlee_collector.core.errors import InvalidMessage, SourceError
 from charlee_collector.observability.logger import logger
 from charlee_collector.observability.metrics import Metric, metrics
@@ -24,11 +25,11 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
     runtime = get_runtime()
     logger.thread_safe_append_keys(message_id=record.message_id)
     try:
-        with record_deadline(lambda_context.get_remaining_time_in_millis, runtime.settings):
-            attempt = receive_count(record.raw_event.get("attributes"))
-            return collect_message(
-                runtime, record.body, message_id=record.message_id, attempt=attempt
-            ).outcome
+        deadline = start_record(lambda_context.get_remaining_time_in_millis, runtime.settings)
+        attempt = receive_count(record.raw_event.get("attributes"))
+        return collect_message(
+            runtime, record.body, message_id=record.message_id, attempt=attempt, deadline=deadline
+        ).outcome
     except (SourceError, InvalidMessage):
         raise  # collect.py logged these, with the reason
     except DeadlineReached as exc:
@@ -47,7 +48,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Returns {"batchItemFailures": [...]}; an event without Records is an error, not a success."""
     check_sqs_batch(event)
     processor = ConcurrentSqsProcessor(max_workers=get_runtime().settings.collector_concurrency)

@@ -1,15 +1,15 @@
 """The one place that decides whether a request is fetched, shared or deferred.
 
-``PoliteFetches`` is the ``fetch.RequestGate`` the collector installs for one collection
-(``collect.py``); every ``fetch.get`` of the platform's source passes it:
+``PoliteFetches`` is the ``RequestGate`` the collector hands to one collection's ``Fetcher``
+(``app/collect.py``); every request of the platform's source passes it:
 
-1. Sharing (``fetch_cache.py``; off when ``SHARED_FETCH_WINDOW_SECONDS=0``): a fresh response of
+1. Sharing (``shared_fetches``; off when ``SHARED_FETCH_WINDOW_SECONDS=0``): a fresh response of
    the request's key is read, no request made. Otherwise the collection takes the key's lease
    and fetches; collections that need the key meanwhile wait for that fetch (polling the row,
    at most ``SHARED_FETCH_WAIT_SECONDS`` and within the collection deadline) and then read it
    or fail as it failed. When the wait runs out the collection is DEFERRED, not fetched
    anyway: a fetch that slow means a slow host, and a second request would only add to it.
-2. Host limits (``host_limits.py``): the upstream request takes a slot on its host first; no
+2. Host limits (``store/host_slots.py``): the upstream request takes a slot on its host first; no
    slot soon -> deferred; a host held by a Retry-After -> ``RateLimited`` without a request; a
    429 (or 503 with Retry-After) holds the host for every platform on it.
 3. Conditional GET per key: the upstream request carries the key's validators, and a 304
@@ -38,7 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from charlee_collector.core.clock import utcnow
 from charlee_collector.core.errors import FetchDeferred, RateLimited, SourceError, TransientSourceError
 from charlee_collector.core.settings import Settings
-from charlee_collector.fetching.client import HttpResponse, Upstream, current_deadline
+from charlee_collector.fetching.client import Deadline, HttpResponse, Request, Upstream
 from charlee_collector.politeness import shared_fetches as fetch_cache
 from charlee_collector.store import host_slots as host_limits
 
@@ -58,11 +58,13 @@ class PoliteFetches:
         credentials_secret: str | None,
         secrets: Mapping[str, str] | None,
         interval_minutes: int,
+        deadline: Deadline | None = None,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.engine = engine
         self.settings = settings
+        self.deadline = deadline  # the collection's: waits here leave room for the request itself
         self.source = source
         self.credentials_secret = credentials_secret
         self.secret_values = [value for value in (secrets or {}).values() if value]
@@ -75,43 +77,32 @@ class PoliteFetches:
         # None until a request is made; then True once any body came from another's fetch.
         self.shared: bool | None = None
 
-    def get(
-        self,
-        url: httpx.URL,
-        headers: Mapping[str, str],
-        etag: str | None,
-        last_modified: str | None,
-        upstream: Upstream,
-    ) -> HttpResponse:
+    def get(self, request: Request, upstream: Upstream) -> HttpResponse:
+        """``request`` answered: fetched upstream under a host slot, or shared, or deferred."""
         try:
             if self.window <= timedelta(0):
                 self._note(shared=False)
-                return self._upstream(url, lambda: upstream(etag, last_modified))[0]
-            return self._shared(url, headers, etag, last_modified, upstream)
+                return self._upstream(request.url, lambda: upstream(request))[0]
+            return self._shared(request, upstream)
         except DBAPIError as exc:
             raise TransientSourceError(
-                f"the database did not answer for the shared fetch of {url.host} ({type(exc).__name__}); "
-                "the collection will be retried"
+                f"the database did not answer for the shared fetch of {request.url.host} "
+                f"({type(exc).__name__}); the collection will be retried"
             ) from exc
 
     def _note(self, *, shared: bool) -> None:
         self.shared = bool(self.shared) or shared
 
     def _wait_budget(self, seconds: float) -> float:
-        deadline = current_deadline()
-        if deadline is None:
+        if self.deadline is None:
             return seconds
-        return max(0.0, min(seconds, deadline.remaining() - DEADLINE_RESERVE_SECONDS))
+        return max(0.0, min(seconds, self.deadline.remaining() - DEADLINE_RESERVE_SECONDS))
 
-    def _shared(
-        self,
-        url: httpx.URL,
-        headers: Mapping[str, str],
-        etag: str | None,
-        last_modified: str | None,
-        upstream: Upstream,
-    ) -> HttpResponse:
-        key = fetch_cache.request_key(self.source, url, headers, self.credentials_secret, self.secret_values)
+    def _shared(self, request: Request, upstream: Upstream) -> HttpResponse:
+        url, etag, last_modified = request.url, request.etag, request.last_modified
+        key = fetch_cache.request_key(
+            self.source, url, request.headers, self.credentials_secret, self.secret_values
+        )
         waiting_since = self.clock()
         give_up = time.monotonic() + self._wait_budget(self.settings.shared_fetch_wait_seconds)
         pause = 0.02
@@ -152,22 +143,20 @@ class PoliteFetches:
                 )
             self.sleep(min(pause, max(0.0, give_up - time.monotonic())))
             pause = min(pause * 2, 0.25)
-        return self._fetch_leased(claim.entry, url, etag, last_modified, upstream, slot)
+        return self._fetch_leased(claim.entry, request, upstream, slot)
 
     def _fetch_leased(
         self,
         entry: fetch_cache.CacheEntry,
-        url: httpx.URL,
-        etag: str | None,
-        last_modified: str | None,
+        request: Request,
         upstream: Upstream,
         slot: host_limits.SlotAnswer | None,
     ) -> HttpResponse:
+        url, etag, last_modified = request.url, request.etag, request.last_modified
         # Conditional GET with the key's validators, only while their body is still stored.
         key_etag, key_modified = (entry.etag, entry.last_modified) if entry.body is not None else (None, None)
-        response, stored = self._upstream(
-            url, lambda: upstream(key_etag, key_modified), entry=entry, slot=slot
-        )
+        shared_request = request.with_validators(key_etag, key_modified)
+        response, stored = self._upstream(url, lambda: upstream(shared_request), entry=entry, slot=slot)
         self._note(shared=False)
         if not response.not_modified:
             return _for_platform(response, etag, last_modified)  # as fetched: real headers, final URL

@@ -10,19 +10,20 @@ page body. Every page is fetched through ``fetch.get``, so each is SSRF-checked 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 
 import httpx
 from pydantic import Field
 
 from charlee_collector.core.opportunity import Opportunity
-from charlee_collector.core.settings import Settings
-from charlee_collector.fetching.client import get
+from charlee_collector.fetching.client import Fetcher
 from charlee_collector.normalize.html import html_texts
 from charlee_collector.normalize.opportunities import build_opportunity
 from charlee_collector.sources.base import (
     BaseSourceConfig,
     FetchResult,
     Source,
+    Turn,
     WebUrl,
     expect,
     load_json,
@@ -87,28 +88,26 @@ class ArbeitnowSource(Source):
     def fetch(
         self,
         config: ArbeitnowConfig,
-        client: httpx.Client,
+        fetcher: Fetcher,
         *,
         etag: str | None,
         last_modified: str | None,
         secrets: Mapping[str, str],
-        settings: Settings,
+        turn: Turn = nullcontext,
     ) -> FetchResult:
         headers = self.request_headers(config, secrets)
-        first = get(
-            client, config.url, headers=headers, etag=etag, last_modified=last_modified, settings=settings
-        )
+        first = fetcher.get(config.url, headers=headers, etag=etag, last_modified=last_modified)
         if first.not_modified:
             return FetchResult.from_response(first, [])
-        items = self.parse_payload(first.body, config)
+        items = self.parse_payload(first.body, config, turn)
         response, seen = first, {first.url}
         for _page in range(1, config.max_pages):
             following = self.next_page(response.body, response.url, config)
             if following is None or following in seen:
                 break
             seen.add(following)
-            response = get(client, following, headers=headers, settings=settings)
+            response = fetcher.get(following, headers=headers)
             if response.not_modified:
                 break
-            items.extend(self.parse_payload(response.body, config))
+            items.extend(self.parse_payload(response.body, config, turn))
         return FetchResult.from_response(first, items)

@@ -20,15 +20,14 @@ false.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import Literal
 
-import httpx
 from pydantic import Field
 
 from charlee_collector.core.errors import PermanentSourceError
 from charlee_collector.core.opportunity import Opportunity
-from charlee_collector.core.settings import Settings
-from charlee_collector.fetching.client import get
+from charlee_collector.fetching.client import Fetcher
 from charlee_collector.normalize.budgets import find_budget
 from charlee_collector.normalize.html import html_texts
 from charlee_collector.normalize.opportunities import build_opportunity
@@ -37,6 +36,7 @@ from charlee_collector.sources.base import (
     BaseSourceConfig,
     FetchResult,
     Source,
+    Turn,
     WebUrl,
     expect,
     load_json,
@@ -126,36 +126,32 @@ class HnFreelancerSource(Source):
     def fetch(
         self,
         config: HnFreelancerConfig,
-        client: httpx.Client,
+        fetcher: Fetcher,
         *,
         etag: str | None,
         last_modified: str | None,
         secrets: Mapping[str, str],
-        settings: Settings,
+        turn: Turn = nullcontext,
     ) -> FetchResult:
         base = config.base_url.rstrip("/")
         headers = self.request_headers(config, secrets)
         query, _title = THREADS[config.thread]
-        stories = get(
-            client,
+        stories = fetcher.get(
             f"{base}/search_by_date",
             params={"tags": "story,author_whoishiring", "query": query, "hitsPerPage": 30},
             headers=headers,
-            settings=settings,
         )
         story_id = self._story_id(stories.body, config.thread)
-        comments = get(
-            client,
+        comments = fetcher.get(
             f"{base}/search",
             params={"tags": f"comment,story_{story_id}", "hitsPerPage": config.hits_per_page},
             headers=headers,
             etag=etag,
             last_modified=last_modified,
-            settings=settings,
         )
         if comments.not_modified:
             return FetchResult.from_response(comments, [])
-        return FetchResult.from_response(comments, self.parse_payload(comments.body, config))
+        return FetchResult.from_response(comments, self.parse_payload(comments.body, config, turn))
 
     def _story_id(self, body: bytes, thread: str) -> int:
         try:

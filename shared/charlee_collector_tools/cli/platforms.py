@@ -15,6 +15,7 @@ from charlee_collector.core.clock import utcnow
 from charlee_collector.core.limits import MAX_INTERVAL_MINUTES
 from charlee_collector.core.opportunity import format_budget
 from charlee_collector.core.scheduling import check_interval
+from charlee_collector.fetching.client import Fetcher
 from charlee_collector.store.tables import opportunities, platforms, runs
 from charlee_collector_tools.cli.common import (
     BadInput,
@@ -307,7 +308,7 @@ def _check(source: str, config: dict[str, Any], credentials_secret: str | None, 
         secrets = read_platform_secret(credentials_secret) if credentials_secret else None
         with err.status(f"fetching {source} ..."):
             result = sources.fetch_platform(
-                source, config, client, current, etag=None, last_modified=None, secrets=secrets
+                source, config, Fetcher(client, current), etag=None, last_modified=None, secrets=secrets
             )
     except InvalidPlatformConfig as exc:
         raise BadInput(str(exc)) from None
