@@ -127,8 +127,8 @@ def test_a_pooled_read_outside_a_transaction_leaves_none_open(engine: Engine) ->
         assert _transaction_started(engine, pid) is None  # no BEGIN went with it (nor the ping)
     assert raw.autocommit is False  # given back as every other checkout expects it
     with engine.begin() as conn:  # the next transaction begins as before
-        conn.execute(text("SELECT 1"))
-        assert _transaction_started(engine, pid) is not None
+        in_transaction = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert _transaction_started(engine, in_transaction) is not None
 
 
 def test_every_tcp_connection_has_nagle_off(postgres_url: URL, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,15 +145,15 @@ def test_every_tcp_connection_has_nagle_off(postgres_url: URL, monkeypatch: pyte
         return sock
 
     monkeypatch.setattr(socket, "create_connection", recording)
-    engine = create_db_engine(postgres_url, pool_size=2)
+    engine = create_db_engine(postgres_url, pool_size=1)  # and an overflow of 2
     try:
         with engine.connect() as first, engine.connect() as second:
             assert first.execute(text("SELECT 1")).scalar_one() == 1
             assert second.execute(text("SELECT 1")).scalar_one() == 1
             flags = [s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in opened]
-        with engine.connect() as conn:
+        with engine.connect() as conn:  # the one the pool kept, invalidated
             conn.invalidate()
-        with engine.connect() as conn:
+        with engine.connect() as conn:  # so this one is new
             conn.execute(text("SELECT 1"))
             flags.append(opened[-1].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
         assert len(opened) == 3 and flags == [1, 1, 1]

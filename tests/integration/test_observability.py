@@ -581,7 +581,7 @@ TRACED_RUN = textwrap.dedent(
         import collector_handler, dispatcher_handler
         from charlee_collector_tools.local.handlers import LocalLambdaContext
         from charlee_collector_tools.local.poller import sqs_event
-        from charlee_collector.observability import tracer
+        from charlee_collector.observability.tracer import tracer
 
         print("TRACER_DISABLED", tracer.disabled, file=sys.stderr)
         summary = dispatcher_handler.handler({"user_id": 1}, LocalLambdaContext("DispatcherFunction"))

@@ -1,31 +1,11 @@
 """The OpportunitiesCollected event: what the rest of the app learns after a collection.
 
-One event per collection that inserted or updated opportunities (none otherwise), built in the
-collection's transaction from the rows its upsert wrote (``storage.WrittenRow``: each row's id
-and the item it now holds, so nothing is read back), and stored in the outbox (``outbox.py``) as the
-exact JSON text PutEvents sends. Its ``detail``::
-
-    event_id       stable: a UUID derived from the run (id, platform, time), the same on every
-                   delivery of this collection, so consumers drop duplicates by it
-    user_id, platform_id, platform {name, source}, run_id, trigger, collected_at
-    counts         {fetched, inserted, updated}
-    truncated      false: ``opportunities`` lists every new and changed row
-                   true:  the list would pass DETAIL_LIMIT_BYTES; ``opportunity_ids`` {new,
-                   updated} carries the ids only, and ``ids_complete`` says whether all fitted
-    opportunities  [{id, external_id, title, url, budget {amount, currency, period} | null,
-                   posted_at, change: new|updated}], new ones first, each in id order
-    summary        the short text a webhook posts ("3 new on We Work Remotely: <title> <url>, ...")
-
-The bound is on the encoded size, not an item count: titles and URLs vary from 10 bytes to 2.5
-KB. DETAIL_LIMIT_BYTES (60 KiB) keeps the whole entry (detail, source, detail type, time) under
-64 KiB, the size EventBridge bills as one event, and far under its 256 KiB entry limit and the
-256 KiB an SQS target accepts with the envelope around it. The rows of one collection can always
-be read back: ``platform_id = P AND updated_at = collected_at``.
-
-The items' values are what ``normalize.build_opportunity`` made of the source's: cleaned text
-(no NUL, no lone surrogate), cut to the columns, http(s) links only, exactly what the rows hold;
-so no title can break the JSON or the publishing of it. The head passes ``normalize.json_safe``
-(a platform's name is typed by a person).
+``build_event`` makes one event per collection that inserted or updated opportunities (none
+otherwise), in the collection's transaction, from the rows its upsert wrote
+(``store.opportunities.WrittenRow``: nothing is read back); ``publishing`` stores it in the outbox as
+the exact JSON text PutEvents sends. Its ``detail``, the stable ``event_id``, the ``DETAIL_LIMIT_BYTES``
+bound past which it carries ids only, and the ``summary`` are in docs/events.md. Item values are what
+``normalize.build_opportunity`` made and the rows hold, so no title can break the JSON.
 """
 
 from __future__ import annotations

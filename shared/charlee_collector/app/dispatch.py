@@ -1,14 +1,10 @@
 """Claim due platforms, send one collect message each, release what could not be sent.
 
-Claims are committed before sending: a dispatcher that dies in between leaves its platforms
-claimed for one interval, after which the next tick takes them again. A platform is never
-enqueued twice by two dispatchers, because a claim is a row lock plus a moved
-``next_collection_at`` in one transaction.
-
-A scheduled tick overlaps a claim (a database round trip) with the sends of the claim before it
-(network waits on SQS): at most two claims are outstanding, the time guard is checked before each
-claim, and every claim taken is sent or released before ``dispatch`` returns. One thread pool
-serves every send of an invocation.
+``dispatch`` commits its claims before sending: a claim is a row lock plus a moved
+``next_collection_at`` in one transaction, so two dispatchers never enqueue a platform twice, and one
+that dies before sending leaves its platforms claimed for one interval. A scheduled tick overlaps
+the next claim with the sends of the one before (at most two outstanding, one thread pool), checks
+the time guard before each claim, and sends or releases every claim it took before it returns.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
-"""The message contracts (DESIGN section 4): collect messages and dispatcher events.
+"""The message contracts: collect messages and dispatcher events (docs/architecture.md, "Messages").
 
-A collect message needs only ``platform_id`` so a person can type it; a typed message is an
-on-demand request and is forced. Unknown fields are reported (and ignored) so messages in
-flight survive a deploy that adds one.
-
-Every id a message carries is checked against the column it goes into (``PLATFORM_IDS``,
+``parse_collect_message``: only ``platform_id`` is needed, so a person can type it; a typed message is
+an on-demand request and is forced. Unknown fields are reported and ignored, so messages in flight
+survive a deploy that adds one. ``parse_dispatch_event``: a tick, a user or at most
+``MAX_PLATFORM_IDS`` platforms. Every id is checked against its column (``PLATFORM_IDS``,
 ``USER_IDS``) before any SQL: an id the column cannot hold is an invalid message (-> DLQ), not a
-database failure retried five times. A dispatcher event names at most ``MAX_PLATFORM_IDS`` ids.
+database failure retried five times.
 """
 
 from __future__ import annotations

@@ -1,31 +1,11 @@
 """The event outbox: write an event with its run, publish it after the commit, prune it later.
 
-The collector writes its OpportunitiesCollected event (``events.py``) in the transaction of the
-upsert and the run, already claimed by itself (``claimed_until`` = now + LEASE), and publishes it
-right after the commit. Whatever is still pending is published by the dispatcher's tick
-(``tick``): rows are claimed oldest first with ``FOR UPDATE SKIP LOCKED`` and a lease moved forward in that transaction, so two
-ticks, or a tick and a collector, never send one row at the same time. PutEvents takes 10
-entries per call (``BATCH``); each entry is judged on its own.
-
-Where each failure goes; none of them fails a collection:
-
-| failure                                              | the row                                    |
-|------------------------------------------------------|--------------------------------------------|
-| PutEvents fails (endpoint down, throttled, denied)   | stays pending, ``attempts`` + 1, its error |
-| an entry refused (FailedEntryCount, its ErrorCode)   | noted, lease given back: the next tick     |
-|                                                      | sends it (the others are marked published) |
-| no bus configured (EVENT_BUS_NAME unset)             | stays pending until a tick has a bus       |
-| the process dies between commit and publish          | keeps its lease; the first tick after the  |
-|                                                      | lease (LEASE) publishes it                 |
-| marking it published fails (the database)            | published again by a later tick            |
-
-So delivery is at least once: consumers drop duplicates by ``event_id``. A tick tries each
-pending row once, and stops at a claim of which nothing was accepted (the bus refuses: the next
-tick tries again); a row refused every time never holds up the rows after it,
-and ``OutboxOldestPendingAge`` (alarmed past two schedule periods) tells when events stay stuck.
-Published rows are kept RETENTION (7 days: a week to answer "was this sent?" with
-``charlee-collector events list``), then pruned by the ticks, at most PRUNE_BATCH x
-PRUNE_BATCHES rows per tick so a backlog never holds up a tick.
+``enqueue`` writes the OpportunitiesCollected event (``collected_event``) in the transaction of the
+upsert and the run, leased to its collector, which publishes it after the commit
+(``publish_written``). The dispatcher's ``tick`` publishes what is still pending, claimed oldest first
+with ``FOR UPDATE SKIP LOCKED`` and a lease (no row is sent by two at once), and prunes rows published
+more than ``RETENTION`` ago. No failure here fails a collection: a row not published stays pending
+for a later tick (docs/faults.md, "Events"), so delivery is at least once, deduplicated by ``event_id``.
 """
 
 from __future__ import annotations

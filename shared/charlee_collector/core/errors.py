@@ -1,17 +1,11 @@
-"""Every failure the package raises, in one tree.
+"""Every failure the package raises, in one tree under ``CollectorError``.
 
-```
-CollectorError
-  ConfigurationError       a missing or malformed environment variable (fails at cold start)
-  SourceError              anything a source (adapter or HTTP layer) can raise
-    TransientSourceError     network, timeout, 5xx: worth retrying (record fails, SQS redelivers)
-    PermanentSourceError     4xx, unparseable payload, bad config: retrying cannot help
-      InvalidPlatformConfig    the platform's config does not match its source's schema
-    RateLimited              429/503 with Retry-After: carries ``retry_at``
-    FetchDeferred            no host slot (or shared fetch) soon enough: carries ``retry_at``
-  InvalidMessage           a collect message or dispatcher event that fails its schema
-```
-Where each one goes is DESIGN.md section 5; ``collect.py`` is the one place that maps them.
+``ConfigurationError``: a missing or malformed environment variable (fails at cold start).
+``SourceError``: anything a source or the HTTP layer raises: ``TransientSourceError`` (worth a
+retry), ``PermanentSourceError`` and its ``InvalidPlatformConfig`` (retrying cannot help),
+``RateLimited`` and ``FetchDeferred`` (both carry ``retry_at``). ``InvalidMessage``: a collect message
+or dispatcher event that fails its schema. ``app/collect.py`` is the one place that decides where
+each goes (docs/faults.md).
 """
 
 from __future__ import annotations

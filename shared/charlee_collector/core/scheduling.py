@@ -1,12 +1,11 @@
-"""When a platform is due and where its next collection moves after each outcome (DESIGN section 3).
+"""When a platform is due and where its next collection moves after each outcome.
 
-Pure functions: storage.py applies them, tests drive them with a fixed clock.
-
-A platform's interval is bounded (``models.MIN_INTERVAL_MINUTES`` to ``MAX_INTERVAL_MINUTES``)
-wherever it is set; the arithmetic here clamps it again when reading it, so a row written before
-the bound existed is collected at the bound instead of raising (a date out of range) and stopping
-every other platform with it. No delay computed here is longer than the longest interval (30
-days), whatever the policy's backoff cap says, so ``now`` plus any of them is a valid date.
+Pure functions (docs/architecture.md, "Scheduling"): ``store.platforms`` and ``store.runs`` apply
+them, tests drive them with a fixed clock. An interval read from a row is clamped again to
+``core.limits`` (``MIN_INTERVAL_MINUTES`` to ``MAX_INTERVAL_MINUTES``), so a row out of range is
+collected at the bound instead of raising (a date out of range) and stopping every other platform;
+no delay computed here is longer than the longest interval, whatever the policy's backoff cap, so
+``now`` plus any of them is a valid date.
 """
 
 from __future__ import annotations

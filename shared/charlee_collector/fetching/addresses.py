@@ -4,7 +4,7 @@ A non-public address (private, loopback, link-local, site-local, reserved, multi
 unspecified) is refused unless private networks are allowed; a cloud metadata address
 (``METADATA_NETWORKS``) is refused always, in every form. An IPv6 address that carries an IPv4
 one (mapped, translated, compatible, NAT64, 6to4, Teredo, ISATAP: ``embedded_ipv4``) is judged
-by what it carries. ``fetch`` applies these before each request and again at connect time;
+by what it carries. ``client`` applies these before each request and again at connect time;
 ``platforms add``/``update`` apply them to what ``known_addresses`` reads without a lookup.
 """
 

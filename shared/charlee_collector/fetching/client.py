@@ -1,13 +1,11 @@
 """The one HTTP layer: polite, bounded, and refusing to reach inside our own network.
 
-A collection fetches through one ``Fetcher``: the client (``build_client``), one ``Deadline`` over
-every DNS lookup, connect, handshake, read and write of every request (each redirect hop, each
-page), and the politeness gate each ``Request`` passes. Every request: a descriptive User-Agent,
-gzip, conditional GET (a 304 is ``not_modified``), the body cap on decoded bytes, at most
-``MAX_REDIRECTS`` hops (each checked; credentials never sent to another origin), and the SSRF
-guard (``addresses``) before each request and again at connect. Failures map to the error tree:
-connect errors retried once, then transient; timeouts, the deadline and 5xx transient; 429 (and
-503 with Retry-After) ``RateLimited``; other 4xx and refused destinations permanent.
+A collection fetches through one ``Fetcher``: the client (``build_client``), one ``Deadline`` over all
+its requests (every lookup, connect, read, write), and the gate each ``Request`` passes; ``get`` is
+one GET outside a collection. Each request: a descriptive User-Agent, gzip, conditional GET (304:
+``not_modified``), the body cap, at most ``MAX_REDIRECTS`` checked hops (credentials kept to their
+origin), the SSRF guard (``addresses``) before it and at connect. Transient: connect errors (after
+one retry), timeouts, the deadline, 5xx; ``RateLimited``: 429, 503 with Retry-After; else permanent.
 """
 
 from __future__ import annotations

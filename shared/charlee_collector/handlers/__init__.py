@@ -4,7 +4,6 @@
 ``dispatcher``       scheduled tick / {"user_id"} / {"platform_ids"} -> collect messages, then the outbox
 ``migrate``          the schema to the newest revision (by hand, or the custom resource)
 ``schema_resource``  the CloudFormation custom resource's protocol around ``migrate``
-
-``functions/*/*_handler.py`` only import these; local mode calls these same functions.
+``functions/*/*_handler.py`` only import these and local mode calls them: one handler path.
 May import everything below it.
 """

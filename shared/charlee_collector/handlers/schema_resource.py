@@ -1,17 +1,11 @@
 """The stack's schema custom resource: migrate on Create and Update, and always answer CloudFormation.
 
-CloudFormation sends the request to MigrateFunction and then waits for the answer at the request's
-pre-signed ``ResponseURL``, for up to an hour when none comes. So the answer is sent whatever
-happens: SUCCESS with the revision; FAILED with the reason when the migration raises (a database
-that refuses, a bad secret, a failing revision); FAILED when the migration is still running with
-``ANSWER_MARGIN_MS`` of the function's time left (a lock held by someone else, a database that
-does not answer). The migration runs in a worker thread so that the watchdog can answer while
-the worker is blocked; its statements carry a server-side timeout that ends them soon after,
-so a frozen Lambda never keeps a transaction (and its locks) open. A failed answer fails the
-deploy, and CloudFormation rolls it back (README, "Deploy").
-
-Delete does nothing: the schema and its rows belong to the database, which the stack keeps or
-snapshots on its own terms (README, "Teardown").
+``handle`` answers at the request's pre-signed ``ResponseURL`` whatever happens: SUCCESS with the
+revision; FAILED with the reason when the migration raises, or when it still runs with
+``ANSWER_MARGIN_MS`` of the function's time left (it runs in a worker thread so this watchdog can
+answer; its statements carry a server-side timeout, so no lock outlives it). A FAILED answer fails
+the deploy, which CloudFormation rolls back. Delete does nothing: the schema and its rows belong to
+the database (docs/deploying.md, "Migrations on every deploy" and "Teardown").
 """
 
 from __future__ import annotations

@@ -4,5 +4,5 @@
 ``budgets`` (amounts, currencies, periods), ``json_values`` (raw payloads made storable),
 ``opportunities`` (build one, drop duplicates), ``filters`` (every source's keyword and budget filters).
 
-May import: store (column widths), observability, core.
+May import: observability, core (column widths: ``core.limits``).
 """

@@ -1,27 +1,11 @@
 """Per-platform filters, applied the same way to every source after normalisation.
 
-A platform's ``config`` may hold these keys whatever its source:
-
-``keywords``          keep an item when ANY keyword appears (whole words, case-insensitive) in
-                      its title, description or skills; an empty list keeps everything
-``exclude_keywords``  drop an item when any of these appears (same matching)
-``min_budget``        drop an item whose budget is below the minimum for ITS period (see below);
-                      items WITHOUT a budget are kept (most listings state none, and unknown is
-                      not "too low"). The amount is compared in the item's own currency: there
-                      is no conversion
-``max_age_days``      drop an item posted more than this many days ago; undated items are kept
-
-``min_budget`` compares like with like. It is an amount, ``"AMOUNT/PERIOD"``, or a list of
-those, one per period: ``["60/hour", "90000/year", "500/fixed", 1000]`` (periods: hour, day,
-week, month, year, fixed, or h, d, wk, mo, yr). A minimum with a period applies only to items
-stated per that period; a bare amount, as every ``min_budget`` was before periods existed,
-applies only to items whose period is unknown. An item whose period has no minimum is kept: an
-hourly minimum never drops a yearly salary or a fixed price, and the reverse. The
-``opportunities --min-budget`` option takes the same values and applies the same rule.
-
-Filters run on our side even when an API could narrow results itself: each source's own query
-fields (remotive ``search``, jobicy ``tag``, ...) are separate, explicit options, so a filter
-means the same thing on every platform.
+A platform's ``config`` may hold, whatever its source (``BaseSourceConfig``): ``keywords`` (keep an
+item when ANY appears, as a whole word, in its title, description or skills), ``exclude_keywords``,
+``min_budget`` (like with like: per the item's own period, in its own currency; items without a
+budget, or whose period has no minimum, are kept; ``parse_min_budget`` reads it for
+``opportunities --min-budget`` too) and ``max_age_days`` (undated items are kept). ``apply_filters``
+runs them on our side even where an API could narrow itself (docs/sources.md, "Filters").
 """
 
 from __future__ import annotations

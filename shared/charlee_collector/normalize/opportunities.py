@@ -2,7 +2,7 @@
 
 Every adapter in ``sources/`` hands its raw values to ``build_opportunity``, which is the only
 place that makes them safe to store: text loses NUL bytes and lone surrogates (PostgreSQL
-rejects both), values wider than a column (``models.LIMITS``) are cut instead of rejected,
+rejects both), values wider than a column (``core.limits.LIMITS``) are cut instead of rejected,
 budgets that do not fit ``Numeric(14, 2)`` are dropped, and only http(s) links are kept.
 HTML with tags is read from its first ``MAX_HTML_CHARS`` characters only, so one
 description's tree stays small whatever a platform sends; tag-free text is kept whole.

@@ -5,9 +5,7 @@
 ``logger``     the Powertools logger, with every record scrubbed (installed on import)
 ``metrics``    the one list of metric names, and metrics safe to add from worker threads
 ``tracer``     the X-Ray tracer
-
-Imports only the standard library, Powertools and its own modules. Importing any of them runs
-this face first, which installs the log scrubbing before anything can log.
+Imports only the stdlib, Powertools and itself; importing any part installs the log scrubbing first.
 """
 
 from charlee_collector.observability import logger as _logger  # noqa: F401  (installs the scrubbing)

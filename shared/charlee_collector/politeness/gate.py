@@ -1,27 +1,11 @@
 """The one place that decides whether a request is fetched, shared or deferred.
 
-``PoliteFetches`` is the ``RequestGate`` the collector hands to one collection's ``Fetcher``
-(``app/collect.py``); every request of the platform's source passes it:
-
-1. Sharing (``shared_fetches``; off when ``SHARED_FETCH_WINDOW_SECONDS=0``): a fresh response of
-   the request's key is read, no request made. Otherwise the collection takes the key's lease
-   and fetches; collections that need the key meanwhile wait for that fetch (polling the row,
-   at most ``SHARED_FETCH_WAIT_SECONDS`` and within the collection deadline) and then read it
-   or fail as it failed. When the wait runs out the collection is DEFERRED, not fetched
-   anyway: a fetch that slow means a slow host, and a second request would only add to it.
-2. Host limits (``store/host_slots.py``): the upstream request takes a slot on its host first; no
-   slot soon -> deferred; a host held by a Retry-After -> ``RateLimited`` without a request; a
-   429 (or 503 with Retry-After) holds the host for every platform on it.
-3. Conditional GET per key: the upstream request carries the key's validators, and a 304
-   renews the stored response. Each platform still keeps its own ``etag``/``last_modified``:
-   the version of the key's response it last stored. A response whose validator equals the
-   platform's is ``not_modified`` for that platform (no parse, no upsert); any other is
-   served to it in full.
-
-A deferral raises ``FetchDeferred``: the collector records a ``deferred`` run, acknowledges the
-message (the SQS receive count, and so the DLQ after 5 receives, is never spent on one) and the
-platform is due again when the slot is expected to open; the dispatcher sends it then. A
-database error here becomes ``TransientSourceError``: the run records failed and SQS redelivers.
+``PoliteFetches`` is the ``RequestGate`` of a collection's ``Fetcher`` (built in ``app/collect.py``): a
+fresh response of the request's key is shared, no request made (``shared_fetches``); else the
+collection takes the key's lease, or waits for the fetch in flight, and the upstream request takes
+a slot on its host first (``store/host_slots.py``). No slot or shared fetch soon enough raises
+``FetchDeferred`` (a ``deferred`` run, the message acknowledged); a database error here becomes
+``TransientSourceError``. The rules and why: docs/fetching.md, "Politeness at scale".
 """
 
 from __future__ import annotations

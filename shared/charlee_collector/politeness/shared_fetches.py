@@ -1,29 +1,11 @@
 """The shared fetch cache: one stored response per request key, shared by every platform with it.
 
-The key of a request (``request_key``) is the SHA-256 of:
-
-- the source (``remotive``, ``rss``, ...): two adapters never share a body they read differently;
-- the final URL with its whole query, as sent (parameters merged, in order);
-- the headers that change the answer: every header the source sets (``Accept``, a json_api
-  platform's own headers). The client's own (User-Agent, Accept-Encoding) are the same for all,
-  and the conditional ones belong to the key's row, not to the platform;
-- the credentials secret's ARN, never its value: a request made with credentials is shared only
-  between platforms that name the same secret. Secret values a URL or header carries are
-  masked before hashing, so the key (and every stored column) holds no secret, and the ARN
-  still keeps two credentials apart.
-
-A row holds the last response (status, validators, content type, the body zlib-compressed: it
-was capped at ``MAX_RESPONSE_BYTES`` while streaming, as for every fetch), when it was fetched
-and until when it is fresh, and the lease of the fetch in flight. ``claim`` reads the row and,
-when it is not fresh, takes the lease if nobody holds it: exactly one collector fetches a key
-at a time. Failures of a fetch (transient or permanent) are kept on the row so the collectors
-that waited for it fail the same way instead of each trying again.
-
-Freshness: a fetch is fresh for the window (``SHARED_FETCH_WINDOW_SECONDS``), bounded by the
-smallest interval among the platforms that read it: each reader lowers ``expires_at`` to
-``fetched_at`` plus its own interval when that is sooner, and reads the row as fresh only within
-its own interval. Rows whose freshness ended more than ``KEEP_AFTER_EXPIRY`` ago are pruned by
-the collectors that store fetches, each at most once a minute (one indexed DELETE).
+``request_key`` hashes (SHA-256) the source, the final URL with its query, the headers the source
+sets and the credentials secret's ARN (never its value; secret values are masked first), so no
+secret reaches a row. ``claim`` reads a key's row and, when it is not fresh, takes the fetch's lease
+if nobody holds it: one collector fetches a key at a time; ``store`` and ``fail`` keep its response or
+its failure, which the collectors that waited share. A row is fresh for the window, bounded by the
+smallest interval of its readers; ``prune`` removes long-expired rows (docs/fetching.md).
 """
 
 from __future__ import annotations

@@ -1,30 +1,11 @@
 """Source adapters: the public API the collector calls.
 
-```
-SOURCE_KEYS                                  every known ``freelance_platforms.source`` value
-validate_config(source, config)              -> the source's pydantic Config (or InvalidPlatformConfig)
-fetch_platform(source, config, fetcher, *, etag, last_modified, secrets, turn) -> FetchResult
-parse_items(source, body, config)            -> list[Opportunity]   (pure: no I/O, no filters)
-```
-
-``fetch_platform`` validates the config before any request, fetches through the collection's
-``Fetcher`` (conditional GET with the stored validators; its one deadline bounds all the
-source's requests), parses (in the collection's ``turn`` at the CPU), normalises,
-de-duplicates by ``external_id`` and applies the platform's filters (``filters.py``). It raises
-only ``SourceError`` subclasses:
-
-- ``RateLimited`` (429, or 503 with Retry-After) is RAISED, carrying ``retry_at`` and
-  ``http_status``; a returned ``FetchResult`` is therefore ``ok`` or ``not_modified``;
-- ``TransientSourceError``: network, timeout, 5xx (retry);
-- ``PermanentSourceError``: other 4xx, refused destination, unparseable payload;
-  ``InvalidPlatformConfig`` (a subclass): bad config or unknown source.
-
-Secret values never reach a message: any that appears in an error, in whatever form a URL gave
-it (case, percent-encoding, IDNA; see ``observability.redaction``), is replaced by ``***``, as
-are URL userinfo and credential-like query values.
-
-``parse_items`` reads one response body. For ``hn_freelancer`` that is the comments search
-response (``search?tags=comment,story_<id>``); for ``arbeitnow`` one page of the job board.
+``validate_config(source, config)`` -> its pydantic Config; ``fetch_platform(source, config, fetcher,
+...)`` -> ``FetchResult`` (``ok`` or ``not_modified``): validate, fetch through the collection's
+``Fetcher``, parse in its CPU ``turn``, normalise, de-duplicate, filter; ``parse_items(source, body,
+config)``: one response body, pure; ``SOURCE_KEYS``: every known ``freelance_platforms.source``.
+Only ``SourceError`` is raised (``RateLimited`` carrying ``retry_at``, ``TransientSourceError``,
+``PermanentSourceError``, ``InvalidPlatformConfig``), with every secret value in it masked (``***``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Verified against a real capture (``fixtures/real/arbeitnow``) for the job object
 lost the ``links``/``meta`` envelope, so pagination is tested on our own fixtures. ``fetch``
 follows ``links.next`` up to ``max_pages`` (default 3) and only on the configured host; only the
 first page is fetched conditionally (its validators are the ones stored). ``parse`` reads ONE
-page body. Every page is fetched through ``fetch.get``, so each is SSRF-checked and capped.
+page body. Every page is fetched through the collection's ``Fetcher``, so each is SSRF-checked and capped.
 """
 
 from __future__ import annotations

@@ -2,12 +2,10 @@
 
 A source module defines ``Config`` (extending ``BaseSourceConfig``) and one ``Source`` subclass.
 Most sources are one GET of one URL: they only say where (``request_url``, ``request_params``,
-``request_headers``) and how to read the body (``parse``). Sources that need several requests
-(``arbeitnow`` pagination, ``hn_freelancer``) override ``fetch`` and still keep ``parse`` pure.
-
-``parse`` must return only ``Opportunity`` objects or raise a ``SourceError``; ``parse_payload``
-is the wrapper every caller uses, turning any other exception (a ``KeyError`` from a payload of
-an unexpected shape, say) into ``PermanentSourceError``.
+``request_headers``) and how to read the body (``parse``); those that need several requests
+(``arbeitnow`` pagination, ``hn_freelancer``) override ``fetch`` and keep ``parse`` pure. ``parse``
+returns ``Opportunity`` objects or raises a ``SourceError``; ``parse_payload``, the wrapper every
+caller uses, turns any other exception into ``PermanentSourceError``.
 """
 
 from __future__ import annotations

@@ -1,20 +1,11 @@
 """Hacker News monthly threads, through the HN Algolia API (https://hn.algolia.com/api/v1).
 
-Verified against real captures (``fixtures/real/hn_algolia``: the story search and the comments
-of "Ask HN: Who is hiring? (May 2026)"). ``thread`` picks which monthly thread to read:
-``freelancer`` ("Ask HN: Freelancer? Seeking freelancer?") or ``hiring`` ("Ask HN: Who is
-hiring?"). ``fetch`` makes two requests:
-
-1. ``search_by_date?tags=story,author_whoishiring&query=...`` and takes the newest story whose
-   title starts with the thread's title (none found -> ``PermanentSourceError``);
-2. ``search?tags=comment,story_<id>&hitsPerPage=<hits_per_page>``, conditionally.
-
-``parse`` reads the body of request 2 (a comments search response): only top-level comments
-(``parent_id == story_id``) are posts; replies are conversation. A post's title is its first
-line, and its budget the first currency-marked amount there, per the period written beside it
-("$120/hr", "$150k/yr"; none written: unknown). In the freelancer thread, "SEEKING WORK" posts
-are freelancers offering themselves, not work, and are skipped unless ``skip_seeking_work`` is
-false.
+Verified against real captures (``fixtures/real/hn_algolia``). ``thread`` is ``freelancer`` or
+``hiring``; ``fetch`` finds the newest such story by ``whoishiring`` (``search_by_date``; none found:
+``PermanentSourceError``), then reads its comments (``search?tags=comment,story_<id>``, conditionally).
+``parse`` reads that comments response: only top-level comments are posts, a post's title is its
+first line and its budget the first currency-marked amount there, per the period beside it;
+"SEEKING WORK" posts are skipped unless ``skip_seeking_work`` is false.
 """
 
 from __future__ import annotations

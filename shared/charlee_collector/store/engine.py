@@ -205,14 +205,30 @@ def _connect_over_our_socket(dialect: Any, _record: Any, cargs: Any, cparams: di
     """pg8000's connection over ``open_socket``'s socket; a Unix socket is left to pg8000."""
     if cparams.get(UNIX_SOCKET) is not None:
         return None  # SQLAlchemy connects as it would
-    sock = open_socket(
-        cparams.get("host") or "localhost", int(cparams.get("port") or 5432), cparams.get("timeout")
-    )
+    import pg8000
+
+    host, port = cparams.get("host") or "localhost", int(cparams.get("port") or 5432)
+    sock = open_socket(host, port, cparams.get("timeout"))
     try:
-        return dialect.loaded_dbapi.connect(*cargs, **cparams, sock=sock)
+        connection = pg8000.Connection(*cargs, **cparams, sock=sock)  # the class pg8000.connect returns
     except BaseException:
         sock.close()
         raise
+    return _traced(connection, str(cparams.get("user") or ""))
+
+
+def _traced(connection: Any, user: str) -> Any:
+    """``connection`` as X-Ray's pg8000 patch wraps what ``pg8000.connect`` returns, when tracing
+    patched it (so statements stay subsegments although the connection is made here)."""
+    import pg8000
+
+    if not hasattr(pg8000.connect, "__wrapped__"):  # not patched: tracing is off
+        return connection
+    from aws_xray_sdk.ext.dbapi2 import XRayTracedConn
+
+    return XRayTracedConn(
+        connection, {"database_type": "PostgreSQL", "user": user, "driver_version": "Pg8000"}
+    )
 
 
 TIMESTAMP_OID, TIMESTAMPTZ_OID = 1114, 1184

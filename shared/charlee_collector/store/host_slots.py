@@ -1,23 +1,11 @@
 """Fleet-wide per-host limits: concurrent requests, spacing between requests, Retry-After holds.
 
-Every upstream request takes a slot on its host first (``acquire``) and gives it back after
-(``release``). The state lives in the database (``fetch_hosts``, ``fetch_host_leases``), so the
-limits hold across every collector instance, not inside one process. A slot is granted when:
-
-- the host is not held by a Retry-After (``hold``: a 429, or a 503 with Retry-After, seen by
-  any platform on the host holds them all until then; ``RateLimited`` for the others, no request);
-- ``min_spacing`` has passed since the last request granted on the host (``next_request_at``);
-- fewer than ``max_concurrent`` leases are live. A lease expires after the collection deadline,
-  so a collector that died mid-request frees its slot by then.
-
-``acquire`` waits for a slot only while it opens within the wait it is given
-(``HOST_SLOT_WAIT_SECONDS``, within the collection deadline); otherwise it raises
-``FetchDeferred`` with the time the slot is expected to open: the collector records a deferred
-run and the platform is due again then (``collect.py``). It never sleeps away a Lambda's time.
-
-Limits: an operator override (``fetch_hosts.max_concurrent`` / ``min_spacing_ms``, set with
-``charlee-collector hosts set``), else the host's published terms (``KNOWN_HOSTS``), else
-``GLOBAL_DEFAULT``.
+Every upstream request takes a slot on its host (``acquire``) and gives it back (``release``); the
+state is in the database (``fetch_hosts``, ``fetch_host_leases``), so limits hold across instances.
+A slot needs no Retry-After ``hold`` on the host (else ``RateLimited``, no request), the spacing
+passed and a live lease free. ``acquire`` waits only while a slot opens within its wait, else raises
+``FetchDeferred`` with when it should open: it never sleeps away a Lambda's time. Limits: an
+operator's override (``set_override``), else ``KNOWN_HOSTS``, else ``GLOBAL_DEFAULT``.
 """
 
 from __future__ import annotations

@@ -1,23 +1,11 @@
-"""``charlee-collector``: the operator command.
+"""``charlee-collector``: the operator command (``app``, run by ``main``).
 
-```
-migrate                                 create or upgrade the schema
-platforms add|list|show|update|pause|resume|remove
-collect PLATFORM_ID | --user USER_ID    collect now (through SQS with --queue-url, else here)
-dispatch [--dry-run]                    the scheduled tick, now
-runs | opportunities | status           what happened, what was collected, what needs attention
-opportunities mark ID... --status S     applied, dismissed or new
-sources [NAME]                          the sources, or one source's config keys
-dlq list|delete|purge|redrive           the dead-letter queue
-events list [--pending] | events publish the OpportunitiesCollected outbox
-hosts list | hosts set | hosts clear    per-host request limits and their overrides
-local run [--every 15m] | local poll    the whole pipeline on this machine
-local stop                              stop the embedded PostgreSQL
-```
-Every command uses ``DATABASE_URL`` (or ``DB_SECRET_ARN``) when set, else the embedded
-PostgreSQL (data in ``$CHARLEE_HOME/pgdata``, by default ``~/.charlee-collector/pgdata``), which
-is started, created and upgraded on first use and keeps running until ``local stop``. ``--db``
-overrides both. Exit codes are in ``common.py``.
+``migrate`` (here); ``platforms``; ``sources``; ``collect`` and ``dispatch`` (``collecting``,
+``waiting``); ``runs``, ``opportunities`` and ``status`` (``reports``); ``dlq`` (``dead_letters``);
+``events``; ``hosts``; ``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
+``DATABASE_URL`` (or ``DB_SECRET_ARN``), else the embedded PostgreSQL (data in
+``$CHARLEE_HOME/pgdata``), started, created and upgraded on first use and running until
+``local stop``. Exit codes are in ``common``; every command and option in docs/cli.md.
 """
 
 from __future__ import annotations

@@ -1,18 +1,11 @@
-"""The dead-letter queue's operations over any SQS client: its depth and RedrivePolicy, peeking,
-deleting by message id, and the redrive (what ``dlq`` and ``status`` run).
+"""The dead-letter queue's operations over any SQS client (what ``dlq`` and ``status`` run).
 
-Where each failure goes:
-
-- redrive: a batch is received from the DLQ, its readable messages are sent to the collect
-  queue, and only then deleted from the DLQ. Interrupted between the two, a message is in both
-  queues (its DLQ copy reappears after the visibility timeout): a duplicate, which the collector
-  tolerates, never a loss. A message the collect queue refuses stays in the DLQ (visible again)
-  and the redrive stops. A body that is not a valid collect message (``messages.py`` parses it)
-  would only fail again: it stays in the DLQ and is reported, for ``dlq delete``.
-- delete: a message is looked up by the id ``dlq list`` prints (a receipt handle changes with
-  every receive: nobody can type one); the other messages received on the way are made visible
-  again. An id not found deletes nothing; a delete SQS refuses leaves its message in the DLQ,
-  and the command names it (exit 1).
+``depth``, ``redrive_policy`` and ``dlq_of`` read the queues; ``peek`` reads messages and leaves them.
+``delete_by_id`` finds messages by the id ``dlq list`` prints (receipt handles change with every
+receive) and makes the others visible again; an id not found, or a delete SQS refuses, leaves its
+message and is named. ``redrive`` sends a batch to the collect queue, then deletes it from the DLQ:
+interrupted, a message is in both (a duplicate, never a loss); one the queue refuses stays and stops
+the redrive; a body the collector would refuse (``unreadable_reason``) stays, reported.
 """
 
 from __future__ import annotations

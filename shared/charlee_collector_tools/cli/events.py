@@ -1,10 +1,10 @@
 """``events list`` and ``events publish``: the OpportunitiesCollected outbox, read and flushed.
 
 ``list`` reads the outbox table of the command's database (the embedded PostgreSQL, or the
-stack's PostgreSQL through DATABASE_URL): published rows (kept ``outbox.RETENTION``) and pending
+stack's PostgreSQL through DATABASE_URL): published rows (kept ``publishing.RETENTION``) and pending
 ones. ``publish`` sends what is pending, oldest first, with the code the dispatcher's tick runs:
 to the stack's bus with ``--bus-name`` (or EVENT_BUS_NAME), else to the local bus (and its
-webhook, EVENTS_WEBHOOK_URL). Rows a collector still holds (its lease, at most ``outbox.LEASE``)
+webhook, EVENTS_WEBHOOK_URL). Rows a collector still holds (its lease, at most ``publishing.LEASE``)
 are left to it. Exit 1 when an event was refused (it stays pending, with its error).
 """
 

@@ -1,4 +1,4 @@
-"""``hosts list|set|clear``: the fleet-wide per-host limits (``host_limits.py``) and their overrides."""
+"""``hosts list|set|clear``: the fleet-wide per-host limits (``store/host_slots.py``) and their overrides."""
 
 from __future__ import annotations
 

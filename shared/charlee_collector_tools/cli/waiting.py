@@ -1,15 +1,11 @@
 """``collect --wait``: follow the runs that on-demand collect messages produce.
 
-The collector records an attempt as one ``collection_runs`` row when it ends, carrying the SQS
-message id of the message it worked (there is no row while it runs). Waiting is reading that
-table for the message ids ``send_on_demand`` got back, until each has a row or the time is up.
-The first attempt's row is the answer: a transient failure's error says SQS will redeliver it,
-and the retry comes only after the queue's visibility timeout, which is the default wait.
-
-Where each failure goes: a run that ends ``failed`` is printed with its error (exit 1); a message
-with no run by the timeout is still in the queue (or being collected) and is left there, untouched
-(exit 1, saying so); a platform deleted before the collector took its message gets no run, so
-it ends as a timeout too.
+The collector records an attempt as one ``collection_runs`` row when it ends, with the SQS message
+id it worked (no row while it runs): waiting reads that table for the ids ``send_on_demand`` got
+back until each has a row or the time is up (by default the queue's visibility timeout, when a
+retry would come). The first attempt's row is the answer. A run that ``failed`` is printed with its
+error (exit 1); a message with no run by the timeout is left in the queue, untouched, and named
+(exit 1); a platform deleted before its message was taken gets no run: it ends as a timeout too.
 """
 
 from __future__ import annotations

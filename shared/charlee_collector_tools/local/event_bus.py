@@ -1,18 +1,11 @@
 """The local event bus: what EventBridge and the stack's webhook rule do, in this process.
 
-``LocalEventBus.put_events`` takes the same call as boto3's EventBridge client, so the outbox
-publishes with the same code on one machine (``outbox.publish_rows``). It checks each entry as
-EventBridge does (at most 10 entries a call; Source, DetailType and a JSON-object Detail; 256
-KiB an entry) and answers per entry. It keeps no copy of its own: an accepted event is the
-outbox row marked published, which ``charlee-collector events list`` shows for RETENTION.
-
-With ``EVENTS_WEBHOOK_URL`` set, each accepted event's ``detail.summary`` is posted there, in the
-body EVENTS_WEBHOOK_FORMAT names (the stack's API destination posts the same): the client is
-``fetch.build_client`` (timeouts, no redirects, the private-network guard: a webhook on this
-machine or its network needs COLLECTOR_ALLOW_PRIVATE_NETWORKS=true). A post that fails (refused,
-non-2xx, unreachable) is answered as a refused entry (``WebhookFailed``), so the row stays
-pending and the next tick, or ``events publish``, posts it again: at least once, like the
-stack's retry policy. The URL is registered as a secret, so no log line shows it.
+``LocalEventBus.put_events`` takes boto3's EventBridge call, so the outbox publishes with the same
+code (``publishing.publish_rows``), and checks each entry as EventBridge does (10 a call, Source,
+DetailType, a JSON-object Detail, 256 KiB an entry). It keeps no copy: an accepted event is its
+outbox row marked published. With ``EVENTS_WEBHOOK_URL`` set, each accepted event's summary is
+posted there through ``fetching.client.build_client``; a failed post is a refused entry
+(``WebhookFailed``), so the row stays pending for the next tick. The URL is registered as a secret.
 """
 
 from __future__ import annotations

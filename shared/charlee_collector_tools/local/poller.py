@@ -1,19 +1,11 @@
 """A small stand-in for Lambda's SQS event source mapping.
 
-It receives up to ten messages, hands them to the collector handler as a real SQS-shaped event,
-deletes the records that succeeded and makes the ones listed in ``batchItemFailures`` visible
-again at once (``ChangeMessageVisibility 0``), so a failing message is retried promptly and,
-after the queue's ``maxReceiveCount`` receives, SQS moves it to the DLQ, as in AWS. A handler
-that raises fails the whole batch, as Lambda does.
-
-``drain`` can keep several batches in flight at once (``batches_in_flight``), each in its own
-thread, as Lambda runs several collector instances: with remote feeds a batch mostly waits on
-the network. The handlers' prints go to ``handler_stdout`` for the whole drain, switched once
-in the calling thread (``redirect_stdout`` per thread would restore the wrong stream).
-
-Given the queue's ``maxReceiveCount``, the poller also knows which messages it sent to the DLQ:
-one that failed on its last allowed receive is moved there by SQS on the next receive, so it is
-reported dead-lettered without reading the DLQ (which may be shared and is not the poller's).
+``Poller`` receives up to ten messages, hands them to the collector handler as an SQS event, deletes
+the records that succeeded and makes those in ``batchItemFailures`` visible again at once, so SQS
+moves a message that keeps failing to the DLQ after ``maxReceiveCount`` receives, as in AWS; a
+handler that raises fails the whole batch. ``drain`` keeps ``batches_in_flight`` batches going, each
+on a thread, the handlers' prints sent to ``handler_stdout``. What it dead-lettered it knows from the
+receive counts, never by reading the DLQ (which may be shared).
 """
 
 from __future__ import annotations
@@ -208,6 +200,8 @@ class Poller:
         batch starts; the batches in flight finish first.
         """
         deadline = time.monotonic() + timeout_seconds
+        # Switched once, here in the calling thread: redirect_stdout in each batch's thread would
+        # restore the wrong stream.
         with contextlib.redirect_stdout(self.handler_stdout or sys.stderr):
             if self.batches_in_flight == 1:
                 self._work(deadline, idle_wait_seconds)

@@ -1,24 +1,11 @@
 """An SQS service in this process: the client calls the local run makes, at O(1) per message.
 
-``InProcessSqs`` answers the boto3 SQS client calls the dispatcher, the poller and the local
-runner make (``send_message(_batch)``, ``receive_message``, ``delete_message(_batch)``,
-``change_message_visibility(_batch)``, ``get_queue_attributes``, ...) with the same arguments
-and response shapes, at O(1) per message (O(log n) for a visibility change): moto rebuilds every
-queue attribute by scanning every message on each send and receive, which made a local run of
-a few thousand platforms quadratic. The semantics the handlers and the tests rely on are kept:
-
-- a received message is invisible for the visibility timeout (the queue's, or the receive's),
-  then visible again; ``ChangeMessageVisibility`` moves that moment (0: visible at once); only
-  the latest receive's handle changes or deletes it (an older one deletes nothing, as in SQS);
-- every receive counts (``ApproximateReceiveCount``); a message that was received
-  ``maxReceiveCount`` times is moved to the DLQ on the next receive, as SQS does, keeping its
-  id, body, message attributes and ``SentTimestamp`` (its receive count starts again there);
-- ``DelaySeconds`` (queue or message) holds a new message back; messages come out oldest first;
-- one lock: any number of threads may call it; ``WaitTimeSeconds`` waits for a message.
-
-Not modelled: retention (nothing expires), FIFO queues, MD5 of message attributes, permissions.
-Errors are ``botocore`` ``ClientError``s with SQS's codes. The time comes from ``clock`` (seconds
-since the epoch), so a test can move it instead of sleeping.
+``InProcessSqs`` answers the boto3 SQS calls the dispatcher, poller and runner make (send, receive,
+delete and change visibility, with their batch forms; ``get_queue_attributes``, ...) with the same
+arguments and response shapes, and keeps what they rely on: visibility timeouts, only the latest
+receipt handle valid, receive counts, the move to the DLQ after ``maxReceiveCount``, ``DelaySeconds``,
+one lock for any thread. Not modelled: retention, FIFO, attribute MD5s, permissions. Errors are
+``ClientError``s with SQS's codes; the time comes from ``clock``, so a test can move it.
 """
 
 from __future__ import annotations

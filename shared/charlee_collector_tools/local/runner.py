@@ -1,14 +1,11 @@
 """The embedded local run: the whole pipeline on one machine, with no AWS account.
 
-One tick is what AWS does every schedule period, with no Lambda time limit cutting it short:
-the dispatcher handler gets a scheduled event (again, until a call finds nothing more to claim)
-and sends a collect message per due platform to the in-process queue; the poller feeds the queue
-to the collector handler, several batches at once, until it is drained, retries included; then
-this run's ``collection_runs`` are summed up per platform (``tick_report``, which ``local poll``
-uses too). Messages that used up their receives land in the DLQ; the run reports them and
-empties it, as the local queue ends with the command anyway. A tick that stops before that (its
-time limit) counts what it left: platforms still due and never sent, and messages still in the
-queue; ``TickReport.uncollected`` says how many.
+``LocalRunner``'s tick is what AWS does every schedule period, without Lambda's time limit: the
+dispatcher handler is called until nothing more is claimed, its collect messages go to the
+in-process queue, and the poller feeds them to the collector handler until drained, retries
+included; ``tick_report`` then sums this run's ``collection_runs`` per platform (``local poll`` too).
+Dead-lettered messages are reported and the DLQ emptied. A tick stopped by its time limit counts
+what it left (due platforms never sent, messages still queued): ``TickReport.uncollected``.
 """
 
 from __future__ import annotations

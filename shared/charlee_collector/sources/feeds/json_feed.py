@@ -1,12 +1,11 @@
 """JSON Feed 1.0 and 1.1 (https://www.jsonfeed.org/version/1.1/), read by the ``rss`` source.
 
 A feed URL may serve JSON Feed instead of RSS or Atom (feedparser reads only XML). Each item
-becomes the same fields an RSS entry does: ``id`` (required by the spec; the URL otherwise),
-``title`` (optional: a missing one falls back to the first line of the text), ``content_html``
-(turned into text with the other items') or else ``content_text`` or ``summary`` (plain text),
-``url`` (or ``external_url``, resolved against the feed's address), ``date_published`` (or
-``date_modified``), the first author's name (1.1's ``authors``, 1.0's ``author``) and the first
-tag as the category.
+becomes the fields an RSS entry does: ``id`` (the URL without one), ``title`` (else the text's
+first line), ``content_html`` (turned into text with the other items') or else ``content_text`` or
+``summary``, ``url`` (or ``external_url``, resolved against the feed's address), ``date_published``
+(or ``date_modified``), the first author's name (1.1's ``authors``, 1.0's ``author``) and the
+first tag as the category.
 """
 
 from __future__ import annotations

@@ -1,25 +1,11 @@
-"""Any RSS 0.9x/1.0/2.0, Atom or JSON Feed; XML parsed from bytes with feedparser (never a URL).
+"""Any RSS 0.9x/1.0/2.0, Atom or JSON Feed (``json_feed``), parsed from bytes (never a URL).
 
-JSON Feed is read by ``json_feed.py``. An entry's relative link is resolved against the feed's
-address.
-
-Verified against real captures: We Work Remotely (``fixtures/real/weworkremotely``) and an
-Upwork job feed (``fixtures/real/upwork``). Two layouts get extra fields:
-
-- Upwork: the description ends with ``<b>Label</b>: value`` lines (Budget, Hourly Range, Posted
-  On, Category, Skills, Country). They become fields; the description keeps the text above
-  them and the title loses its " - Upwork" suffix. ``Budget`` is a fixed price (period
-  ``fixed``), ``Hourly Range`` hourly (period ``hour``; its upper end is the budget).
-- Any other feed states no budget: none is read from its text.
-- We Work Remotely: items carry ``region``/``country``/``state``/``skills``/``category``/``type``
-  elements and titles "Company: Role"; the company becomes ``client_name``, ``country`` the
-  ``client_country`` and ``skills`` the skills; the rest stays in ``raw``.
-
-Safety: feedparser parses what ``xml_safety.safe_feed_bytes`` gives back: the body decoded once
-(whatever encoding it declares) and re-encoded as UTF-8, with entity declarations and DOCTYPE
-subsets refused (feedparser's SAX parser would expand them), HTML entities such as ``&nbsp;``
-resolved, and nesting and element counts bounded. Upwork labels are only looked for in short
-HTML with few ``<b>`` (``UPWORK_HTML_CHARS``, ``UPWORK_MAX_BOLD``): bs4 is slow per tag.
+Verified against real captures (``fixtures/real/weworkremotely``, ``fixtures/real/upwork``); an
+entry's relative link is resolved against the feed's address. Upwork: the description's closing
+``<b>Label</b>: value`` lines become fields (``Budget`` a fixed price, ``Hourly Range`` hourly, its
+upper end the budget) and the title loses " - Upwork"; We Work Remotely: "Company: Role" titles and
+item elements give client, country and skills; other feeds state no budget. feedparser reads only
+what ``xml_safety.safe_feed_bytes`` gives back (one encoding, no entity declarations, bounded).
 """
 
 from __future__ import annotations

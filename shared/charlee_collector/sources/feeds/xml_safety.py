@@ -1,27 +1,11 @@
 """Feed bytes made safe for feedparser: one encoding, no entity declarations, bounded nesting.
 
-``safe_feed_bytes(body)`` gives the UTF-8 document feedparser should parse, or raises
-``PermanentSourceError`` (a feed retrying cannot fix; the run is recorded ``failed``).
-
-- **One decoding.** feedparser picks an encoding itself (BOM, ``<?xml encoding=...?>``, then
-  utf-8, windows-1252, iso-8859-2) and its SAX parser expands whatever entities the document
-  declares. The body is decoded here once by the same rules and handed back as UTF-8 whose
-  declaration says ``utf-8`` on a line of its own, so feedparser's own pass over it changes
-  nothing: every check below reads the text the parser reads, whatever the feed declared
-  (EBCDIC cp037/cp500, UTF-7, UTF-16/32 with or without a BOM). Codecs that are not document
-  encodings (punycode: quadratic to decode; idna, unicode_escape) are skipped like unknown ones.
-- **Refused:** any ``<!ENTITY`` outside comments, CDATA and processing instructions; any at all
-  before the first element (feedparser lifts declarations from there, comments included, into
-  a DOCTYPE of its own); a DOCTYPE with an internal subset (``[``). Past ``LENIENT_ELEMENTS``
-  start tags: a malformed document (feedparser's lenient fallback would read it), more than
-  ``MAX_DEPTH`` elements open at once, more than ``MAX_ELEMENTS`` in all. feedparser keeps
-  ~400 bytes per open element and takes tens of microseconds per element: 1.4 M nested
-  elements in 9.8 MB cost it 440 MB and 45 s.
-- **Repaired:** HTML named entities used without a declaration (``&nbsp;`` ``&eacute;``
-  ``&ang;``, the legacy ``&copy`` without semicolon) become numeric character references,
-  unknown names and bare ``&`` stay literal text (``&amp;``), as a browser shows them; the XML
-  five and numeric references stay. C0 control characters, which XML forbids, are dropped.
-  A feed feedparser's strict parser then accepts never reaches its lenient fallback parser.
+``safe_feed_bytes(body)`` gives the UTF-8 document feedparser should parse (decoded once, by
+feedparser's own rules, so every check reads the text the parser reads), or raises
+``PermanentSourceError`` (run ``failed``) for: any ``<!ENTITY`` in the prolog or outside comments, CDATA
+and processing instructions; a DOCTYPE internal subset; more than ``MAX_DEPTH`` elements open or
+``MAX_ELEMENTS`` in all; a malformed document past ``LENIENT_ELEMENTS`` start tags. Undeclared HTML
+entities become character references (unknown ones stay text); C0 controls are dropped.
 """
 
 from __future__ import annotations
@@ -56,6 +40,7 @@ _UNICODE_NAMES = frozenset(
     "u16 utf-16 utf16 utf_16 u32 utf-32 utf32 utf_32 iso-10646-ucs-2 iso-10646-ucs-4 "  # noqa: SIM905
     "csucs4 csunicode ucs-2 ucs-4".split()
 )
+# Codecs that are not document encodings are skipped like unknown ones (punycode: quadratic).
 _NOT_DOCUMENT_CODECS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape"})
 # The declaration's own encoding pseudo-attribute only, read from a bounded prefix.
 _XML_ENCODING = re.compile(r"""<\?xml[^>]{0,512}?\bencoding\s*=\s*["']([^"'>]{1,64})["']""")
@@ -202,6 +187,8 @@ def _refuse_unbounded_elements(data: bytes) -> None:
 
 
 def _resolve_html_entities(data: bytes) -> bytes:
+    # Undeclared HTML entities as a browser reads them, so that a feed feedparser's strict parser
+    # accepts never reaches its lenient fallback parser.
     if not _NEEDS_REWRITE.search(data):
         return data
     # Built piece by piece: re.sub would hold every piece of a million references at once.
