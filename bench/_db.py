@@ -21,8 +21,8 @@ if str(ROOT / "shared") not in sys.path:
 
 from sqlalchemy import URL, Engine, create_engine, make_url, text  # noqa: E402
 
-from charlee_collector import migrate  # noqa: E402
-from charlee_collector.db import create_db_engine, normalize_url  # noqa: E402
+from charlee_collector.store import migrate  # noqa: E402
+from charlee_collector.store.engine import create_db_engine, normalize_url  # noqa: E402
 
 DEFAULT_SERVER_URL = "postgresql+pg8000://postgres@127.0.0.1:5432/"
 

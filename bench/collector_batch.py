@@ -28,12 +28,13 @@ sys.path[:0] = [str(ROOT / "functions" / "collector")]
 
 from sqlalchemy import Engine, insert  # noqa: E402
 
-from charlee_collector import runtime  # noqa: E402
-from charlee_collector.collect import collect_platform  # noqa: E402
-from charlee_collector.local.handlers import LocalLambdaContext  # noqa: E402
-from charlee_collector.local.poller import sqs_event  # noqa: E402
-from charlee_collector.messages import CollectMessage  # noqa: E402
-from charlee_collector.models import platforms, utcnow  # noqa: E402
+from charlee_collector.app import runtime  # noqa: E402
+from charlee_collector.app.collect import collect_platform  # noqa: E402
+from charlee_collector.app.messages import CollectMessage  # noqa: E402
+from charlee_collector.core.clock import utcnow  # noqa: E402
+from charlee_collector.store.tables import platforms  # noqa: E402
+from charlee_collector_tools.local.handlers import LocalLambdaContext  # noqa: E402
+from charlee_collector_tools.local.poller import sqs_event  # noqa: E402
 
 PLATFORMS = 10
 ITEMS = 50

@@ -28,9 +28,9 @@ from pathlib import Path
 from _db import report, scratch_database
 from collector_batch import ITEMS, payload, quiet_stdout, seed, serve_files
 
-from charlee_collector import runtime
-from charlee_collector.collect import collect_platform
-from charlee_collector.messages import CollectMessage
+from charlee_collector.app import runtime
+from charlee_collector.app.collect import collect_platform
+from charlee_collector.app.messages import CollectMessage
 
 RUNS = 21
 WARMUP_RUNS = 3  # the first runs build the engine's pool, the HTTP client and the parsers

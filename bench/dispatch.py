@@ -37,11 +37,12 @@ from moto.server import ThreadedMotoServer
 from moto.sqs.models import sqs_backends
 from sqlalchemy import Engine, insert, text
 
-from charlee_collector.dispatch import DEFAULT_BATCH_SIZE, SEND_THREADS, dispatch
-from charlee_collector.messages import DispatchRequest
-from charlee_collector.models import platforms, utcnow
-from charlee_collector.observability import logger
-from charlee_collector.storage import claim_due_platforms, due_platforms_query
+from charlee_collector.app.dispatch import DEFAULT_BATCH_SIZE, SEND_THREADS, dispatch
+from charlee_collector.app.messages import DispatchRequest
+from charlee_collector.core.clock import utcnow
+from charlee_collector.observability.logger import logger
+from charlee_collector.store.platforms import claim_due_platforms, due_platforms_query
+from charlee_collector.store.tables import platforms
 
 PLATFORMS = 10_000
 LOOP_SAMPLE = 300  # the one-call-per-platform loop is timed on a sample: its cost is linear

@@ -25,10 +25,11 @@ from pathlib import Path
 from _db import ROOT, report
 from sqlalchemy import Engine, func, insert, select
 
-from charlee_collector import migrate
-from charlee_collector.db import create_db_engine
-from charlee_collector.local import embedded_server
-from charlee_collector.models import platforms, runs, utcnow
+from charlee_collector.core.clock import utcnow
+from charlee_collector.store import migrate
+from charlee_collector.store.engine import create_db_engine
+from charlee_collector.store.tables import platforms, runs
+from charlee_collector_tools.local import embedded_server
 
 FEEDS = 2_500
 ITEMS_PER_FEED = 3

@@ -43,10 +43,11 @@ sys.path[:0] = [str(ROOT / "functions" / "collector")]
 
 from sqlalchemy import Engine, func, insert, select  # noqa: E402
 
-from charlee_collector import runtime  # noqa: E402
-from charlee_collector.local.handlers import LocalLambdaContext  # noqa: E402
-from charlee_collector.local.poller import sqs_event  # noqa: E402
-from charlee_collector.models import platforms, runs, utcnow  # noqa: E402
+from charlee_collector.app import runtime  # noqa: E402
+from charlee_collector.core.clock import utcnow  # noqa: E402
+from charlee_collector.store.tables import platforms, runs  # noqa: E402
+from charlee_collector_tools.local.handlers import LocalLambdaContext  # noqa: E402
+from charlee_collector_tools.local.poller import sqs_event  # noqa: E402
 
 PLATFORMS = 10_000
 USERS = 2_000

@@ -29,7 +29,6 @@ import io
 import json
 import pstats
 import random
-import socket
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -38,14 +37,13 @@ from decimal import Decimal
 from typing import TypeVar
 
 from _db import report, scratch_database
-from sqlalchemy import Engine, event, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.orm import DeclarativeBase, Session
 
-from charlee_collector.db import create_db_engine
-from charlee_collector.models import platforms, utcnow
-from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
-from charlee_collector.orm import FreelanceOpportunity
-from charlee_collector.storage import UpsertCounts, upsert_opportunities
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.opportunity import HASHED_FIELDS, Opportunity
+from charlee_collector.store.opportunities import UpsertCounts, upsert_opportunities
+from charlee_collector.store.tables import metadata, opportunities, platforms
 
 ITEMS = 20_000
 PER_ROW_SAMPLE = 2_000
@@ -63,6 +61,17 @@ WORDS = (
 )
 SKILLS = ("python", "django", "aws", "postgresql", "react", "typescript", "docker", "kubernetes")
 COUNTRIES = ("Germany", "United States", "Brazil", "India", "Portugal", "Canada", "Poland")
+
+
+class _Base(DeclarativeBase):
+    metadata = metadata
+
+
+class FreelanceOpportunity(_Base):
+    """An opportunity as an ORM object, the way the replaced Celery system wrote them (the per-row
+    baseline): mapped onto the package's table, its columns taken from it."""
+
+    __table__ = opportunities
 
 
 def make_items(count: int, *, prefix: str = "job", seed: int = 20_000) -> list[Opportunity]:
@@ -301,14 +310,10 @@ def _upsert_latency_ms(engine: Engine, name: str) -> float:
     return statistics.median(times)
 
 
-def _nagle_on(dbapi_connection: object, _record: object) -> None:
-    dbapi_connection._usock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)  # type: ignore[attr-defined]
-
-
 def latency(engine: Engine) -> None:
     """One collection-sized upsert as shipped (TCP_NODELAY on), and with Nagle on beside it."""
-    nagle = create_db_engine(engine.url, pool_size=1)
-    event.listen(nagle, "connect", _nagle_on)  # after db.py's own hook, so it wins
+    # pg8000 connecting as it does by itself (its own socket: Nagle on), through SQLAlchemy alone.
+    nagle = create_engine(engine.url, pool_size=1, connect_args={"ssl_context": False})
     try:
         report("upsert_25_items_latency_ms", _upsert_latency_ms(engine, "latency"), "ms")
         report("upsert_25_items_latency_ms_nagle_on", _upsert_latency_ms(nagle, "latency-nagle"), "ms")

@@ -43,9 +43,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 import boto3  # noqa: E402
 from sqlalchemy import URL, create_engine, make_url, select, text  # noqa: E402
 
-from charlee_collector.errors import InvalidMessage  # noqa: E402
-from charlee_collector.messages import parse_collect_message  # noqa: E402
-from charlee_collector.models import runs  # noqa: E402
+from charlee_collector.app.messages import parse_collect_message  # noqa: E402
+from charlee_collector.core.errors import InvalidMessage  # noqa: E402
+from charlee_collector.store.tables import runs  # noqa: E402
 from tests.support import cfn_yaml  # noqa: E402
 from tests.support.db import _answers, _free_port, _start_throwaway_server  # noqa: E402
 from tests.support.factories import add_platform  # noqa: E402

@@ -52,6 +52,12 @@ stage "database modes through both transforms: existing and create, proxy off an
 stage "sam build (no Docker; dependencies from PyPI, cached by source and requirements hash)"
 .sam-venv/bin/sam build --cached --parallel --template template.yaml
 
+stage "the layer ships the package alone: no operator tools (cli/, local/)"
+layer=.aws-sam/build/SharedLayer/python
+test -f "$layer/charlee_collector/handlers/collector.py" || { echo "the layer has no charlee_collector.handlers"; exit 1; }
+shipped_tools=$(find "$layer" -maxdepth 2 \( -name charlee_collector_tools -o -path "$layer/charlee_collector/cli" -o -path "$layer/charlee_collector/local" \))
+if [[ -n "$shipped_tools" ]]; then echo "the layer ships operator tools: $shipped_tools"; exit 1; fi
+
 stage "boto3 as the Lambda runtime provides it (.aws-sam/runtime-provided)"
 # sam build only rewrites .aws-sam/build, so this is installed once.
 if [[ ! -d .aws-sam/runtime-provided/boto3 ]]; then

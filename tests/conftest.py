@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from charlee_collector.observability import metrics
+from charlee_collector.observability.metrics import metrics
 
 # Tests collect one platform again and again against routes they change between collections; a
 # shared response would answer those from the cache. Sharing is on (the code's default) only

@@ -1,54 +1,5 @@
-"""Collector Lambda: an SQS batch of collect messages -> one collection each, partial failures reported."""
+"""The Collector Lambda's entry point (template.yaml: collector_handler.handler); the body is in the layer."""
 
-from __future__ import annotations
+from charlee_collector.handlers.collector import handler
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from charlee_collector.batch import ConcurrentSqsProcessor, DeadlineReached, record_deadline
-from charlee_collector.collect import collect_message
-from charlee_collector.errors import InvalidMessage, SourceError
-from charlee_collector.messages import check_sqs_batch, receive_count
-from charlee_collector.observability import Metric, logger, metrics, tracer
-from charlee_collector.runtime import get_runtime
-
-
-def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
-    """One record: started only while a whole collection fits in the time left, and bounded by
-    it; a raise reports it failed so SQS redelivers it."""
-    runtime = get_runtime()
-    logger.thread_safe_append_keys(message_id=record.message_id)
-    try:
-        with record_deadline(lambda_context.get_remaining_time_in_millis, runtime.settings):
-            attempt = receive_count(record.raw_event.get("attributes"))
-            return collect_message(
-                runtime, record.body, message_id=record.message_id, attempt=attempt
-            ).outcome
-    except (SourceError, InvalidMessage):
-        raise  # collect.py logged these, with the reason
-    except DeadlineReached as exc:
-        logger.warning("record not started; SQS will deliver it again", extra={"error": str(exc)})
-        raise
-    except Exception:
-        # The database or a bug: no run could be recorded, so without this line and this metric
-        # the record would fail silently until the queue's age or the DLQ told.
-        logger.exception("record failed; SQS will deliver it again")
-        metrics.add_metric(name=Metric.RECORDS_FAILED, unit="Count", value=1)
-        raise
-    finally:
-        logger.thread_safe_clear_keys()
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Returns {"batchItemFailures": [...]}; an event without Records is an error, not a success."""
-    check_sqs_batch(event)
-    processor = ConcurrentSqsProcessor(max_workers=get_runtime().settings.collector_concurrency)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+__all__ = ["handler"]

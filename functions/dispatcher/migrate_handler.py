@@ -1,34 +1,5 @@
-"""MigrateFunction: bring the schema to the newest Alembic revision.
+"""MigrateFunction's entry point (template.yaml: migrate_handler.handler); the body is in the layer."""
 
-CloudFormation invokes it on every deploy through the stack's schema custom resource (its event
-has a ResponseURL: ``schema_resource`` answers there); invoked by hand, it returns the revision.
-"""
+from charlee_collector.handlers.migrate import handler, migrate_schema
 
-from __future__ import annotations
-
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from charlee_collector import migrate, schema_resource
-from charlee_collector.observability import logger
-from charlee_collector.runtime import get_runtime
-
-
-def migrate_schema(statement_timeout_ms: int | None = None) -> str | None:
-    """Upgrade the database the environment names; returns its revision afterwards."""
-    engine = get_runtime().engine
-    migrate.upgrade(engine, statement_timeout_ms=statement_timeout_ms)
-    revision = migrate.current_revision(engine)
-    logger.info("database migrated", extra={"revision": revision})
-    return revision
-
-
-@logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str | None]:
-    """Returns {"revision": the revision the database is at afterwards}; for CloudFormation, its answer."""
-    if schema_resource.is_request(event):
-        schema_code = get_runtime().settings.schema_code
-        answer = schema_resource.handle(event, context, migrate_schema, schema_code=schema_code)
-        return {"status": answer.status, "revision": answer.revision}
-    return {"revision": migrate_schema()}
+__all__ = ["handler", "migrate_schema"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from charlee_collector.cli import main
+from charlee_collector_tools.cli import main
 
 if __name__ == "__main__":
     main()

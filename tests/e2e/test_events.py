@@ -13,9 +13,9 @@ import migrate_handler
 import pytest
 from sqlalchemy import Engine, func, select
 
-from charlee_collector.cli.common import head_revision
-from charlee_collector.local.handlers import LocalLambdaContext
-from charlee_collector.models import opportunities, runs
+from charlee_collector.store.tables import opportunities, runs
+from charlee_collector_tools.cli.common import head_revision
+from charlee_collector_tools.local.handlers import LocalLambdaContext
 from tests.e2e.test_pipeline import FIXTURES
 from tests.support.aws import Queues
 from tests.support.factories import add_platform

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from charlee_collector.models import event_outbox
+from charlee_collector.store.tables import event_outbox
 from tests.support.cli import FEED_ITEMS, Cli, local_cli, rss
 from tests.support.factories import add_platform
 

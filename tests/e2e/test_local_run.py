@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from charlee_collector.local import embedded_server
-from charlee_collector.local.defaults import DEFAULT_PLATFORMS
-from charlee_collector.models import opportunities, platforms, runs
+from charlee_collector.store.tables import opportunities, platforms, runs
+from charlee_collector_tools.local import embedded_server
+from charlee_collector_tools.local.defaults import DEFAULT_PLATFORMS
 from tests.support.cli import FEED_ITEMS, Cli, local_cli, rss
 from tests.support.factories import add_platform, add_platforms
 
@@ -167,22 +167,29 @@ def test_default_platforms_are_valid_configs() -> None:
     assert len({p["source"] for p in DEFAULT_PLATFORMS}) == len(DEFAULT_PLATFORMS)
 
 
-def test_without_a_functions_folder_the_runner_calls_the_package_functions(
+def test_the_runner_calls_the_very_handlers_the_lambdas_run(
     http_server, local_db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What an installed wheel does (no functions/ folder): same events, same answers, in-process."""
-    from charlee_collector.db import dispose_engines
-    from charlee_collector.local.handlers import load_handlers
-    from charlee_collector.local.runner import LocalRunner, local_environment
-    from charlee_collector.local.sqs import local_sqs
+    """One handler path: the functions the Lambda entry points import, in-process, with the same
+    events and the same answers (an installed wheel has no functions/ folder and needs none)."""
+    import collector_handler
+    import dispatcher_handler
+
+    from charlee_collector.store.engine import dispose_engines
+    from charlee_collector_tools.local.handlers import load_handlers
+    from charlee_collector_tools.local.runner import LocalRunner, local_environment
+    from charlee_collector_tools.local.sqs import local_sqs
 
     monkeypatch.setenv("COLLECTOR_ALLOW_PRIVATE_NETWORKS", "true")
     http_server.route("/feed.xml", body=rss())
     with local_db.begin() as conn:
         feed = add_platform(conn, name="Feed", config={"url": http_server.url("/feed.xml")})
         down = add_platform(conn, name="Down", config={"url": "http://127.0.0.1:9/feed.xml"})
-    handlers = load_handlers(tmp_path / "no-functions-here")
-    assert not handlers.from_functions
+    handlers = load_handlers()
+    assert (handlers.collector, handlers.dispatcher) == (
+        collector_handler.handler,
+        dispatcher_handler.handler,
+    )
 
     try:
         with local_environment({"DATABASE_URL": str(local_db.url)}), local_sqs() as sqs:

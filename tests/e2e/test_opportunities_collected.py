@@ -11,9 +11,9 @@ import dispatcher_handler
 import pytest
 from sqlalchemy import Engine, select
 
-from charlee_collector import runtime
-from charlee_collector.local.handlers import LocalLambdaContext
-from charlee_collector.models import event_outbox, opportunities
+from charlee_collector.app import runtime
+from charlee_collector.store.tables import event_outbox, opportunities
+from charlee_collector_tools.local.handlers import LocalLambdaContext
 from tests.integration.test_observability import jobs_payload, json_api
 from tests.support.aws import Bus
 from tests.support.factories import add_platform

@@ -12,9 +12,9 @@ import dispatcher_handler
 import pytest
 from sqlalchemy import Engine, func, select
 
-from charlee_collector.local.handlers import LocalLambdaContext
-from charlee_collector.local.poller import Poller
-from charlee_collector.models import opportunities, platforms, runs
+from charlee_collector.store.tables import opportunities, platforms, runs
+from charlee_collector_tools.local.handlers import LocalLambdaContext
+from charlee_collector_tools.local.poller import Poller
 from tests.support.aws import MAX_RECEIVE_COUNT, Queues
 from tests.support.factories import add_platform
 
@@ -144,7 +144,7 @@ def test_dispatch_for_a_user_and_for_ids(pipeline_env: None, queues: Queues, see
 
 
 def test_an_event_without_records_is_an_error(pipeline_env: None) -> None:
-    from charlee_collector.errors import InvalidMessage
+    from charlee_collector.core.errors import InvalidMessage
 
     for event in ({}, {"Records": []}):
         with pytest.raises(InvalidMessage, match="no Records"):
@@ -163,7 +163,7 @@ def test_an_event_that_is_not_an_sqs_batch_says_what_is_missing(
     pipeline_env: None, event: dict[str, object], says: str
 ) -> None:
     """A hand-made event (``sam local invoke``, a console test): one clear error, not a KeyError."""
-    from charlee_collector.errors import InvalidMessage
+    from charlee_collector.core.errors import InvalidMessage
 
     with pytest.raises(InvalidMessage, match=says):
         collector_handler.handler(event, LocalLambdaContext("CollectorFunction"))
@@ -178,7 +178,7 @@ def test_a_record_whose_body_is_not_text_fails_alone(pipeline_env: None, seeded:
 
 
 def test_a_malformed_dispatcher_event_is_a_clear_error(pipeline_env: None) -> None:
-    from charlee_collector.errors import InvalidMessage
+    from charlee_collector.core.errors import InvalidMessage
 
     with pytest.raises(InvalidMessage, match="user_id"):
         dispatch({"user": 1})

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import URL, Engine, create_engine, text
 
-from charlee_collector import runtime
+from charlee_collector.app import runtime
 from tests.support.aws import Queues
 from tests.support.db import wait_for
 

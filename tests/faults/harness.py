@@ -16,10 +16,10 @@ import collector_handler
 import dispatcher_handler
 from sqlalchemy import Engine, func, select
 
-from charlee_collector.local.handlers import LocalLambdaContext, scheduled_event
-from charlee_collector.local.poller import Poller, sqs_event
-from charlee_collector.local.sqs import queue_arn
-from charlee_collector.models import opportunities, platforms, runs
+from charlee_collector.store.tables import opportunities, platforms, runs
+from charlee_collector_tools.local.handlers import LocalLambdaContext, scheduled_event
+from charlee_collector_tools.local.poller import Poller, sqs_event
+from charlee_collector_tools.local.sqs import queue_arn
 from tests.support.aws import Queues
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:collect"

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import URL, Connection, Engine, select, text
 
-from charlee_collector.db import create_db_engine
-from charlee_collector.models import platforms
-from charlee_collector.storage import load_platform
+from charlee_collector.store.engine import create_db_engine
+from charlee_collector.store.platforms import load_platform
+from charlee_collector.store.tables import platforms
 from tests.faults.conftest import DatabaseSwitch, ResettingProxy
 from tests.support.factories import add_platform
 

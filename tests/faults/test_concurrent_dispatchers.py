@@ -22,10 +22,11 @@ from typing import Any
 
 from sqlalchemy import URL, Engine, func, select
 
-from charlee_collector.db import create_db_engine
-from charlee_collector.dispatch import DispatchSummary, dispatch
-from charlee_collector.messages import CollectMessage, DispatchRequest, parse_collect_message
-from charlee_collector.models import platforms, utcnow
+from charlee_collector.app.dispatch import DispatchSummary, dispatch
+from charlee_collector.app.messages import CollectMessage, DispatchRequest, parse_collect_message
+from charlee_collector.core.clock import utcnow
+from charlee_collector.store.engine import create_db_engine
+from charlee_collector.store.tables import platforms
 from tests.support.factories import add_platforms
 from tests.support.moto_server import MotoQueues
 

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from charlee_collector.cpu_turns import TURNS
-from charlee_collector.models import opportunities, runs
+from charlee_collector.app.cpu_turns import TURNS
+from charlee_collector.store.tables import opportunities, runs
 from tests.faults.conftest import DatabaseSwitch, FaultEnv
 from tests.faults.harness import (
     body,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from charlee_collector.local.handlers import LocalLambdaContext
+from charlee_collector_tools.local.handlers import LocalLambdaContext
 from tests.faults.conftest import FaultEnv
 from tests.faults.harness import (
     body,

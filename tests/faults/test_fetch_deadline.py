@@ -26,13 +26,13 @@ from typing import Any, TypeVar
 import collector_handler
 import pytest
 
-from charlee_collector import fetch
-from charlee_collector.errors import TransientSourceError
-from charlee_collector.fetch import build_client, collection_deadline, get
-from charlee_collector.local.handlers import LocalLambdaContext
-from charlee_collector.local.poller import sqs_event
-from charlee_collector.settings import Settings
+from charlee_collector.core.errors import TransientSourceError
+from charlee_collector.core.settings import Settings
+from charlee_collector.fetching import client as fetch
+from charlee_collector.fetching.client import Deadline, Fetcher, build_client, get
 from charlee_collector.sources import fetch_platform
+from charlee_collector_tools.local.handlers import LocalLambdaContext
+from charlee_collector_tools.local.poller import sqs_event
 from tests.faults.conftest import FaultEnv
 from tests.faults.harness import ARN, body, jobs_payload, json_api_config, message, platform_row, runs_of
 from tests.support.drip_server import (
@@ -211,7 +211,7 @@ def test_pages_of_one_collection_share_one_deadline(dripping: DripServer, quick:
         dripping.route(f"/page/{number}", in_pieces(answer, len(answer) // 6 + 1), interval=0.1)
     config = {"url": dripping.url("/page/1"), "max_pages": 5}
     with build_client(quick) as client:
-        error = deadline_error(lambda: fetch_platform("arbeitnow", config, client, quick))
+        error = deadline_error(lambda: fetch_platform("arbeitnow", config, Fetcher(client, quick)))
     assert re.search(DEADLINE_ERROR, str(error)), error
     # Several pages were asked for, each under its own read timeout; the deadline ended the rest.
     assert dripping.requests[:2] == ["/page/1", "/page/2"] and len(dripping.requests) < 5
@@ -284,12 +284,19 @@ def test_the_retry_pause_after_a_connect_error_never_passes_the_deadline(
     assert len(connects.addresses) == 2
 
 
-def test_a_nested_deadline_never_extends_the_outer_one() -> None:
-    with collection_deadline(1.0) as outer:
-        with collection_deadline(100.0) as inner:
-            assert inner is outer
-        with collection_deadline(0.5) as tighter:
-            assert tighter is not outer and tighter.at < outer.at
+def test_the_fetchers_deadline_bounds_every_request_whatever_the_settings_allow(
+    http_server: LocalHTTPServer, quick: Settings
+) -> None:
+    """A record's deadline, handed to its fetcher, is the one every request of the collection
+    keeps to: a later request gets what is left of it, never a new COLLECTION_DEADLINE_SECONDS."""
+    roomy = replace(quick, collection_deadline_seconds=CEILING)
+    http_server.route("/fast", body=b"{}")
+    http_server.route("/slow", body=b"{}", delay=1.0)
+    with build_client(roomy) as client:
+        fetcher = Fetcher(client, roomy, deadline=Deadline(0.5))
+        assert fetcher.get(http_server.url("/fast")).body == b"{}"
+        error = deadline_error(lambda: fetcher.get(http_server.url("/slow")))
+    assert re.search(DEADLINE_ERROR.replace("2", r"0\.5"), str(error)) or "0.5 s" in str(error), error
 
 
 def test_a_pooled_connection_keeps_to_the_deadline_of_whoever_uses_it(
@@ -302,15 +309,14 @@ def test_a_pooled_connection_keeps_to_the_deadline_of_whoever_uses_it(
     http_server.route("/fast", body=b"{}")
     http_server.route("/slow", body=b"{}", delay=1.0)
     with build_client(roomy) as client, ConnectRecorder().recording() as connects:
-        with collection_deadline(0.5):
-            assert get(client, http_server.url("/fast"), settings=roomy).body == b"{}"
+        assert Fetcher(client, roomy, deadline=Deadline(0.5)).get(http_server.url("/fast")).body == b"{}"
         result, _elapsed = bounded(lambda: get(client, http_server.url("/slow"), settings=roomy))
     assert isinstance(result, fetch.HttpResponse), result
     assert len(connects.addresses) == 1  # the second request really used the pooled connection
 
 
 def test_a_deadline_setting_must_be_positive() -> None:
-    from charlee_collector.errors import ConfigurationError
+    from charlee_collector.core.errors import ConfigurationError
 
     assert Settings.from_env({"COLLECTION_DEADLINE_SECONDS": "12.5"}).collection_deadline_seconds == 12.5
     assert Settings.from_env({}).collection_deadline_seconds == 40.0

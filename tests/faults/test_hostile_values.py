@@ -16,7 +16,8 @@ from urllib.parse import parse_qs
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from charlee_collector.models import LIMITS, opportunities, platforms
+from charlee_collector.core.limits import LIMITS
+from charlee_collector.store.tables import opportunities, platforms
 from tests.faults.conftest import FaultEnv
 from tests.faults.harness import (
     body,

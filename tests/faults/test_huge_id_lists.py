@@ -12,11 +12,11 @@ import dispatcher_handler
 import pytest
 from sqlalchemy import Engine
 
-from charlee_collector.errors import InvalidMessage
-from charlee_collector.local.handlers import LocalLambdaContext
-from charlee_collector.messages import MAX_PLATFORM_IDS
-from charlee_collector.models import utcnow
-from charlee_collector.storage import claim_platforms
+from charlee_collector.app.messages import MAX_PLATFORM_IDS
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.errors import InvalidMessage
+from charlee_collector.store.platforms import claim_platforms
+from charlee_collector_tools.local.handlers import LocalLambdaContext
 from tests.faults.conftest import DatabaseSwitch, FaultEnv
 from tests.faults.harness import (
     body,

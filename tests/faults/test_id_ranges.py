@@ -17,9 +17,9 @@ from typing import Any
 import dispatcher_handler
 import pytest
 
-from charlee_collector.errors import InvalidMessage
-from charlee_collector.local.handlers import LocalLambdaContext
-from charlee_collector.observability import logger
+from charlee_collector.core.errors import InvalidMessage
+from charlee_collector.observability.logger import logger
+from charlee_collector_tools.local.handlers import LocalLambdaContext
 from tests.faults.conftest import DatabaseSwitch, FaultEnv
 from tests.faults.harness import body, collect, drain, message, runs_of, send
 from tests.support.factories import add_platform

@@ -18,8 +18,10 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from charlee_collector.cli import main
-from charlee_collector.models import MAX_INTERVAL_MINUTES, platforms, runs, utcnow
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.limits import MAX_INTERVAL_MINUTES
+from charlee_collector.store.tables import platforms, runs
+from charlee_collector_tools.cli import main
 from tests.support.cli import Cli, rss
 from tests.support.factories import add_platform
 from tests.support.http_server import LocalHTTPServer

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from charlee_collector.models import platforms, utcnow
+from charlee_collector.core.clock import utcnow
+from charlee_collector.store.tables import platforms
 from tests.faults.conftest import FaultEnv
 from tests.faults.harness import (
     body,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from charlee_collector.models import utcnow
+from charlee_collector.core.clock import utcnow
 from tests.faults.conftest import FaultEnv
 from tests.faults.harness import body, jobs_payload, json_api_config, platform_row, poller, runs_of, send
 from tests.support.factories import add_platform

@@ -7,7 +7,7 @@ import hashlib
 import io
 import json
 
-from charlee_collector.observability import logger
+from charlee_collector.observability.logger import logger
 from tests.faults.conftest import FaultEnv
 from tests.faults.harness import body, jobs_payload, json_api_config, poller, runs_of, send
 from tests.support.aws import MAX_RECEIVE_COUNT

@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from charlee_collector.errors import PermanentSourceError, TransientSourceError
-from charlee_collector.fetch import get
-from charlee_collector.settings import Settings
+from charlee_collector.core.errors import PermanentSourceError, TransientSourceError
+from charlee_collector.core.settings import Settings
+from charlee_collector.fetching.client import get
 from tests.support.http_server import LocalHTTPServer
 
 FEED = (

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from charlee_collector.fetching.client import Fetcher
 from charlee_collector.sources import fetch_platform
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sources"
@@ -26,7 +27,7 @@ def _budgets(
     """external_id -> (budget, currency, period, contract type) of every item the source keeps."""
     http_server.route_file("/body", path)
     result = fetch_platform(
-        source, {"url": http_server.url("/body"), **(config or {})}, http_client, settings
+        source, {"url": http_server.url("/body"), **(config or {})}, Fetcher(http_client, settings)
     )
     assert result.outcome == "ok"
     return {
@@ -126,7 +127,9 @@ def test_hn_first_line_states_the_period(http_server, http_client, allow_private
     http_server.route_file("/api/v1/search_by_date", FIXTURES / "hn_stories.json")
     http_server.route_file("/api/v1/search", FIXTURES / "hn_comments_periods.json")
     result = fetch_platform(
-        "hn_freelancer", {"base_url": http_server.url("/api/v1")}, http_client, allow_private_networks
+        "hn_freelancer",
+        {"base_url": http_server.url("/api/v1")},
+        Fetcher(http_client, allow_private_networks),
     )
     assert [(i.client_budget, i.client_currency, i.budget_period) for i in result.items] == [
         (_d("180000.00"), "USD", "year"),

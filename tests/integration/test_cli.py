@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL, Engine, create_engine, text
 
-from charlee_collector.cli import main
+from charlee_collector_tools.cli import main
 from tests.support.cli import FEED_ITEMS, Cli, local_cli, postgres_cli, rss
 
 CLOSED = "http://127.0.0.1:9/feed.xml"  # nothing listens on the discard port: connection refused

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, update
 
-from charlee_collector.models import opportunities, platforms, runs
+from charlee_collector.store.tables import opportunities, platforms, runs
 from tests.support.cli import FEED_ITEMS, Cli, rss
 from tests.support.factories import add_platform
 from tests.support.moto_server import DUMMY_AWS, FaultProxy, MotoQueues

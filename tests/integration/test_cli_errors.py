@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL, Engine, func, select
 
-from charlee_collector.cli import app, main
-from charlee_collector.messages import PLATFORM_IDS, USER_IDS
-from charlee_collector.models import platforms
+from charlee_collector.app.messages import PLATFORM_IDS, USER_IDS
+from charlee_collector.store.tables import platforms
+from charlee_collector_tools.cli import app, main
 from tests.support.cli import Cli, Result
 from tests.support.factories import add_platform
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL, Engine, select, update
 
-from charlee_collector.filters import BaseSourceConfig
-from charlee_collector.models import platforms, utcnow
+from charlee_collector.core.clock import utcnow
+from charlee_collector.normalize.filters import BaseSourceConfig
 from charlee_collector.sources import REGISTRY, validate_config
+from charlee_collector.store.tables import platforms
 from tests.support.cli import Cli
 from tests.support.factories import add_platform
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select
 
-from charlee_collector.collect import collect_platform
-from charlee_collector.fetch import build_client
-from charlee_collector.messages import CollectMessage
-from charlee_collector.models import opportunities, runs
-from charlee_collector.settings import Settings
+from charlee_collector.app.collect import collect_platform
+from charlee_collector.app.messages import CollectMessage
+from charlee_collector.core.settings import Settings
+from charlee_collector.fetching.client import build_client
+from charlee_collector.store.tables import opportunities, runs
 from tests.support.factories import add_platform
 from tests.support.http_server import LocalHTTPServer
 

@@ -14,9 +14,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from charlee_collector.db import resolve_url
-from charlee_collector.errors import ConfigurationError
-from charlee_collector.settings import Settings
+from charlee_collector.core.errors import ConfigurationError
+from charlee_collector.core.settings import Settings
+from charlee_collector.store.engine import resolve_url
 
 
 @pytest.fixture

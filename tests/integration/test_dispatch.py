@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from charlee_collector.db import create_db_engine
-from charlee_collector.dispatch import SEND_THREADS, dispatch
-from charlee_collector.messages import DispatchRequest, parse_collect_message
-from charlee_collector.models import platforms, utcnow
-from charlee_collector.runtime import Runtime
-from charlee_collector.settings import Settings
+from charlee_collector.app.dispatch import SEND_THREADS, dispatch
+from charlee_collector.app.messages import DispatchRequest, parse_collect_message
+from charlee_collector.app.runtime import Runtime
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.settings import Settings
+from charlee_collector.store.engine import create_db_engine
+from charlee_collector.store.tables import platforms
 from tests.support.aws import Queues
 from tests.support.factories import add_platform, add_platforms
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from charlee_collector.cli import main
-from charlee_collector.local import embedded_server
+from charlee_collector_tools.cli import main
+from charlee_collector_tools.local import embedded_server
 from tests.support.cli import FEED_ITEMS, Cli, rss
 from tests.support.db import wait_for
 

@@ -12,14 +12,20 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from charlee_collector import outbox
-from charlee_collector.collect import collect_platform
-from charlee_collector.events import DETAIL_LIMIT_BYTES, RunFacts, build_event, compose_summary, event_id_for
-from charlee_collector.messages import CollectMessage
-from charlee_collector.models import event_outbox, opportunities
-from charlee_collector.opportunity import Opportunity
-from charlee_collector.settings import Settings
-from charlee_collector.storage import UpsertCounts, upsert_opportunities
+from charlee_collector.app import publishing as outbox
+from charlee_collector.app.collect import collect_platform
+from charlee_collector.app.collected_event import (
+    DETAIL_LIMIT_BYTES,
+    RunFacts,
+    build_event,
+    compose_summary,
+    event_id_for,
+)
+from charlee_collector.app.messages import CollectMessage
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.core.settings import Settings
+from charlee_collector.store.opportunities import UpsertCounts, upsert_opportunities
+from charlee_collector.store.tables import event_outbox, opportunities
 from tests.integration.test_observability import json_api
 from tests.support.aws import Bus
 from tests.support.factories import add_platform

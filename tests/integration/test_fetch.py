@@ -17,17 +17,17 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from charlee_collector import fetch
-from charlee_collector.addresses import is_forbidden_address
-from charlee_collector.errors import (
+from charlee_collector.core.errors import (
     InvalidPlatformConfig,
     PermanentSourceError,
     RateLimited,
     SourceError,
     TransientSourceError,
 )
-from charlee_collector.fetch import USER_AGENT, build_client, get
-from charlee_collector.settings import Settings
+from charlee_collector.core.settings import Settings
+from charlee_collector.fetching import client as fetch
+from charlee_collector.fetching.addresses import is_forbidden_address
+from charlee_collector.fetching.client import USER_AGENT, Fetcher, build_client, get
 from charlee_collector.sources import fetch_platform
 
 JOBS = b'{"jobs": [{"id": 1, "title": "Django gig", "url": "https://remotive.com/remote-jobs/1"}]}'
@@ -77,9 +77,9 @@ def test_conditional_get_returns_not_modified_with_stored_validators(
 def test_fetch_platform_reports_not_modified(http_server, http_client, allow_private_networks):
     http_server.route("/remotive", body=JOBS, etag='"abc"')
     config = {"url": http_server.url("/remotive")}
-    first = fetch_platform("remotive", config, http_client, allow_private_networks)
+    first = fetch_platform("remotive", config, Fetcher(http_client, allow_private_networks))
     assert first.outcome == "ok" and len(first.items) == 1 and first.etag == '"abc"'
-    again = fetch_platform("remotive", config, http_client, allow_private_networks, etag=first.etag)
+    again = fetch_platform("remotive", config, Fetcher(http_client, allow_private_networks), etag=first.etag)
     assert again.outcome == "not_modified" and again.items == [] and again.http_status == 304
 
 
@@ -247,7 +247,9 @@ def test_503_with_retry_after_is_rate_limited_and_429_without_gets_a_default(
 def test_rate_limited_is_raised_by_fetch_platform(http_server, http_client, allow_private_networks):
     http_server.route("/remotive", status=429, headers={"Retry-After": "30"})
     with pytest.raises(RateLimited):
-        fetch_platform("remotive", {"url": http_server.url("/remotive")}, http_client, allow_private_networks)
+        fetch_platform(
+            "remotive", {"url": http_server.url("/remotive")}, Fetcher(http_client, allow_private_networks)
+        )
 
 
 def test_read_timeout_is_transient(http_server, allow_private_networks):
@@ -342,17 +344,19 @@ def test_bad_payloads_are_permanent_with_a_reason(
         else {"url": http_server.url("/payload")}
     )
     with pytest.raises(PermanentSourceError) as caught:
-        fetch_platform(source, config, http_client, allow_private_networks)
+        fetch_platform(source, config, Fetcher(http_client, allow_private_networks))
     assert "could not be parsed" in str(caught.value) and expected in str(caught.value)
 
 
 def test_invalid_config_is_refused_before_any_request(http_server, http_client, allow_private_networks):
     with pytest.raises(InvalidPlatformConfig, match="min_budget"):
         fetch_platform(
-            "remotive", {"url": http_server.url("/x"), "min_budget": -5}, http_client, allow_private_networks
+            "remotive",
+            {"url": http_server.url("/x"), "min_budget": -5},
+            Fetcher(http_client, allow_private_networks),
         )
     with pytest.raises(InvalidPlatformConfig, match="unknown source 'nope'"):
-        fetch_platform("nope", {}, http_client, allow_private_networks)
+        fetch_platform("nope", {}, Fetcher(http_client, allow_private_networks))
     assert http_server.requests == []
 
 
@@ -361,13 +365,13 @@ def test_secret_values_never_reach_messages(http_server, http_client, allow_priv
     config = {"url": http_server.url("/api"), "items": "jobs", "headers": {"X-Api-Key": "{api_key}"}}
     with pytest.raises(SourceError) as caught:
         fetch_platform(
-            "json_api", config, http_client, allow_private_networks, secrets={"api_key": "k-123456"}
+            "json_api", config, Fetcher(http_client, allow_private_networks), secrets={"api_key": "k-123456"}
         )
     assert http_server.requests_to("/api")[0].headers["X-Api-Key"] == "k-123456"
     assert "k-123456" not in str(caught.value)
 
     with pytest.raises(PermanentSourceError, match="'api_key'"):
-        fetch_platform("json_api", config, http_client, allow_private_networks, secrets={})
+        fetch_platform("json_api", config, Fetcher(http_client, allow_private_networks), secrets={})
 
 
 def test_entity_text_inside_cdata_does_not_refuse_a_feed(http_server, http_client, allow_private_networks):
@@ -378,7 +382,9 @@ def test_entity_text_inside_cdata_does_not_refuse_a_feed(http_server, http_clien
         b"</item></channel></rss>"
     )
     http_server.route("/feed", body=feed)
-    result = fetch_platform("rss", {"url": http_server.url("/feed")}, http_client, allow_private_networks)
+    result = fetch_platform(
+        "rss", {"url": http_server.url("/feed")}, Fetcher(http_client, allow_private_networks)
+    )
     assert [item.title for item in result.items] == ["Fix our DTD"]
 
 

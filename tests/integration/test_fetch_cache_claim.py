@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, event, select, text
 
-from charlee_collector import fetch_cache
-from charlee_collector.models import fetch_cache as fetch_cache_table
-from charlee_collector.models import utcnow
+from charlee_collector.core.clock import utcnow
+from charlee_collector.politeness import shared_fetches as fetch_cache
+from charlee_collector.store.tables import fetch_cache as fetch_cache_table
 from tests.support.db import wait_for
 
 URL = httpx.URL("https://jobs.example/feed?page=1")

@@ -29,9 +29,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from charlee_collector.models import BUDGET_PERIODS
-from charlee_collector.normalize import clean_text, html_texts, html_to_text, json_safe
-from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
+from charlee_collector.core.limits import BUDGET_PERIODS
+from charlee_collector.core.opportunity import HASHED_FIELDS, Opportunity
+from charlee_collector.core.text import clean_text
+from charlee_collector.normalize.html import html_texts, html_to_text
+from charlee_collector.normalize.json_values import json_safe
 from charlee_collector.sources import parse_items
 
 REAL = Path(__file__).parents[2].parent / "shared" / "fixtures" / "real"

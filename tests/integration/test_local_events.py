@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from charlee_collector.local.events import ENTRY_LIMIT_BYTES, LocalEventBus, webhook_body
-from charlee_collector.settings import Settings
+from charlee_collector.core.settings import Settings
+from charlee_collector_tools.local.event_bus import ENTRY_LIMIT_BYTES, LocalEventBus, webhook_body
 
 
 def entry(summary: str = "2 new on Feed: A https://a, B https://b", **detail: Any) -> dict[str, Any]:

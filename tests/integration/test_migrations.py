@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import URL, Engine, create_engine, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-from charlee_collector import migrate
-from charlee_collector.cli.common import head_revision
-from charlee_collector.db import create_db_engine
-from charlee_collector.models import (
-    MAX_INTERVAL_MINUTES,
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.limits import MAX_INTERVAL_MINUTES
+from charlee_collector.store import migrate
+from charlee_collector.store.engine import create_db_engine
+from charlee_collector.store.tables import (
     event_outbox,
     fetch_cache,
     fetch_host_leases,
@@ -24,8 +24,8 @@ from charlee_collector.models import (
     opportunities,
     platforms,
     runs,
-    utcnow,
 )
+from charlee_collector_tools.cli.common import head_revision
 
 TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs", "event_outbox"}
 HEAD = "0005"
@@ -63,7 +63,7 @@ def test_postgres_upgrade_downgrade_upgrade(postgres_server_url: object) -> None
 
 def test_models_match_migrations(pg_engine: Engine) -> None:
     """The typed models and the migration describe the same columns."""
-    from charlee_collector.models import metadata
+    from charlee_collector.store.tables import metadata
 
     inspector = inspect(pg_engine)
     for table in metadata.sorted_tables:

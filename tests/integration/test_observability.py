@@ -33,12 +33,16 @@ from aws_lambda_powertools.metrics.provider import cold_start
 from aws_lambda_powertools.utilities import parameters
 from sqlalchemy import URL, Engine, select, update
 
-from charlee_collector import host_limits, runtime
-from charlee_collector.batch import ConcurrentSqsProcessor
-from charlee_collector.local.handlers import LocalLambdaContext, scheduled_event
-from charlee_collector.local.poller import sqs_event
-from charlee_collector.models import platforms, runs, utcnow
-from charlee_collector.observability import METRIC_NAMES, POWERTOOLS_METRICS, Metric, logger
+from charlee_collector.app import runtime
+from charlee_collector.app.sqs_batch import ConcurrentSqsProcessor
+from charlee_collector.core.clock import utcnow
+from charlee_collector.handlers import collector as collector_body
+from charlee_collector.observability.logger import logger
+from charlee_collector.observability.metrics import METRIC_NAMES, POWERTOOLS_METRICS, Metric
+from charlee_collector.store import host_slots as host_limits
+from charlee_collector.store.tables import platforms, runs
+from charlee_collector_tools.local.handlers import LocalLambdaContext, scheduled_event
+from charlee_collector_tools.local.poller import sqs_event
 from tests.support.aws import Queues
 from tests.support.factories import add_platform
 
@@ -438,7 +442,7 @@ def secret_platform(env: Queues, pg_engine: Engine, http_server: Any) -> int:
 def logging_processor(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let Powertools' batch processor log each failed record's exception with its traceback."""
     monkeypatch.setattr(
-        collector_handler, "ConcurrentSqsProcessor", functools.partial(ConcurrentSqsProcessor, logger=logger)
+        collector_body, "ConcurrentSqsProcessor", functools.partial(ConcurrentSqsProcessor, logger=logger)
     )
 
 
@@ -575,9 +579,9 @@ TRACED_RUN = textwrap.dedent(
         sqs = boto3.client("sqs", region_name="us-east-1")
         os.environ["COLLECT_QUEUE_URL"] = sqs.create_queue(QueueName="collect")["QueueUrl"]
         import collector_handler, dispatcher_handler
-        from charlee_collector.local.handlers import LocalLambdaContext
-        from charlee_collector.local.poller import sqs_event
-        from charlee_collector.observability import tracer
+        from charlee_collector_tools.local.handlers import LocalLambdaContext
+        from charlee_collector_tools.local.poller import sqs_event
+        from charlee_collector.observability.tracer import tracer
 
         print("TRACER_DISABLED", tracer.disabled, file=sys.stderr)
         summary = dispatcher_handler.handler({"user_id": 1}, LocalLambdaContext("DispatcherFunction"))

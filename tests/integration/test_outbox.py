@@ -13,13 +13,14 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from charlee_collector import outbox
-from charlee_collector.collect import collect_platform
-from charlee_collector.events import CollectedEvent
-from charlee_collector.messages import CollectMessage
-from charlee_collector.models import event_outbox, utcnow
-from charlee_collector.observability import logger
-from charlee_collector.settings import Settings
+from charlee_collector.app import publishing as outbox
+from charlee_collector.app.collect import collect_platform
+from charlee_collector.app.collected_event import CollectedEvent
+from charlee_collector.app.messages import CollectMessage
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.settings import Settings
+from charlee_collector.observability.logger import logger
+from charlee_collector.store.tables import event_outbox
 from tests.integration.test_observability import jobs_payload, json_api
 from tests.support.aws import Bus
 from tests.support.factories import add_platform

@@ -8,9 +8,7 @@ and a migration blocked past the function's time all answer FAILED with the reas
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -19,10 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import URL, Engine, create_engine, inspect, text
 
-from charlee_collector import migrate, runtime, schema_resource
-from charlee_collector.cli.common import head_revision
-from charlee_collector.db import create_db_engine, dispose_engines
-from charlee_collector.local.handlers import FUNCTIONS, LocalLambdaContext
+from charlee_collector.app import runtime
+from charlee_collector.handlers import schema_resource
+from charlee_collector.store import migrate
+from charlee_collector.store.engine import create_db_engine, dispose_engines
+from charlee_collector_tools.cli.common import head_revision
+from charlee_collector_tools.local.handlers import LocalLambdaContext
 from tests.support.db import _free_port, wait_for
 from tests.support.http_server import LocalHTTPServer, RecordedRequest
 
@@ -31,10 +31,9 @@ STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/charlee-collecto
 
 
 def migrate_handler() -> Any:
-    folder = str(FUNCTIONS / "dispatcher")
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    return importlib.import_module("migrate_handler")
+    import migrate_handler  # functions/dispatcher, on the test path (pyproject)
+
+    return migrate_handler
 
 
 @pytest.fixture

@@ -19,16 +19,17 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from charlee_collector import host_limits
-from charlee_collector.collect import CollectResult, collect_platform
-from charlee_collector.db import create_db_engine
-from charlee_collector.errors import TransientSourceError
-from charlee_collector.fetch import HttpResponse, build_client
-from charlee_collector.messages import CollectMessage
-from charlee_collector.models import fetch_cache, opportunities, platforms, runs, utcnow
-from charlee_collector.observability import metrics
-from charlee_collector.politeness import PoliteFetches
-from charlee_collector.settings import Settings
+from charlee_collector.app.collect import CollectResult, collect_platform
+from charlee_collector.app.messages import CollectMessage
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.errors import TransientSourceError
+from charlee_collector.core.settings import Settings
+from charlee_collector.fetching.client import HttpResponse, Request, build_client
+from charlee_collector.observability.metrics import metrics
+from charlee_collector.politeness.gate import PoliteFetches
+from charlee_collector.store import host_slots as host_limits
+from charlee_collector.store.engine import create_db_engine
+from charlee_collector.store.tables import fetch_cache, opportunities, platforms, runs
 from tests.faults.harness import jobs_payload
 from tests.support.factories import add_platform
 from tests.support.http_server import LocalHTTPServer
@@ -170,7 +171,7 @@ def test_collections_that_waited_share_the_failure_of_the_fetch(pg_engine: Engin
     waiting = [threading.Event(), threading.Event()]
     calls: list[str] = []
 
-    def failing_upstream(etag: str | None, last_modified: str | None) -> HttpResponse:
+    def failing_upstream(request: Request) -> HttpResponse:
         calls.append("upstream")
         entered.set()
         assert fail_now.wait(30)
@@ -186,7 +187,7 @@ def test_collections_that_waited_share_the_failure_of_the_fetch(pg_engine: Engin
         return PoliteFetches(pg_engine, sharing, source="remotive", sleep=sleep, **options)
 
     def fetch(g: PoliteFetches) -> Any:
-        return g.get(url, {"Accept": "application/json"}, None, None, failing_upstream)
+        return g.get(Request(url, {"Accept": "application/json"}), failing_upstream)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         first = pool.submit(fetch, gate())
@@ -261,7 +262,7 @@ def test_no_slot_soon_records_a_deferred_run_due_when_the_slot_opens(
 def test_a_fetch_in_flight_that_does_not_finish_in_the_wait_defers(
     pg_engine: Engine, http_server: LocalHTTPServer, http_client: httpx.Client, sharing: Settings
 ) -> None:
-    from charlee_collector import fetch_cache
+    from charlee_collector.politeness import shared_fetches as fetch_cache
 
     http_server.route_file("/remote-jobs", REMOTIVE)
     url = http_server.url("/remote-jobs")
@@ -380,7 +381,7 @@ def test_a_request_the_host_never_answered_gives_its_spacing_back(pg_engine: Eng
 
 
 def test_the_window_is_bounded_by_the_smallest_interval_among_the_readers(pg_engine: Engine) -> None:
-    from charlee_collector import fetch_cache
+    from charlee_collector.politeness import shared_fetches as fetch_cache
 
     url = httpx.URL("https://remotive.com/api/remote-jobs")
     t = utcnow()

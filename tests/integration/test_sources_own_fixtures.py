@@ -9,7 +9,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from charlee_collector.errors import PermanentSourceError
+from charlee_collector.core.errors import PermanentSourceError
+from charlee_collector.fetching.client import Fetcher
 from charlee_collector.sources import SOURCE_KEYS, fetch_platform
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sources"
@@ -30,7 +31,7 @@ JSON_API_FIELDS = {
 
 
 def _collect(source, config, http_client, settings, **kwargs):
-    return fetch_platform(source, config, http_client, settings, **kwargs)
+    return fetch_platform(source, config, Fetcher(http_client, settings), **kwargs)
 
 
 def _by_id(result):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from charlee_collector.fetching.client import Fetcher
 from charlee_collector.sources import fetch_platform
 
 REAL = Path(__file__).parents[2].parent / "shared" / "fixtures" / "real"
@@ -26,7 +27,7 @@ pytestmark = [
 def _serve_and_collect(http_server, http_client, settings, source, capture, config=None):
     http_server.route_file("/capture", REAL / capture)
     config = {"url": http_server.url("/capture"), **(config or {})}
-    result = fetch_platform(source, config, http_client, settings)
+    result = fetch_platform(source, config, Fetcher(http_client, settings))
     assert result.outcome == "ok"
     return result, {item.external_id: item for item in result.items}
 
@@ -172,7 +173,7 @@ def test_hn_who_is_hiring(http_server, http_client, allow_private_networks):
     )
     http_server.route_file("/search", REAL / "hn_algolia/hn_algolia_search_comments_story_47975571.json")
     config = {"base_url": http_server.url("/"), "thread": "hiring"}
-    result = fetch_platform("hn_freelancer", config, http_client, allow_private_networks)
+    result = fetch_platform("hn_freelancer", config, Fetcher(http_client, allow_private_networks))
     # The newest "Who is hiring?" story in the capture is May 2026 (47975571).
     assert http_server.requests_to("/search")[0].query.startswith("tags=comment%2Cstory_47975571")
     # 30 hits, of which 8 are top-level posts (parent_id == story_id); the rest are replies.

@@ -11,16 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, event, select
 
-from charlee_collector.models import platforms, utcnow
-from charlee_collector.settings import SchedulingPolicy
-from charlee_collector.storage import (
-    Claim,
-    RunRecord,
-    claim_due_platforms,
-    claim_platforms,
-    finish_run,
-    release_claims,
-)
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.settings import SchedulingPolicy
+from charlee_collector.store.platforms import Claim, claim_due_platforms, claim_platforms, release_claims
+from charlee_collector.store.runs import RunRecord, finish_run
+from charlee_collector.store.tables import platforms
 from tests.support.factories import add_platform, add_platforms
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

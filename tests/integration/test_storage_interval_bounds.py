@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from charlee_collector.models import MAX_INTERVAL_MINUTES
-from charlee_collector.settings import SchedulingPolicy
-from charlee_collector.storage import RunRecord, claim_due_platforms, claim_platforms, finish_run
+from charlee_collector.core.limits import MAX_INTERVAL_MINUTES
+from charlee_collector.core.settings import SchedulingPolicy
+from charlee_collector.store.platforms import claim_due_platforms, claim_platforms
+from charlee_collector.store.runs import RunRecord, finish_run
 from tests.support.factories import add_platform
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

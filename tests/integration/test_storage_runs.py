@@ -8,15 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, func, select
 
-from charlee_collector.models import platforms, runs
-from charlee_collector.settings import SchedulingPolicy
-from charlee_collector.storage import (
-    STORED_ERROR_LIMIT,
-    PlatformAfterRun,
-    RunRecord,
-    finish_run,
-    load_platform,
-)
+from charlee_collector.core.settings import SchedulingPolicy
+from charlee_collector.store.platforms import load_platform
+from charlee_collector.store.runs import STORED_ERROR_LIMIT, PlatformAfterRun, RunRecord, finish_run
+from charlee_collector.store.tables import platforms, runs
 from tests.support.factories import add_platform
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, func, select, update
 
-from charlee_collector.models import LIMITS, opportunities
-from charlee_collector.opportunity import HASHED_FIELDS, Opportunity
-from charlee_collector.storage import UpsertCounts, upsert_opportunities
+from charlee_collector.core.limits import LIMITS
+from charlee_collector.core.opportunity import HASHED_FIELDS, Opportunity
+from charlee_collector.store.opportunities import UpsertCounts, upsert_opportunities
+from charlee_collector.store.tables import opportunities
 from tests.support.factories import add_platform, opportunity
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

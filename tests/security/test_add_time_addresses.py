@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from charlee_collector.addresses import is_forbidden_address, known_addresses
+from charlee_collector.fetching.addresses import is_forbidden_address, known_addresses
 
 LITERALS = [
     "169.254.169.254",

@@ -14,9 +14,9 @@ import feedparser
 import pytest
 from feedparser.encodings import convert_to_utf8
 
-from charlee_collector.errors import PermanentSourceError
+from charlee_collector.core.errors import PermanentSourceError
 from charlee_collector.sources import parse_items
-from charlee_collector.xml_safety import safe_feed_bytes
+from charlee_collector.sources.feeds.xml_safety import safe_feed_bytes
 
 CONFIG = {"url": "https://feeds.example/jobs.rss"}
 # 1,000 references to a 1,000-character entity: a million characters from a 10 KB feed.

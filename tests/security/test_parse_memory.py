@@ -22,7 +22,7 @@ CAP = 10 * 1024 * 1024  # MAX_RESPONSE_BYTES' default
 
 CHILD = r"""
 import json, resource, sys, time
-from charlee_collector.errors import PermanentSourceError
+from charlee_collector.core.errors import PermanentSourceError
 from charlee_collector.sources import parse_items
 
 CAP, BUDGET_MB, kind = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]

@@ -27,10 +27,10 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from sqlalchemy import Engine, select
 
-from charlee_collector.local.handlers import LocalLambdaContext
-from charlee_collector.local.poller import sqs_event
-from charlee_collector.models import platforms, runs
-from charlee_collector.observability import logger
+from charlee_collector.observability.logger import logger
+from charlee_collector.store.tables import platforms, runs
+from charlee_collector_tools.local.handlers import LocalLambdaContext
+from charlee_collector_tools.local.poller import sqs_event
 from tests.support.factories import add_platform
 from tests.support.http_server import LocalHTTPServer
 

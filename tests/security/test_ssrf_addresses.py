@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from charlee_collector.addresses import embedded_ipv4, is_forbidden_address
-from charlee_collector.errors import PermanentSourceError, SourceError
-from charlee_collector.fetch import build_client, get
-from charlee_collector.settings import Settings
+from charlee_collector.core.errors import PermanentSourceError, SourceError
+from charlee_collector.core.settings import Settings
+from charlee_collector.fetching.addresses import embedded_ipv4, is_forbidden_address
+from charlee_collector.fetching.client import build_client, get
 from tests.support.drip_server import ConnectRecorder
 
 

@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL, Engine, create_engine, make_url, text
 
-from charlee_collector import migrate
-from charlee_collector.db import create_db_engine
-from charlee_collector.local import embedded_server
+from charlee_collector.store import migrate
+from charlee_collector.store.engine import create_db_engine
+from charlee_collector_tools.local import embedded_server
 
 TABLES = (
     "collection_runs, event_outbox, freelance_opportunities, freelance_platforms, "

@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from charlee_collector.models import platforms, utcnow
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.store.tables import platforms
 
 
 def add_platform(conn: Connection, **overrides: Any) -> int:

@@ -44,8 +44,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from charlee_collector.fetch import build_client
-from charlee_collector.settings import Settings, get_settings
+from charlee_collector.core.settings import Settings, get_settings
+from charlee_collector.fetching.client import build_client
 
 
 @dataclass(frozen=True)

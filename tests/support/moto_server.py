@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from charlee_collector.local.sqs import CollectQueues, create_collect_queues
+from charlee_collector_tools.local.sqs import CollectQueues, create_collect_queues
 
 DUMMY_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import URL
 
-from charlee_collector import runtime
+from charlee_collector.app import runtime
 from tests.support.aws import Queues
 
 

@@ -11,9 +11,10 @@ from typing import get_args
 
 import pytest
 
-from charlee_collector.models import BUDGET_PERIODS
-from charlee_collector.normalize import budget_period, build_opportunity, parse_budget, stated_budget
-from charlee_collector.opportunity import HASHED_FIELDS, BudgetPeriod, Opportunity, format_budget
+from charlee_collector.core.limits import BUDGET_PERIODS
+from charlee_collector.core.opportunity import HASHED_FIELDS, BudgetPeriod, Opportunity, format_budget
+from charlee_collector.normalize.budgets import budget_period, parse_budget, stated_budget
+from charlee_collector.normalize.opportunities import build_opportunity
 
 
 def test_the_periods_are_the_columns_allowed_values():

@@ -6,9 +6,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from charlee_collector import cpu_turns
-from charlee_collector.cpu_turns import TURNS, cpu_turn
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.app import cpu_turns
+from charlee_collector.app.cpu_turns import TURNS, cpu_turn
+from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.sources.base import BaseSourceConfig, Source
 
 
@@ -53,9 +53,9 @@ class _Probe(Source):
         return [Opportunity(external_id="1", title="t")]
 
 
-def test_a_source_parses_in_a_turn_and_gives_it_back() -> None:
+def test_a_source_parses_in_the_turn_its_collection_hands_it_and_gives_it_back() -> None:
     seen: list[int] = []
-    items = _Probe(seen).parse_payload(b"{}", BaseSourceConfig())
+    items = _Probe(seen).parse_payload(b"{}", BaseSourceConfig(), cpu_turn)
     assert [item.external_id for item in items] == ["1"]
     assert seen == [TURNS - 1]
     assert cpu_turns._turns._value == TURNS

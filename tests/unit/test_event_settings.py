@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from charlee_collector.errors import ConfigurationError
-from charlee_collector.settings import Settings
+from charlee_collector.core.errors import ConfigurationError
+from charlee_collector.core.settings import Settings
 from tests.support.cfn_yaml import ROOT
 
 
@@ -41,7 +41,7 @@ def test_an_unknown_webhook_format_fails_naming_the_variable() -> None:
 def test_the_dispatcher_publishes_events_without_importing_the_parsers_or_httpx() -> None:
     code = (
         "import sys; sys.path.insert(0, 'functions/dispatcher'); import dispatcher_handler; "
-        "from charlee_collector import outbox, events; "
+        "from charlee_collector.app import collected_event, publishing; "
         "print(sorted(m for m in ('lxml', 'httpx', 'feedparser') if m in sys.modules))"
     )
     found = subprocess.run(

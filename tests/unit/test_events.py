@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsModel
 
-from charlee_collector.errors import InvalidMessage
-from charlee_collector.messages import parse_collect_message, parse_dispatch_event
+from charlee_collector.app.messages import parse_collect_message, parse_dispatch_event
+from charlee_collector.core.errors import InvalidMessage
 from tests.support.cfn_yaml import ROOT
 
 EVENTS = ROOT / "events"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from charlee_collector.fetch_cache import request_key
+from charlee_collector.politeness.shared_fetches import request_key
 
 URL = httpx.URL("https://remotive.com/api/remote-jobs?category=software-dev")
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from charlee_collector.filters import BaseSourceConfig, apply_filters, matches
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.normalize.filters import BaseSourceConfig, apply_filters, matches
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from charlee_collector.local.poller import Poller
-from charlee_collector.local.queue import InProcessSqs
-from charlee_collector.local.sqs import CollectQueues, create_collect_queues, pending
+from charlee_collector_tools.local.poller import Poller
+from charlee_collector_tools.local.queue import InProcessSqs
+from charlee_collector_tools.local.sqs import CollectQueues, create_collect_queues, pending
 
 ALL = ["All"]
 

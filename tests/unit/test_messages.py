@@ -7,8 +7,7 @@ import json
 import pytest
 from sqlalchemy import BigInteger, Column, Integer, MetaData, SmallInteger, String, Table
 
-from charlee_collector.errors import InvalidMessage
-from charlee_collector.messages import (
+from charlee_collector.app.messages import (
     MAX_PLATFORM_IDS,
     PLATFORM_IDS,
     USER_IDS,
@@ -18,6 +17,7 @@ from charlee_collector.messages import (
     parse_dispatch_event,
     receive_count,
 )
+from charlee_collector.core.errors import InvalidMessage
 
 INT_MAX, BIGINT_MAX = 2**31 - 1, 2**63 - 1
 

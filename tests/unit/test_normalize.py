@@ -9,20 +9,17 @@ from decimal import Decimal
 
 import pytest
 
-from charlee_collector.models import LIMITS
-from charlee_collector.normalize import (
+from charlee_collector.core.limits import LIMITS
+from charlee_collector.normalize.budgets import find_budget, parse_budget
+from charlee_collector.normalize.dates import parse_datetime
+from charlee_collector.normalize.html import html_to_text
+from charlee_collector.normalize.json_values import json_safe
+from charlee_collector.normalize.opportunities import (
     build_opportunity,
-    clean_skills,
-    cut,
     dedupe,
     external_id_from_url,
-    find_budget,
-    html_to_text,
-    json_safe,
-    parse_budget,
-    parse_datetime,
-    repair_mojibake,
 )
+from charlee_collector.normalize.text import clean_skills, cut, repair_mojibake
 
 
 @pytest.mark.parametrize(

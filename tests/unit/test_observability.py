@@ -15,15 +15,11 @@ from urllib.parse import quote
 import idna
 import pytest
 
-from charlee_collector import observability
-from charlee_collector.observability import (
-    REDACTED,
-    ThreadSafeMetrics,
-    logger,
-    mask_values,
-    redact,
-    register_secret_values,
-)
+from charlee_collector.observability import metrics as observability_metrics
+from charlee_collector.observability import service as observability_service
+from charlee_collector.observability.logger import logger
+from charlee_collector.observability.metrics import ThreadSafeMetrics
+from charlee_collector.observability.redaction import REDACTED, mask_values, redact, register_secret_values
 
 SECRET = "unit-SECRET-4f1c9"
 
@@ -202,7 +198,7 @@ def test_a_traceback_without_secrets_keeps_its_structured_stack_trace(lines: io.
 
 
 def test_package_loggers_write_json_with_the_thread_correlation_keys(lines: io.StringIO) -> None:
-    package_log = logging.getLogger("charlee_collector.fetch")
+    package_log = logging.getLogger("charlee_collector.fetching.client")
     logger.thread_safe_append_keys(platform_id=7, message_id="m-7", trigger="schedule")
     package_log.info("connect to %s failed; retrying once", "h.example")
     package_log.debug("below the Powertools logger's level: dropped")
@@ -307,6 +303,6 @@ def test_a_flush_after_another_invocation_published_everything_is_silent(
 
 
 def test_the_shared_metrics_are_thread_safe_and_carry_the_service() -> None:
-    assert isinstance(observability.metrics, ThreadSafeMetrics)
-    assert observability.metrics.provider.service == observability.service()
-    assert observability.metrics.provider.namespace == observability.namespace()
+    assert isinstance(observability_metrics.metrics, ThreadSafeMetrics)
+    assert observability_metrics.metrics.provider.service == observability_service.service()
+    assert observability_metrics.metrics.provider.namespace == observability_service.namespace()

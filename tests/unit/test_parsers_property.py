@@ -20,11 +20,11 @@ from feedparser.encodings import convert_to_utf8
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from charlee_collector.errors import PermanentSourceError, SourceError
-from charlee_collector.models import LIMITS
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.core.errors import PermanentSourceError, SourceError
+from charlee_collector.core.limits import LIMITS
+from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.sources import SOURCE_KEYS, parse_items
-from charlee_collector.xml_safety import safe_feed_bytes
+from charlee_collector.sources.feeds.xml_safety import safe_feed_bytes
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "rss": {"url": "https://feeds.example/jobs.rss"},

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from charlee_collector.settings import Settings
+from charlee_collector.core.settings import Settings
 from tests.support import cfn_yaml
 
 ENV_FILE = Path(__file__).resolve().parents[2] / "events" / "env.local.json"

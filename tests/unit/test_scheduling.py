@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from charlee_collector.models import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
-from charlee_collector.scheduling import (
+from charlee_collector.core.limits import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
+from charlee_collector.core.scheduling import (
     PlatformSchedule,
     backoff_delay,
     bounded_interval,
@@ -18,7 +18,7 @@ from charlee_collector.scheduling import (
     next_after_success,
     should_pause,
 )
-from charlee_collector.settings import SchedulingPolicy
+from charlee_collector.core.settings import SchedulingPolicy
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

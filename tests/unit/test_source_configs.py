@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from charlee_collector.errors import InvalidPlatformConfig
-from charlee_collector.filters import BaseSourceConfig
+from charlee_collector.core.errors import InvalidPlatformConfig
+from charlee_collector.normalize.filters import BaseSourceConfig
 from charlee_collector.sources import SOURCE_KEYS, validate_config
 
 MINIMAL = {

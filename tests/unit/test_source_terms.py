@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from charlee_collector.local.defaults import DEFAULT_PLATFORMS
-from charlee_collector.models import MAX_INTERVAL_MINUTES
+from charlee_collector.core.limits import MAX_INTERVAL_MINUTES
 from charlee_collector.sources import REGISTRY, validate_config
+from charlee_collector_tools.local.defaults import DEFAULT_PLATFORMS
 
 
 @pytest.mark.parametrize("key", list(REGISTRY))

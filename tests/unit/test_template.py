@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from charlee_collector.observability import METRIC_NAMES, POWERTOOLS_METRICS
+from charlee_collector.observability.metrics import METRIC_NAMES, POWERTOOLS_METRICS
 from tests.support import cfn_yaml
 
-SETTINGS_SOURCE = Path(cfn_yaml.ROOT, "shared", "charlee_collector", "settings.py").read_text()
+SETTINGS_SOURCE = Path(cfn_yaml.ROOT, "shared", "charlee_collector", "core", "settings.py").read_text()
 FUNCTIONS = ("DispatcherFunction", "CollectorFunction", "MigrateFunction")
 SERVICES = {"DispatcherFunction": "charlee-dispatcher", "CollectorFunction": "charlee-collector"}
 # DatabaseMode create: the secret RDS manages for the stack's own cluster; existing: the one given.

@@ -1,48 +1,28 @@
 """Source adapters: the public API the collector calls.
 
-```
-SOURCE_KEYS                                  every known ``freelance_platforms.source`` value
-validate_config(source, config)              -> the source's pydantic Config (or InvalidPlatformConfig)
-fetch_platform(source, config, client, settings, *, etag, last_modified, secrets) -> FetchResult
-parse_items(source, body, config)            -> list[Opportunity]   (pure: no I/O, no filters)
-```
-
-``fetch_platform`` validates the config before any request, fetches (conditional GET with the
-stored validators) within one deadline for all the source's requests
-(``COLLECTION_DEADLINE_SECONDS``, or the caller's earlier one), parses, normalises,
-de-duplicates by ``external_id`` and applies the platform's filters (``filters.py``). It raises
-only ``SourceError`` subclasses:
-
-- ``RateLimited`` (429, or 503 with Retry-After) is RAISED, carrying ``retry_at`` and
-  ``http_status``; a returned ``FetchResult`` is therefore ``ok`` or ``not_modified``;
-- ``TransientSourceError``: network, timeout, 5xx (retry);
-- ``PermanentSourceError``: other 4xx, refused destination, unparseable payload;
-  ``InvalidPlatformConfig`` (a subclass): bad config or unknown source.
-
-Secret values never reach a message: any that appears in an error, in whatever form a URL gave
-it (case, percent-encoding, IDNA; see ``observability.mask_values``), is replaced by ``***``, as
-are URL userinfo and credential-like query values.
-
-``parse_items`` reads one response body. For ``hn_freelancer`` that is the comments search
-response (``search?tags=comment,story_<id>``); for ``arbeitnow`` one page of the job board.
+``validate_config(source, config)`` -> its pydantic Config; ``fetch_platform(source, config, fetcher,
+...)`` -> ``FetchResult`` (``ok`` or ``not_modified``): validate, fetch through the collection's
+``Fetcher``, parse in its CPU ``turn``, normalise, de-duplicate, filter; ``parse_items(source, body,
+config)``: one response body, pure; ``SOURCE_KEYS``: every known ``freelance_platforms.source``.
+Only ``SourceError`` is raised (``RateLimited`` carrying ``retry_at``, ``TransientSourceError``,
+``PermanentSourceError``, ``InvalidPlatformConfig``), with every secret value in it masked (``***``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
-from charlee_collector.errors import InvalidPlatformConfig, PermanentSourceError, SourceError
-from charlee_collector.fetch import collection_deadline
-from charlee_collector.filters import BaseSourceConfig, apply_filters
-from charlee_collector.normalize import dedupe
-from charlee_collector.opportunity import Opportunity
-from charlee_collector.settings import Settings
-from charlee_collector.sources.base import FetchResult, Source
+from charlee_collector.core.errors import InvalidPlatformConfig, PermanentSourceError, SourceError
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.fetching.client import Fetcher
+from charlee_collector.normalize.filters import BaseSourceConfig, apply_filters
+from charlee_collector.normalize.opportunities import dedupe
+from charlee_collector.sources.base import FetchResult, Source, Turn
 from charlee_collector.sources.registry import REGISTRY, get_source
 
 SOURCE_KEYS: tuple[str, ...] = tuple(REGISTRY)
@@ -89,7 +69,7 @@ def validate_config(source: str, config: Mapping[str, Any] | None) -> BaseSource
 
 
 def _redacted(exc: SourceError, secrets: Mapping[str, str]) -> SourceError:
-    from charlee_collector.observability import mask_values, redact
+    from charlee_collector.observability.redaction import mask_values, redact
 
     # The one door every stored error passes (collection_runs.error, last_error): the platform's
     # secrets in every form a message gives them, then what the log filter masks as well.
@@ -102,22 +82,21 @@ def _redacted(exc: SourceError, secrets: Mapping[str, str]) -> SourceError:
 def fetch_platform(
     source: str,
     config: Mapping[str, Any] | None,
-    client: httpx.Client,
-    settings: Settings,
+    fetcher: Fetcher,
     *,
     etag: str | None = None,
     last_modified: str | None = None,
     secrets: Mapping[str, str] | None = None,
+    turn: Turn = nullcontext,
 ) -> FetchResult:
-    """Collect one platform: validate, fetch, parse, normalise, de-duplicate, filter."""
+    """Collect one platform through ``fetcher``: validate, fetch, parse, normalise, de-duplicate, filter."""
     adapter = get_source(source)
     validated = validate_config(source, config)
     secrets = dict(secrets or {})
     try:
-        with collection_deadline(settings.collection_deadline_seconds):
-            result = adapter.fetch(
-                validated, client, etag=etag, last_modified=last_modified, secrets=secrets, settings=settings
-            )
+        result = adapter.fetch(
+            validated, fetcher, etag=etag, last_modified=last_modified, secrets=secrets, turn=turn
+        )
     except SourceError as exc:
         _redacted(exc, secrets)
         raise

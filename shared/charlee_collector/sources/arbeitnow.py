@@ -4,24 +4,26 @@ Verified against a real capture (``fixtures/real/arbeitnow``) for the job object
 lost the ``links``/``meta`` envelope, so pagination is tested on our own fixtures. ``fetch``
 follows ``links.next`` up to ``max_pages`` (default 3) and only on the configured host; only the
 first page is fetched conditionally (its validators are the ones stored). ``parse`` reads ONE
-page body. Every page is fetched through ``fetch.get``, so each is SSRF-checked and capped.
+page body. Every page is fetched through the collection's ``Fetcher``, so each is SSRF-checked and capped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 
 import httpx
 from pydantic import Field
 
-from charlee_collector.fetch import get
-from charlee_collector.normalize import build_opportunity, html_texts
-from charlee_collector.opportunity import Opportunity
-from charlee_collector.settings import Settings
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.fetching.client import Fetcher
+from charlee_collector.normalize.html import html_texts
+from charlee_collector.normalize.opportunities import build_opportunity
 from charlee_collector.sources.base import (
     BaseSourceConfig,
     FetchResult,
     Source,
+    Turn,
     WebUrl,
     expect,
     load_json,
@@ -86,28 +88,26 @@ class ArbeitnowSource(Source):
     def fetch(
         self,
         config: ArbeitnowConfig,
-        client: httpx.Client,
+        fetcher: Fetcher,
         *,
         etag: str | None,
         last_modified: str | None,
         secrets: Mapping[str, str],
-        settings: Settings,
+        turn: Turn = nullcontext,
     ) -> FetchResult:
         headers = self.request_headers(config, secrets)
-        first = get(
-            client, config.url, headers=headers, etag=etag, last_modified=last_modified, settings=settings
-        )
+        first = fetcher.get(config.url, headers=headers, etag=etag, last_modified=last_modified)
         if first.not_modified:
             return FetchResult.from_response(first, [])
-        items = self.parse_payload(first.body, config)
+        items = self.parse_payload(first.body, config, turn)
         response, seen = first, {first.url}
         for _page in range(1, config.max_pages):
             following = self.next_page(response.body, response.url, config)
             if following is None or following in seen:
                 break
             seen.add(following)
-            response = get(client, following, headers=headers, settings=settings)
+            response = fetcher.get(following, headers=headers)
             if response.not_modified:
                 break
-            items.extend(self.parse_payload(response.body, config))
+            items.extend(self.parse_payload(response.body, config, turn))
         return FetchResult.from_response(first, items)

@@ -2,19 +2,18 @@
 
 A source module defines ``Config`` (extending ``BaseSourceConfig``) and one ``Source`` subclass.
 Most sources are one GET of one URL: they only say where (``request_url``, ``request_params``,
-``request_headers``) and how to read the body (``parse``). Sources that need several requests
-(``arbeitnow`` pagination, ``hn_freelancer``) override ``fetch`` and still keep ``parse`` pure.
-
-``parse`` must return only ``Opportunity`` objects or raise a ``SourceError``; ``parse_payload``
-is the wrapper every caller uses, turning any other exception (a ``KeyError`` from a payload of
-an unexpected shape, say) into ``PermanentSourceError``.
+``request_headers``) and how to read the body (``parse``); those that need several requests
+(``arbeitnow`` pagination, ``hn_freelancer``) override ``fetch`` and keep ``parse`` pure. ``parse``
+returns ``Opportunity`` objects or raises a ``SourceError``; ``parse_payload``, the wrapper every
+caller uses, turns any other exception into ``PermanentSourceError``.
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
@@ -22,15 +21,16 @@ from typing import Annotated, Any, ClassVar, Literal
 import httpx
 from pydantic import AfterValidator
 
-from charlee_collector.cpu_turns import cpu_turn
-from charlee_collector.errors import PermanentSourceError, SourceError
-from charlee_collector.fetch import HttpResponse, get
-from charlee_collector.filters import BaseSourceConfig
-from charlee_collector.normalize import dedupe
-from charlee_collector.opportunity import Opportunity
-from charlee_collector.settings import Settings
+from charlee_collector.core.errors import PermanentSourceError, SourceError
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.fetching.client import Fetcher, HttpResponse
+from charlee_collector.normalize.filters import BaseSourceConfig
+from charlee_collector.normalize.opportunities import dedupe
 
 Outcome = Literal["ok", "not_modified", "rate_limited"]
+# A turn at the CPU for parsing, the collection's own (``app.cpu_turns``): parsing is pure Python
+# under one GIL, and collections take turns at it. Outside a collection, none.
+Turn = Callable[[], AbstractContextManager[object]]
 JSON_ACCEPT = "application/json"
 # Each JSON object or array holds 60-200 bytes once loaded: 3.5 M "{}" fit in 10 MB and would
 # take 350 MB. A real page of jobs has a few per job.
@@ -179,10 +179,10 @@ class Source(ABC):
         """Headers of the single request; may use the platform's secrets (never logged)."""
         return {"Accept": self.accept}
 
-    def parse_payload(self, body: bytes, config: Any) -> list[Opportunity]:
-        """``parse`` with every unexpected exception turned into ``PermanentSourceError``."""
+    def parse_payload(self, body: bytes, config: Any, turn: Turn = nullcontext) -> list[Opportunity]:
+        """``parse`` (in ``turn``) with every unexpected exception turned into ``PermanentSourceError``."""
         try:
-            with cpu_turn():
+            with turn():
                 return dedupe(self.parse(body, config))
         except SourceError:
             raise
@@ -194,23 +194,21 @@ class Source(ABC):
     def fetch(
         self,
         config: Any,
-        client: httpx.Client,
+        fetcher: Fetcher,
         *,
         etag: str | None,
         last_modified: str | None,
         secrets: Mapping[str, str],
-        settings: Settings,
+        turn: Turn = nullcontext,
     ) -> FetchResult:
-        """One conditional GET, then ``parse``; raises ``SourceError`` subclasses only."""
-        response = get(
-            client,
+        """One conditional GET through ``fetcher``, then ``parse``; raises ``SourceError`` subclasses only."""
+        response = fetcher.get(
             self.request_url(config),
             params=self.request_params(config, secrets),
             headers=self.request_headers(config, secrets),
             etag=etag,
             last_modified=last_modified,
-            settings=settings,
         )
         if response.not_modified:
             return FetchResult.from_response(response, [])
-        return FetchResult.from_response(response, self.parse_payload(response.body, config))
+        return FetchResult.from_response(response, self.parse_payload(response.body, config, turn))

@@ -1,15 +1,11 @@
 """Freelancer.com active projects (https://www.freelancer.com/api/projects/0.1/projects/active/).
 
-WRITTEN FROM DOCUMENTATION ONLY: no real capture of this API exists (see
-``fixtures/real/PROVENANCE.md``). The shape relied on is the documented one:
-``{"status": "success", "result": {"projects": [{"id", "title", "preview_description",
-"description", "seo_url", "currency": {"code"}, "budget": {"minimum", "maximum"},
-"type": "fixed" | "hourly", "time_submitted", "jobs": [{"name"}]}]}}``. Anything else is
-refused as unparseable, so a change of shape shows up as a failed run, not as empty data.
-
-Query options are explicit config fields: ``query`` (full-text search), ``project_types``
-(``fixed``/``hourly``), ``limit``; ``job_details`` and ``full_description`` are always asked
-for so skills and the whole description arrive. The public endpoint needs no credentials.
+WRITTEN FROM DOCUMENTATION ONLY: no real capture of this API exists (``fixtures/real/PROVENANCE.md``).
+The shape relied on is the documented ``{"status": "success", "result": {"projects": [{"id",
+"title", "preview_description", "description", "seo_url", "currency": {"code"}, "budget":
+{"minimum", "maximum"}, "type": "fixed" | "hourly", "time_submitted", "jobs": [{"name"}]}]}}``;
+anything else is refused as unparseable, so a change of shape shows as a failed run. Config:
+``query``, ``project_types``, ``limit``; skills and whole descriptions always asked for; no credentials.
 """
 
 from __future__ import annotations
@@ -19,18 +15,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from charlee_collector.errors import PermanentSourceError
-from charlee_collector.normalize import build_opportunity, to_decimal
-from charlee_collector.opportunity import Opportunity
-from charlee_collector.sources.base import (
-    BaseSourceConfig,
-    Source,
-    WebUrl,
-    expect,
-    load_json,
-    records,
-    text,
-)
+from charlee_collector.core.errors import PermanentSourceError
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.normalize.budgets import to_decimal
+from charlee_collector.normalize.opportunities import build_opportunity
+from charlee_collector.sources.base import BaseSourceConfig, Source, WebUrl, expect, load_json, records, text
 
 DEFAULT_URL = "https://www.freelancer.com/api/projects/0.1/projects/active/"
 DEFAULT_SITE_URL = "https://www.freelancer.com"

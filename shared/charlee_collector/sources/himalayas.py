@@ -14,8 +14,10 @@ from typing import Any
 
 from pydantic import Field
 
-from charlee_collector.normalize import build_opportunity, documented_yearly, html_texts, to_decimal
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.normalize.budgets import documented_yearly, to_decimal
+from charlee_collector.normalize.html import html_texts
+from charlee_collector.normalize.opportunities import build_opportunity
 from charlee_collector.sources.base import (
     BaseSourceConfig,
     Source,

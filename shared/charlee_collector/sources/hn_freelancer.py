@@ -1,39 +1,33 @@
 """Hacker News monthly threads, through the HN Algolia API (https://hn.algolia.com/api/v1).
 
-Verified against real captures (``fixtures/real/hn_algolia``: the story search and the comments
-of "Ask HN: Who is hiring? (May 2026)"). ``thread`` picks which monthly thread to read:
-``freelancer`` ("Ask HN: Freelancer? Seeking freelancer?") or ``hiring`` ("Ask HN: Who is
-hiring?"). ``fetch`` makes two requests:
-
-1. ``search_by_date?tags=story,author_whoishiring&query=...`` and takes the newest story whose
-   title starts with the thread's title (none found -> ``PermanentSourceError``);
-2. ``search?tags=comment,story_<id>&hitsPerPage=<hits_per_page>``, conditionally.
-
-``parse`` reads the body of request 2 (a comments search response): only top-level comments
-(``parent_id == story_id``) are posts; replies are conversation. A post's title is its first
-line, and its budget the first currency-marked amount there, per the period written beside it
-("$120/hr", "$150k/yr"; none written: unknown). In the freelancer thread, "SEEKING WORK" posts
-are freelancers offering themselves, not work, and are skipped unless ``skip_seeking_work`` is
-false.
+Verified against real captures (``fixtures/real/hn_algolia``). ``thread`` is ``freelancer`` or
+``hiring``; ``fetch`` finds the newest such story by ``whoishiring`` (``search_by_date``; none found:
+``PermanentSourceError``), then reads its comments (``search?tags=comment,story_<id>``, conditionally).
+``parse`` reads that comments response: only top-level comments are posts, a post's title is its
+first line and its budget the first currency-marked amount there, per the period beside it;
+"SEEKING WORK" posts are skipped unless ``skip_seeking_work`` is false.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import Literal
 
-import httpx
 from pydantic import Field
 
-from charlee_collector.errors import PermanentSourceError
-from charlee_collector.fetch import get
-from charlee_collector.normalize import build_opportunity, find_budget, first_line, html_texts
-from charlee_collector.opportunity import Opportunity
-from charlee_collector.settings import Settings
+from charlee_collector.core.errors import PermanentSourceError
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.fetching.client import Fetcher
+from charlee_collector.normalize.budgets import find_budget
+from charlee_collector.normalize.html import html_texts
+from charlee_collector.normalize.opportunities import build_opportunity
+from charlee_collector.normalize.text import first_line
 from charlee_collector.sources.base import (
     BaseSourceConfig,
     FetchResult,
     Source,
+    Turn,
     WebUrl,
     expect,
     load_json,
@@ -123,36 +117,32 @@ class HnFreelancerSource(Source):
     def fetch(
         self,
         config: HnFreelancerConfig,
-        client: httpx.Client,
+        fetcher: Fetcher,
         *,
         etag: str | None,
         last_modified: str | None,
         secrets: Mapping[str, str],
-        settings: Settings,
+        turn: Turn = nullcontext,
     ) -> FetchResult:
         base = config.base_url.rstrip("/")
         headers = self.request_headers(config, secrets)
         query, _title = THREADS[config.thread]
-        stories = get(
-            client,
+        stories = fetcher.get(
             f"{base}/search_by_date",
             params={"tags": "story,author_whoishiring", "query": query, "hitsPerPage": 30},
             headers=headers,
-            settings=settings,
         )
         story_id = self._story_id(stories.body, config.thread)
-        comments = get(
-            client,
+        comments = fetcher.get(
             f"{base}/search",
             params={"tags": f"comment,story_{story_id}", "hitsPerPage": config.hits_per_page},
             headers=headers,
             etag=etag,
             last_modified=last_modified,
-            settings=settings,
         )
         if comments.not_modified:
             return FetchResult.from_response(comments, [])
-        return FetchResult.from_response(comments, self.parse_payload(comments.body, config))
+        return FetchResult.from_response(comments, self.parse_payload(comments.body, config, turn))
 
     def _story_id(self, body: bytes, thread: str) -> int:
         try:

@@ -1,25 +1,11 @@
 """Any JSON API, described in config: where the items are and where each field is (JMESPath).
 
-Example config::
-
-    {"url": "https://api.example.com/v1/jobs",
-     "params": {"q": "python"},
-     "headers": {"Authorization": "Bearer {api_key}"},
-     "items": "data.jobs",
-     "fields": {"external_id": "id", "title": "name", "url": "links.web",
-                "client_budget": "budget.max", "client_currency": "budget.currency",
-                "posted_at": "created_at", "required_skills": "skills[].name",
-                "budget_period": "budget.period"}}
-
-``{name}`` in a header or parameter value is replaced by the key ``name`` of the platform's
-credentials secret (only plain names; no attribute or index access, which ``str.format`` would
-allow). A missing key is a ``PermanentSourceError`` naming the key, never the value. Messages
-never show header values, and the query string never appears in any message (``fetch``).
-Expressions are compiled when the config is validated, so a typo fails there, naming the field.
-
-A budget's period comes from the ``budget_period`` field (a word such as "hour", "hourly",
-"per month", "yearly", "fixed"), else from the budget's own text ("$50/hr"), else from the
-contract type (hourly -> hour, fixed -> fixed); otherwise it is unknown.
+The config (``url``, ``params``, ``headers``, ``items``, ``fields``: docs/sources.md has an example) is
+compiled when validated, so a typo fails there, naming the field. ``{name}`` in a header or
+parameter value becomes the key ``name`` of the platform's credentials secret (plain names only: no
+attribute or index access, which ``str.format`` would allow); a missing key is a
+``PermanentSourceError`` naming the key, never the value, and no message shows a header value or the
+query string. A budget's period: ``budget_period``, else the budget's text, else the contract type.
 """
 
 from __future__ import annotations
@@ -33,9 +19,11 @@ import jmespath
 import jmespath.exceptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from charlee_collector.errors import PermanentSourceError
-from charlee_collector.normalize import budget_period, build_opportunity, html_texts, parse_budget, to_decimal
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.core.errors import PermanentSourceError
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.normalize.budgets import budget_period, parse_budget, to_decimal
+from charlee_collector.normalize.html import html_texts
+from charlee_collector.normalize.opportunities import build_opportunity
 from charlee_collector.sources.base import JSON_ACCEPT, BaseSourceConfig, Source, WebUrl, load_json, text
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

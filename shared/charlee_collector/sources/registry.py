@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from charlee_collector.errors import InvalidPlatformConfig
+from charlee_collector.core.errors import InvalidPlatformConfig
 from charlee_collector.sources.arbeitnow import ArbeitnowSource
 from charlee_collector.sources.base import Source
+from charlee_collector.sources.feeds.rss import RssSource
 from charlee_collector.sources.freelancer_com import FreelancerComSource
 from charlee_collector.sources.himalayas import HimalayasSource
 from charlee_collector.sources.hn_freelancer import HnFreelancerSource
@@ -12,7 +13,6 @@ from charlee_collector.sources.jobicy import JobicySource
 from charlee_collector.sources.json_api import JsonApiSource
 from charlee_collector.sources.remoteok import RemoteOkSource
 from charlee_collector.sources.remotive import RemotiveSource
-from charlee_collector.sources.rss import RssSource
 
 REGISTRY: dict[str, Source] = {
     source.key: source

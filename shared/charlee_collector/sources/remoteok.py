@@ -1,28 +1,22 @@
 """Remote OK (https://remoteok.com/api): a JSON array whose first element is a legal notice.
 
-Verified against a real capture (``fixtures/real/remoteok``). The API takes no search options
-that we rely on, so the platform filters do all the narrowing. Salaries (``salary_max``, else
-``salary_min``; ``0`` means "not stated") are documented as yearly USD and fill the budget without
-a contract type. The API's fields are not always right: when the description states the same
-figure with a currency or period ("Salary Range: PLN 350,700 - 474,400"), the text's win; a
-figure below ``YEARLY_FLOOR`` (hourly freelance rates land there) keeps its period unknown.
-Remote OK serves some text double-encoded ("WeÃ¢Â€Â™re"); ``repair_mojibake`` undoes it.
+Verified against a real capture (``fixtures/real/remoteok``). No search options are relied on: the
+platform filters do all the narrowing. Salaries (``salary_max``, else ``salary_min``; ``0`` means "not
+stated") are documented as yearly USD and fill the budget without a contract type; when the
+description states the same figure with a currency or period ("Salary Range: PLN 350,700 - 474,400"),
+the text's win, and a figure below ``YEARLY_FLOOR`` keeps its period unknown. Some text is served
+double-encoded ("WeÃ¢Â€Â™re"); ``repair_mojibake`` undoes it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from charlee_collector.normalize import (
-    build_opportunity,
-    documented_yearly,
-    html_texts,
-    one_line,
-    repair_mojibake,
-    stated_budget,
-    to_decimal,
-)
-from charlee_collector.opportunity import Opportunity
+from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.normalize.budgets import documented_yearly, stated_budget, to_decimal
+from charlee_collector.normalize.html import html_texts
+from charlee_collector.normalize.opportunities import build_opportunity
+from charlee_collector.normalize.text import one_line, repair_mojibake
 from charlee_collector.sources.base import (
     BaseSourceConfig,
     Source,

@@ -1,0 +1,9 @@
+"""The application: what one message or one tick does, built from the layers below.
+
+``collect`` one collect message (load the platform, fetch through its source, store, record);
+``dispatch`` one tick (claim due platforms, one SQS message each); ``publishing`` the
+OpportunitiesCollected outbox; ``collected_event`` the event's shape; ``messages`` the collect
+message and the dispatcher's events, validated; ``sqs_batch`` the collector's SQS batch; ``runtime``
+the clients a process builds once; ``cpu_turns`` turns at the CPU; ``platform_secrets`` credentials.
+May import: sources, politeness, fetching, normalize, store, observability, core.
+"""

@@ -1,0 +1,6 @@
+"""The vocabulary every layer shares, importing nothing of the package.
+
+``errors`` (the error tree), ``settings`` (the environment, parsed once), ``clock``,
+``limits`` (column widths and the interval bounds), ``opportunity`` (the one shape every source
+produces), ``scheduling`` (when a platform is due again), ``text`` (text the database can hold).
+"""

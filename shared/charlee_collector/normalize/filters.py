@@ -1,0 +1,162 @@
+"""Per-platform filters, applied the same way to every source after normalisation.
+
+A platform's ``config`` may hold, whatever its source (``BaseSourceConfig``): ``keywords`` (keep an
+item when ANY appears, as a whole word, in its title, description or skills), ``exclude_keywords``,
+``min_budget`` (like with like: per the item's own period, in its own currency; items without a
+budget, or whose period has no minimum, are kept; ``parse_min_budget`` reads it for
+``opportunities --min-budget`` too) and ``max_age_days`` (undated items are kept). ``apply_filters``
+runs them on our side even where an API could narrow itself (docs/sources.md, "Filters").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from charlee_collector.core.opportunity import PERIOD_NAMES, BudgetPeriod, Opportunity
+
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+MAX_MIN_BUDGET = Decimal("999999999999")
+_MINIMUM = re.compile(r"\s*([^/\s]+)\s*(?:/\s*(\S+)\s*)?")
+
+
+@dataclass(frozen=True)
+class BudgetMinimums:
+    """Minimum budgets by period; the ``None`` key is the bare minimum, for an unknown period."""
+
+    by_period: tuple[tuple[BudgetPeriod | None, Decimal], ...]
+
+    def allows(self, amount: Decimal | None, period: str | None) -> bool:
+        """Whether a budget passes: none stated, no minimum for its period, or at least that."""
+        if amount is None:
+            return True
+        floor = next((floor for name, floor in self.by_period if name == period), None)
+        return floor is None or amount >= floor
+
+    def as_config(self) -> str | list[str]:
+        """The value as a config writes it (``"60/hour"``, or a list of those)."""
+        texts = [f"{amount:f}" + (f"/{period}" if period else "") for period, amount in self.by_period]
+        return texts[0] if len(texts) == 1 else texts
+
+
+def _minimum(value: Any) -> tuple[BudgetPeriod | None, Decimal]:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise ValueError(f"a minimum budget is an amount or 'AMOUNT/PERIOD', got {value!r}")
+    match = _MINIMUM.fullmatch(str(value))
+    amount_text, period_text = match.groups() if match else (str(value), None)
+    try:
+        amount = Decimal(amount_text.replace(",", ""))
+    except InvalidOperation:
+        raise ValueError(
+            f"a minimum budget is an amount or 'AMOUNT/PERIOD' (60/hour), got {value!r}"
+        ) from None
+    if not amount.is_finite() or not 0 <= amount <= MAX_MIN_BUDGET:
+        raise ValueError(f"a minimum budget is between 0 and {MAX_MIN_BUDGET}, got {value!r}")
+    if period_text is None:
+        return None, amount
+    period = PERIOD_NAMES.get(period_text.casefold())
+    if period is None:
+        raise ValueError(
+            f"unknown budget period {period_text!r} in {value!r}: use hour, day, week, month, year or fixed"
+        )
+    return period, amount
+
+
+def parse_min_budget(value: Any) -> BudgetMinimums:
+    """``min_budget`` from a config or the command line: an amount, "AMOUNT/PERIOD", or a list."""
+    if isinstance(value, BudgetMinimums):
+        return value
+    values = value if isinstance(value, list | tuple) else [value]
+    if not values:
+        raise ValueError("min_budget needs at least one amount")
+    minimums: dict[BudgetPeriod | None, Decimal] = {}
+    for item in values:
+        period, amount = _minimum(item)
+        if period in minimums:
+            raise ValueError(f"two minimum budgets for {'the unknown period' if period is None else period}")
+        minimums[period] = amount
+    return BudgetMinimums(tuple(minimums.items()))
+
+
+_MIN_BUDGET_ITEM = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "examples": ["60/hour"]}]}
+MinBudget = Annotated[
+    BudgetMinimums,
+    PlainValidator(parse_min_budget),
+    PlainSerializer(BudgetMinimums.as_config),
+    WithJsonSchema(
+        {
+            "anyOf": [_MIN_BUDGET_ITEM, {"type": "array", "items": _MIN_BUDGET_ITEM}],
+            "description": "AMOUNT, 'AMOUNT/PERIOD' or a list of them (one per period); "
+            "a bare AMOUNT applies to items whose period is unknown",
+        }
+    ),
+]
+
+
+class BaseSourceConfig(BaseModel):
+    """The config fields every source accepts; each source's ``Config`` extends this.
+
+    Unknown keys are refused (``extra="forbid"``) so a typo such as ``keyword`` fails loudly
+    at validation instead of silently collecting everything.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keywords: list[Keyword] = Field(default_factory=list, max_length=100)
+    exclude_keywords: list[Keyword] = Field(default_factory=list, max_length=100)
+    min_budget: MinBudget | None = None
+    max_age_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+@lru_cache(maxsize=512)
+def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    # Whole-word matching, so "go" does not match "good" and "java" does not match "javascript";
+    # lookarounds instead of \b so keywords such as "c++" or ".net" still match.
+    alternatives = "|".join(re.escape(word.casefold()) for word in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+
+def _haystack(item: Opportunity) -> str:
+    parts = [item.title, item.description or "", " ".join(item.required_skills)]
+    return "\n".join(parts).casefold()
+
+
+def matches(item: Opportunity, config: BaseSourceConfig, *, now: datetime) -> bool:
+    """Whether ``item`` passes the platform's filters (see the module docstring)."""
+    if config.keywords or config.exclude_keywords:
+        text = _haystack(item)
+        if config.keywords and not _pattern(tuple(config.keywords)).search(text):
+            return False
+        if config.exclude_keywords and _pattern(tuple(config.exclude_keywords)).search(text):
+            return False
+    minimums = config.min_budget
+    if minimums is not None and not minimums.allows(item.client_budget, item.budget_period):
+        return False
+    days = config.max_age_days
+    return not (
+        days is not None and item.posted_at is not None and item.posted_at < now - timedelta(days=days)
+    )
+
+
+def apply_filters(
+    items: Iterable[Opportunity], config: BaseSourceConfig, *, now: datetime
+) -> list[Opportunity]:
+    """The items that pass the platform's filters, in their original order."""
+    return [item for item in items if matches(item, config, now=now)]

@@ -1,0 +1,227 @@
+"""Platforms: claim the due ones (or the ones asked for), release unsent claims, load and lock one.
+
+Every function takes an open ``Connection`` and never commits: the caller owns the transaction.
+Lock order, so concurrent collections of one platform queue instead of deadlocking: the
+platform's row first (``lock_platform``), then its opportunities in ``external_id`` order, then
+the run row. An interval read from a row is clamped as ``core.scheduling`` clamps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from charlee_collector.core.limits import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
+from charlee_collector.store.tables import UTCDateTime, platforms
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A platform the dispatcher took: its next collection was moved to ``claimed_until``."""
+
+    platform_id: int
+    user_id: int
+    source: str
+    previous_next_collection_at: datetime | None
+    claimed_until: datetime
+
+
+@dataclass(frozen=True)
+class PlatformRecord:
+    """One ``freelance_platforms`` row as the collector reads it."""
+
+    id: int
+    user_id: int
+    name: str
+    source: str
+    config: dict[str, Any]
+    credentials_secret: str | None
+    active: bool
+    auto_collect: bool
+    collection_interval_minutes: int
+    last_collection_at: datetime | None
+    next_collection_at: datetime | None
+    etag: str | None
+    last_modified: str | None
+    consecutive_failures: int
+    last_error: str | None
+    paused_at: datetime | None
+
+
+_PLATFORM_COLUMNS = [platforms.c[f.name] for f in fields(PlatformRecord)]
+
+
+# Bare boolean columns, written as the partial index's predicate is, so the planner can prove
+# that index applies (it does not infer "active" from "active IS TRUE").
+_DUE = and_(platforms.c.active, platforms.c.auto_collect, platforms.c.paused_at.is_(None))
+
+
+def due_platforms_query(now: datetime, limit: int) -> Select[Any]:
+    """The claim query: due platforms, oldest first, locked and skipping rows others hold."""
+    next_at = platforms.c.next_collection_at
+    return (
+        select(
+            platforms.c.id,
+            platforms.c.user_id,
+            platforms.c.source,
+            next_at,
+            platforms.c.collection_interval_minutes,
+        )
+        .where(_DUE & (next_at.is_(None) | (next_at <= now)))
+        .order_by(next_at.asc().nulls_first(), platforms.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=platforms)
+    )
+
+
+def claim_due_platforms(conn: Connection, *, now: datetime, limit: int) -> list[Claim]:
+    """Claim up to ``limit`` due platforms, moving each one's next collection one interval ahead."""
+    return _claim(conn, due_platforms_query(now, limit), now, order=_due_order)
+
+
+def claim_platforms(
+    conn: Connection,
+    *,
+    now: datetime,
+    user_id: int | None = None,
+    platform_ids: Sequence[int] | None = None,
+) -> list[Claim]:
+    """Claim platforms on demand, due or not: all active ones of a user, or the ids given.
+
+    Any number of ids is fine, in one transaction. The claims come back sorted by id, each
+    platform once.
+    """
+    if (user_id is None) == (platform_ids is None):
+        raise ValueError("give exactly one of user_id or platform_ids")
+    if user_id is not None:
+        return _claim_on_demand(conn, now, platforms.c.user_id == user_id, platforms.c.active.is_(True))
+    ids = sorted(set(platform_ids or ()))
+    if not ids:
+        return []
+    # The whole list is one array parameter: an IN list binds one parameter per id, and pg8000
+    # counts parameters in 16 bits (70,000 ids raised ``struct.error``).
+    return _claim_on_demand(
+        conn, now, platforms.c.id == any_(bindparam("claim_ids", ids, type_=ARRAY(Integer)))
+    )
+
+
+def _claim_on_demand(conn: Connection, now: datetime, *where: ColumnElement[bool]) -> list[Claim]:
+    """Claim the platforms ``where`` selects, due or not, sorted by id."""
+    query = select(
+        platforms.c.id,
+        platforms.c.user_id,
+        platforms.c.source,
+        platforms.c.next_collection_at,
+        platforms.c.collection_interval_minutes,
+    ).where(*where)
+    locked = query.order_by(platforms.c.id).with_for_update(skip_locked=True, of=platforms)
+    return _claim(conn, locked, now, order=lambda c: c.platform_id)
+
+
+def _claim(
+    conn: Connection, query: Select[Any], now: datetime, *, order: Callable[[Claim], Any]
+) -> list[Claim]:
+    """One statement: lock the rows (skipping those others hold) and move them, returning both.
+
+    RETURNING keeps no order: the claims are sorted by ``order``, as the query's ORDER BY did.
+    """
+    locked = query.cte("claimed")
+    # Clamped as scheduling.bounded_interval clamps: a row out of range must not fail the claim.
+    minutes = func.least(
+        func.greatest(locked.c.collection_interval_minutes, MIN_INTERVAL_MINUTES), MAX_INTERVAL_MINUTES
+    )
+    interval = func.make_interval(0, 0, 0, 0, 0, minutes)
+    moved = type_coerce(literal(now, UTCDateTime) + interval, UTCDateTime)
+    stmt = (
+        update(platforms)
+        .where(platforms.c.id == locked.c.id)
+        .values(next_collection_at=moved, updated_at=now)
+        .returning(
+            platforms.c.id,
+            platforms.c.user_id,
+            platforms.c.source,
+            locked.c.next_collection_at.label("previous"),
+            platforms.c.next_collection_at,
+        )
+    )
+    claims = [
+        Claim(row.id, row.user_id, row.source, row.previous, row.next_collection_at)
+        for row in conn.execute(stmt)
+    ]
+    return sorted(claims, key=order)
+
+
+def _due_order(claim: Claim) -> tuple[bool, datetime | None, int]:
+    """The claim query's ORDER BY: never collected first, then the longest overdue, then id."""
+    previous = claim.previous_next_collection_at
+    return (previous is not None, previous, claim.platform_id)
+
+
+def release_claims(conn: Connection, claims: Iterable[Claim]) -> int:
+    """Give back claims whose message was not sent, so the next tick picks them up.
+
+    A claim is released only while it is still ours: a platform collected (or claimed again) in
+    the meantime has another ``next_collection_at`` and is left alone.
+    """
+    params = [
+        {"b_id": c.platform_id, "b_claimed": c.claimed_until, "b_prev": c.previous_next_collection_at}
+        for c in claims
+    ]
+    if not params:
+        return 0
+    result = conn.execute(
+        update(platforms)
+        .where(platforms.c.id == bindparam("b_id"), platforms.c.next_collection_at == bindparam("b_claimed"))
+        .values(next_collection_at=bindparam("b_prev")),
+        params,
+    )
+    return max(result.rowcount, 0)
+
+
+def load_platform(conn: Connection, platform_id: int, *, lock: bool = False) -> PlatformRecord | None:
+    """The platform with this id, or None when it does not exist (or was deleted).
+
+    ``lock`` takes the row lock every writer of the platform's collections takes first (see
+    ``lock_platform``).
+    """
+    row = conn.execute(_LOCK_PLATFORM if lock else _LOAD_PLATFORM, {"platform_id": platform_id}).first()
+    return PlatformRecord(*row) if row else None
+
+
+# Built once: a statement object keeps its cache key, which SQLAlchemy would otherwise work out
+# again from the sixteen columns on every collection (twice per run).
+_LOAD_PLATFORM = select(*_PLATFORM_COLUMNS).where(platforms.c.id == bindparam("platform_id"))
+
+
+# NO KEY UPDATE: the lock finish_run's UPDATE needs anyway, which does not block the KEY SHARE
+# that inserting a row referencing the platform takes.
+_LOCK_PLATFORM = _LOAD_PLATFORM.with_for_update(key_share=True)
+
+
+def lock_platform(conn: Connection, platform_id: int) -> PlatformRecord | None:
+    """Lock the platform's row for this transaction, before anything else of its collection.
+
+    Concurrent deliveries of one message each upsert the platform's opportunities and record a
+    run. Without this lock first they deadlock: the rows they insert take KEY SHARE on the
+    platform row (the foreign key) before finish_run wants to update it, and two inserts in
+    different orders wait for each other. Taken first, it makes them queue instead.
+    """
+    return load_platform(conn, platform_id, lock=True)

@@ -1,0 +1,233 @@
+"""The schema as SQLAlchemy Core tables: platforms, opportunities, runs, the event outbox, the
+shared fetch cache and the host limits.
+
+Names are kept from the system this replaces. ``user_id`` is an owner key, not a foreign key:
+the users table belongs to the application that reads these results. The schema itself is the
+Alembic migrations'; a test holds these tables equal to them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.limits import LIMITS, MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
+
+JSONType = JSONB()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python; a naive one is refused on the way in."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+
+_BIG_ID = BigInteger()
+
+
+# One watched source of one user. The partial index ix_freelance_platforms_due that serves the
+# dispatcher's claim query is created by migration 0001.
+platforms = Table(
+    "freelance_platforms",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", BigInteger, nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("source", String(50), nullable=False),
+    Column("config", JSONType, nullable=False, default=dict),
+    Column("credentials_secret", String(512)),
+    Column("active", Boolean, nullable=False, default=True, server_default=text("true")),
+    Column("auto_collect", Boolean, nullable=False, default=True, server_default=text("true")),
+    Column("collection_interval_minutes", Integer, nullable=False, default=15, server_default=text("15")),
+    Column("last_collection_at", UTCDateTime),
+    Column("last_collection_count", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("total_projects_collected", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("next_collection_at", UTCDateTime),
+    Column("etag", String(512)),
+    Column("last_modified", String(100)),
+    Column("consecutive_failures", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Column("paused_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    CheckConstraint(
+        f"collection_interval_minutes BETWEEN {MIN_INTERVAL_MINUTES} AND {MAX_INTERVAL_MINUTES}",
+        name="ck_freelance_platforms_interval",
+    ),
+)
+
+
+# What was collected.
+opportunities = Table(
+    "freelance_opportunities",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("user_id", BigInteger, nullable=False, index=True),
+    Column("platform_id", ForeignKey("freelance_platforms.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(LIMITS["external_id"]), nullable=False),
+    Column("title", String(LIMITS["title"]), nullable=False),
+    Column("description", Text),
+    Column("url", String(LIMITS["url"])),
+    Column("client_name", String(LIMITS["client_name"])),
+    Column("client_country", String(LIMITS["client_country"])),
+    Column("required_skills", JSONType, nullable=False, default=list),
+    Column("category", String(LIMITS["category"])),
+    Column("client_budget", Numeric(14, 2)),
+    Column("client_currency", String(LIMITS["client_currency"])),
+    Column("contract_type", String(LIMITS["contract_type"])),
+    Column("budget_period", String(10)),
+    Column("posted_at", UTCDateTime),
+    Column("collected_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("content_hash", String(64), nullable=False),
+    Column("raw", JSONType),
+    Column("status", String(20), nullable=False, default="new", server_default=text("'new'")),
+    UniqueConstraint("platform_id", "external_id", name="uq_freelance_opportunities_platform_external"),
+    Index("ix_freelance_opportunities_platform_posted", "platform_id", "posted_at"),
+)
+
+
+# One collection attempt: the task history Flower used to show.
+runs = Table(
+    "collection_runs",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("platform_id", ForeignKey("freelance_platforms.id", ondelete="CASCADE"), nullable=False),
+    Column("trigger", String(20), nullable=False),
+    Column("message_id", String(128)),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("http_status", Integer),
+    Column("fetched", Integer, nullable=False, default=0),
+    Column("inserted", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("filtered", Integer, nullable=False, server_default=text("0")),
+    Column("duration_ms", Integer, nullable=False, default=0),
+    Column("error", Text),
+    # True: a body came from the shared fetch cache (another collection's fetch); False: every
+    # request went upstream; NULL: nothing was fetched (skipped, deferred) or before 0005.
+    Column("shared_fetch", Boolean),
+    Index("ix_collection_runs_platform_started", "platform_id", "started_at"),
+)
+
+
+# OpportunitiesCollected events, written with the run they describe (migration 0004 says how
+# the columns are used; outbox.py claims, publishes and prunes them).
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("detail_type", String(64), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("platform_id", Integer, nullable=False),
+    Column("run_id", BigInteger),
+    Column("detail", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime),
+    Column("published_at", UTCDateTime),
+    Column("attempts", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("last_error", Text),
+    UniqueConstraint("event_id", name="uq_event_outbox_event_id"),
+    Index(
+        "ix_event_outbox_pending",
+        "id",
+        postgresql_where=text("published_at IS NULL"),
+    ),
+    Index("ix_event_outbox_published", "published_at"),
+)
+
+
+# The shared fetch cache (fetch_cache.py): one row per request key, shared by every platform
+# that makes the same request. ``lease_owner``/``lease_until`` mark the fetch in flight.
+fetch_cache = Table(
+    "fetch_cache",
+    metadata,
+    Column("key", String(64), primary_key=True),  # sha256 hex of fetch_cache.request_key's parts
+    Column("source", String(50), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("url", String(2048), nullable=False),  # redacted: no userinfo, no query (operators read it)
+    Column("status", Integer),
+    Column("etag", String(512)),
+    Column("last_modified", String(100)),
+    Column("content_type", String(255)),
+    Column("final_url", String(2048)),  # set only when redirects led elsewhere
+    Column("body", LargeBinary),  # zlib-compressed, at most MAX_RESPONSE_BYTES before compression
+    Column("body_bytes", Integer),
+    Column("fetched_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("lease_owner", String(64)),
+    Column("lease_until", UTCDateTime),
+    Column("error_kind", String(20)),  # transient | permanent: the failure waiters share
+    Column("error", Text),
+    Column("error_status", Integer),
+    Column("failed_at", UTCDateTime),
+    Index("ix_fetch_cache_expires", "expires_at"),
+)
+
+
+# Per-host politeness (host_limits.py): fleet-wide spacing, Retry-After holds, operator overrides.
+fetch_hosts = Table(
+    "fetch_hosts",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("next_request_at", UTCDateTime),
+    Column("retry_after_until", UTCDateTime),
+    Column("max_concurrent", Integer),  # operator override; NULL: the known or global default
+    Column("min_spacing_ms", Integer),  # operator override; NULL: the known or global default
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    CheckConstraint("max_concurrent IS NULL OR max_concurrent >= 1", name="ck_fetch_hosts_concurrent"),
+    CheckConstraint("min_spacing_ms IS NULL OR min_spacing_ms >= 0", name="ck_fetch_hosts_spacing"),
+)
+
+
+# One row per request in flight to a host: a slot, freed on release or when it expires.
+fetch_host_leases = Table(
+    "fetch_host_leases",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_fetch_host_leases_host", "host", "expires_at"),
+)

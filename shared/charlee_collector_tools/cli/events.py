@@ -1,0 +1,137 @@
+"""``events list`` and ``events publish``: the OpportunitiesCollected outbox, read and flushed.
+
+``list`` reads the outbox table of the command's database (the embedded PostgreSQL, or the
+stack's PostgreSQL through DATABASE_URL): published rows (kept ``publishing.RETENTION``) and pending
+ones. ``publish`` sends what is pending, oldest first, with the code the dispatcher's tick runs:
+to the stack's bus with ``--bus-name`` (or EVENT_BUS_NAME), else to the local bus (and its
+webhook, EVENTS_WEBHOOK_URL). Rows a collector still holds (its lease, at most ``publishing.LEASE``)
+are left to it. Exit 1 when an event was refused (it stays pending, with its error).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from sqlalchemy import func, select
+
+from charlee_collector.core.settings import Settings
+from charlee_collector.store.tables import event_outbox
+from charlee_collector_tools.cli.common import (
+    CliError,
+    check_url,
+    clip,
+    command_settings,
+    err,
+    limit_option,
+    open_engine,
+    out,
+    print_json,
+    table,
+    when,
+)
+
+if TYPE_CHECKING:
+    from charlee_collector.app.publishing import EventBus
+
+app = typer.Typer(
+    help="The OpportunitiesCollected events: list them, publish what is pending.", no_args_is_help=True
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON array instead of a table.")]
+PUBLISH_ALL = 1_000_000  # an operator's flush is not bounded like a tick
+
+
+@app.command("list")
+def list_command(
+    pending: Annotated[bool, typer.Option("--pending", help="Only events not published yet.")] = False,
+    limit: Annotated[int, limit_option("Show the newest N events.")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List events, newest first: when, platform, published or pending (attempts, last error), summary."""
+    t = event_outbox.c
+    query = select(event_outbox).order_by(t.id.desc()).limit(limit)
+    if pending:
+        query = query.where(t.published_at.is_(None))
+    with open_engine() as engine, engine.connect() as conn:
+        rows = [dict(row) for row in conn.execute(query).mappings()]
+    for row in rows:
+        row["detail"] = json.loads(row["detail"])
+    if as_json:
+        print_json([{key: value for key, value in row.items() if key != "claimed_until"} for row in rows])
+        return
+    if not rows:
+        err.print("no pending events" if pending else "no events yet")
+        return
+    out.print(
+        table(
+            None,
+            ["ID", "Created", "Platform", "Published", "Attempts", "Error", "Summary"],
+            [
+                (
+                    r["id"],
+                    when(r["created_at"]),
+                    r["platform_id"],
+                    when(r["published_at"], empty="pending"),
+                    r["attempts"],
+                    clip(r["last_error"], 40),
+                    clip(r["detail"].get("summary"), 100),
+                )
+                for r in rows
+            ],
+        )
+    )
+
+
+@app.command("publish")
+def publish_command(
+    bus_name: Annotated[
+        str | None,
+        typer.Option(
+            "--bus-name", envvar="EVENT_BUS_NAME", help="The stack's event bus (default: the local bus)."
+        ),
+    ] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", callback=check_url, help="A non-AWS EventBridge endpoint.")
+    ] = None,
+) -> None:
+    """Publish every pending event now, oldest first (after an outage); refused ones stay pending."""
+    from charlee_collector.app import publishing as outbox
+
+    settings = replace(command_settings(), event_bus_name=bus_name)
+    bus, where = command_event_bus(settings, endpoint_url=endpoint_url)
+    with open_engine() as engine:
+        summary = outbox.publish_pending(engine, bus, max_rows=PUBLISH_ALL)
+        with engine.connect() as conn:
+            left = _pending(conn)
+    if summary.failed:
+        raise CliError(
+            f"published {summary.published} event(s) to {where}; {summary.failed} refused, {left} still "
+            "pending (their errors: `charlee-collector events list --pending`)"
+        )
+    err.print(f"published {summary.published} event(s) to {where}")
+    if left:
+        err.print(f"{left} event(s) still held by a collector; the next tick publishes them")
+
+
+def command_event_bus(settings: Settings, *, endpoint_url: str | None = None) -> tuple[EventBus, str]:
+    """Where a command publishes: the stack's bus when EVENT_BUS_NAME (or --bus-name) names one,
+    else the local bus (with its webhook); and how to say so."""
+    from charlee_collector.app.publishing import EventBus
+
+    if settings.event_bus_name:
+        from charlee_collector.app.runtime import new_events_client
+
+        client = new_events_client(endpoint_url=endpoint_url)
+        return EventBus(client, settings.event_bus_name), f"event bus {settings.event_bus_name}"
+    from charlee_collector_tools.local.event_bus import local_event_bus
+
+    webhook = " and its webhook" if settings.events_webhook_url else ""
+    return local_event_bus(settings), f"the local bus{webhook}"
+
+
+def _pending(conn: Any) -> int:
+    t = event_outbox.c
+    return int(conn.execute(select(func.count()).where(t.published_at.is_(None))).scalar_one())
