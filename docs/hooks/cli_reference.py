@@ -19,7 +19,7 @@ from typing import Any
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
-CLI_APP = "charlee_collector.cli:app"  # "module:attribute" of the typer app
+CLI_APP = "charlee_collector_tools.cli:app"  # "module:attribute" of the typer app
 PROGRAM = "charlee-collector"  # the console script's name (pyproject.toml)
 PAGE = "cli-reference.md"  # where the page sits in the site (mkdocs.yml's nav names it)
 
