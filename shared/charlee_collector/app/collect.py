@@ -122,7 +122,7 @@ def collect_platform(
     (the record's; a new one of ``COLLECTION_DEADLINE_SECONDS`` when none is given).
 
     A collection that inserted or updated opportunities writes its event in the same
-    transaction and publishes it to ``event_bus`` after the commit (outbox.py: never raises).
+    transaction and publishes it to ``event_bus`` after the commit (app/publishing.py: never raises).
     """
     started_at, started = clock(), time.monotonic()
     with reading(engine) as conn:
@@ -237,7 +237,7 @@ def _record(
     """Upsert the items (when there are any), record the run and write its event (when the items
     changed anything), in one transaction; the outbox row's id, or None.
 
-    In a turn at the CPU (``cpu_turns.py``), taken before the transaction begins; the rows,
+    In a turn at the CPU (``app/cpu_turns.py``), taken before the transaction begins; the rows,
     their hashes and JSON are made before it too, so the platform's lock is held for the
     statements only.
     """

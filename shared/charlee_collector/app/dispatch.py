@@ -27,9 +27,9 @@ from charlee_collector.store.platforms import Claim, claim_due_platforms, claim_
 SQS_BATCH = 10  # SendMessageBatch takes at most 10 entries
 # SendMessageBatch calls in flight at once. SQS serves many in parallel and each call is mostly a
 # network wait, so more threads pay off until the client's CPU is the bound (bench/dispatch.py);
-# the SQS client's connection pool must be at least this large (runtime.py sizes it from here).
+# the SQS client's connection pool must be at least this large (app/runtime.py sizes it from here).
 SEND_THREADS = 16
-DEFAULT_BATCH_SIZE = Settings.dispatch_batch_size  # platforms per claim; settings.py says why
+DEFAULT_BATCH_SIZE = Settings.dispatch_batch_size  # platforms per claim; core/settings.py says why
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ LIMITS = {
 
 # Minutes between a platform's collections: at least one, at most 30 days. Migration 0002 holds
 # the database to the same range (a CHECK), the CLI refuses
-# values outside it, and scheduling.py clamps whatever it reads into it.
+# values outside it, and core/scheduling.py clamps whatever it reads into it.
 # What a budget's amount is per; NULL when the source does not say.
 BUDGET_PERIODS = ("hour", "day", "week", "month", "year", "fixed")
 

@@ -11,7 +11,7 @@ from json.encoder import encode_basestring
 from typing import Any, Literal, get_args
 
 ContractType = Literal["fixed_price", "hourly"]
-# What a budget's amount is per (``models.BUDGET_PERIODS``, the column's allowed values); ``None``
+# What a budget's amount is per (``core.limits.BUDGET_PERIODS``, the column's allowed values); ``None``
 # when the source does not say. "fixed" is a whole project's price.
 BudgetPeriod = Literal["hour", "day", "week", "month", "year", "fixed"]
 # The words that name a period on their own: a config's "50/h", an API field's "yearly".

@@ -73,7 +73,7 @@ def _read(env: Mapping[str, str], name: str, parse: Callable[[str], T], default:
 
 @dataclass(frozen=True)
 class SchedulingPolicy:
-    """How a platform's next collection moves after each outcome (DESIGN section 3)."""
+    """How a platform's next collection moves after each outcome (docs/architecture.md, Scheduling)."""
 
     max_backoff: timedelta = timedelta(hours=24)
     pause_after_failures: int = 10
@@ -114,13 +114,13 @@ class Settings:
     # nothing more but doubles what a failed claim releases or a crashed dispatcher delays.
     dispatch_batch_size: int = 500
     scheduling: SchedulingPolicy = field(default_factory=SchedulingPolicy)
-    # The stack's event bus (outbox.py publishes there); None: events wait in the outbox.
+    # The stack's event bus (app/publishing.py publishes there); None: events wait in the outbox.
     event_bus_name: str | None = None
     # Local runs only: the local bus posts each event's summary here (in AWS the stack's API
     # destination does). The URL is a secret (a Slack webhook's path is its token).
     events_webhook_url: str | None = field(default=None, repr=False)
     events_webhook_format: str = "slack"
-    # Politeness at scale (politeness.py). How long one upstream response serves every platform
+    # Politeness at scale (politeness/). How long one upstream response serves every platform
     # with the same request key, at most; each platform's own interval bounds it further. 0
     # turns sharing off (every platform fetches for itself; host limits still apply).
     shared_fetch_window_seconds: float = 900.0

@@ -31,7 +31,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
             runtime, record.body, message_id=record.message_id, attempt=attempt, deadline=deadline
         ).outcome
     except (SourceError, InvalidMessage):
-        raise  # collect.py logged these, with the reason
+        raise  # app/collect.py logged these, with the reason
     except DeadlineReached as exc:
         logger.warning("record not started; SQS will deliver it again", extra={"error": str(exc)})
         raise

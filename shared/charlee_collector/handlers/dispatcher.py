@@ -33,7 +33,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         time_left_ms=context.get_remaining_time_in_millis,
         margin_ms=runtime.settings.time_margin_ms,
     )
-    # Then what the collectors could not publish, and pruning; never raises (outbox.py).
+    # Then what the collectors could not publish, and pruning; never raises (app/publishing.py).
     outbox.tick(
         runtime.engine,
         runtime.event_bus,

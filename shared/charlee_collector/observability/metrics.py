@@ -41,7 +41,7 @@ class Metric(StrEnum):
     OPPORTUNITIES_UPDATED = "OpportunitiesUpdated"
     COLLECTION_DURATION = "CollectionDuration"
     PLATFORMS_PAUSED = "PlatformsPaused"
-    # The event outbox (outbox.py): entries EventBridge accepted / refused, from the collector
+    # The event outbox (app/publishing.py): entries EventBridge accepted / refused, from the collector
     # (right after its commit) and the dispatcher (its tick); the age from the dispatcher only.
     EVENTS_PUBLISHED = "EventsPublished"
     EVENTS_FAILED = "EventsFailed"

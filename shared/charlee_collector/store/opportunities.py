@@ -43,7 +43,7 @@ class UpsertCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    # The rows written, in statement order, for the OpportunitiesCollected event (events.py):
+    # The rows written, in statement order, for the OpportunitiesCollected event (app/collected_event.py):
     # the items are what the rows hold, so the event needs no reading back.
     written: tuple[WrittenRow, ...] = field(default=(), compare=False, repr=False)
 
@@ -111,7 +111,7 @@ def upsert_opportunities(
     repeating an ``external_id`` within the input collapse to the last one (one statement cannot
     touch a row twice). ``unchanged`` counts items whose content hash matched the stored one.
     ``items`` may come prepared (``prepare_items``): the collector prepares them outside the
-    transaction, in its turn at the CPU (``cpu_turns.py``).
+    transaction, in its turn at the CPU (``app/cpu_turns.py``).
     """
     prepared = items if isinstance(items, PreparedItems) else prepare_items(items, chunk_size=chunk_size)
     if not platform_locked:

@@ -183,7 +183,7 @@ def finish_run(
     elif run.outcome == "rate_limited":
         values["next_collection_at"] = next_after_success(now, interval, run.retry_at)
     elif run.outcome == "deferred" and run.retry_at is not None:
-        # No slot on the host yet (politeness.py): due again when it opens; not a failure.
+        # No slot on the host yet (politeness/gate.py): due again when it opens; not a failure.
         values["next_collection_at"] = run.retry_at
     elif run.outcome == "failed" and run.attempt > 1:
         # SQS is retrying a message whose first attempt already counted: note the error only.

@@ -152,7 +152,7 @@ runs = Table(
 
 
 # OpportunitiesCollected events, written with the run they describe (migration 0004 says how
-# the columns are used; outbox.py claims, publishes and prunes them).
+# the columns are used; app/publishing.py claims, publishes and prunes them).
 event_outbox = Table(
     "event_outbox",
     metadata,
@@ -178,12 +178,12 @@ event_outbox = Table(
 )
 
 
-# The shared fetch cache (fetch_cache.py): one row per request key, shared by every platform
+# The shared fetch cache (politeness/shared_fetches.py): one row per request key, shared by every platform
 # that makes the same request. ``lease_owner``/``lease_until`` mark the fetch in flight.
 fetch_cache = Table(
     "fetch_cache",
     metadata,
-    Column("key", String(64), primary_key=True),  # sha256 hex of fetch_cache.request_key's parts
+    Column("key", String(64), primary_key=True),  # sha256 hex of shared_fetches.request_key's parts
     Column("source", String(50), nullable=False),
     Column("host", String(255), nullable=False),
     Column("url", String(2048), nullable=False),  # redacted: no userinfo, no query (operators read it)
@@ -206,7 +206,7 @@ fetch_cache = Table(
 )
 
 
-# Per-host politeness (host_limits.py): fleet-wide spacing, Retry-After holds, operator overrides.
+# Per-host politeness (store/host_slots.py): fleet-wide spacing, Retry-After holds, operator overrides.
 fetch_hosts = Table(
     "fetch_hosts",
     metadata,

@@ -219,7 +219,7 @@ def collect_command(
 
 
 def due_now(engine: Engine, now: datetime) -> list[dict[str, Any]]:
-    """What the scheduled dispatcher would take now (DESIGN section 3), read without claiming."""
+    """What the scheduled dispatcher would take now (docs/architecture.md, Scheduling), read without claiming."""
     next_at = platforms.c.next_collection_at
     query = (
         select(

@@ -41,7 +41,7 @@ DISPATCH_CONTEXT_SECONDS = 900
 # Collector invocations at once; each runs COLLECTOR_CONCURRENCY records of its batch at once.
 BATCHES_IN_FLIGHT = 4
 SUMMARY_CHUNK = 500  # message ids per query: databases cap the parameters of one statement
-# How fetch.py ends a TransientSourceError's message: true while SQS retries it, not once the
+# How fetching/client.py ends a TransientSourceError's message: true while SQS retries it, not once the
 # message is dead-lettered (the summary drops it there).
 RETRY_HINT = re.compile(r"[;,.]?\s*the collection will be retried\b")
 
@@ -310,7 +310,7 @@ def serve_handlers_from(sqs: LocalSqs) -> None:
 
 
 def _scheduled() -> ColumnElement[bool]:
-    """Platforms the schedule collects (DESIGN section 3), due or not."""
+    """Platforms the schedule collects (docs/architecture.md, Scheduling), due or not."""
     return and_(
         platforms.c.active.is_(True), platforms.c.auto_collect.is_(True), platforms.c.paused_at.is_(None)
     )
