@@ -31,7 +31,7 @@ STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/charlee-collecto
 
 
 def migrate_handler() -> Any:
-    import migrate_handler  # functions/dispatcher, on the test path (pyproject)
+    import migrate_handler  # functions/migrate, on the test path (pyproject)
 
     return migrate_handler
 

@@ -50,7 +50,7 @@ def default(template: dict[str, Any], value: Any) -> Any:
     [
         ("DispatcherFunction", "functions/dispatcher/", "dispatcher_handler.handler"),
         ("CollectorFunction", "functions/collector/", "collector_handler.handler"),
-        ("MigrateFunction", "functions/dispatcher/", "migrate_handler.handler"),
+        ("MigrateFunction", "functions/migrate/", "migrate_handler.handler"),
     ],
 )
 def test_functions_follow_the_contract(
