@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from charlee_collector import __version__
 from charlee_collector_tools.cli import (
@@ -33,8 +32,10 @@ from charlee_collector_tools.cli.common import (
     EXIT_USAGE,
     BadInput,
     CliError,
+    SuggestingGroup,
     describe_db,
     err,
+    error_line,
     is_text,
     open_engine,
     options,
@@ -47,6 +48,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import NoArgsIsHelpError  # type: ignore[assignment]
 
 app = typer.Typer(
+    cls=SuggestingGroup,
     name="charlee-collector",
     help="Operate Charlee Collector: platforms, collections, the queues, and the local run.",
     no_args_is_help=True,
@@ -162,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         exc.show()
         code = exc.exit_code
     except ClickException as exc:  # usage errors: a bad option, a missing argument; one line
-        err.print(f"[bold red]error:[/] {escape(usage_line(exc))}")
+        err.print(error_line(usage_line(exc)))
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
@@ -172,5 +174,5 @@ def main(argv: Sequence[str] | None = None) -> None:
         if explained is None:
             raise
         message, code = explained
-        err.print(f"[bold red]error:[/] {escape(message)}")
+        err.print(error_line(message))
     sys.exit(code if isinstance(code, int) else 0)

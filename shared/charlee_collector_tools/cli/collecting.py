@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Connection, Engine, or_, select
 
 from charlee_collector.core.clock import utcnow
 from charlee_collector.store.tables import platforms
@@ -51,7 +51,7 @@ ON_DEMAND = {"trigger": "on_demand", "force": True}
 
 def progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # the description holds a platform's name
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -200,6 +200,7 @@ def collect_command(
                 )
                 if not ids:
                     raise NotFound(f"user {user} has no active platforms")
+            paused = paused_among(conn, ids)
         if queue_url:
             sqs = sqs_client(queue_url, endpoint_url)
             sent_at = utcnow()
@@ -208,14 +209,42 @@ def collect_command(
                 print_json(sent)
             for item in [] if as_json else sent:
                 out.print(f"queued platform {item['platform_id']} (message {item['message_id']})")
-            if wait:
-                from charlee_collector_tools.cli.waiting import follow, queue_visibility_timeout
+            if not wait:
+                for platform_id in paused:
+                    err.print(f"platform {platform_id} is paused: if this collection succeeds, it resumes it")
+                return
+            from charlee_collector_tools.cli.waiting import follow, queue_visibility_timeout
 
-                seconds = timeout or queue_visibility_timeout(sqs, queue_url)
+            seconds = timeout or queue_visibility_timeout(sqs, queue_url)
+            try:
                 follow(engine, sent, timeout_seconds=seconds, since=sent_at, as_json=as_json)
+            finally:
+                say_resumed(engine, paused)
             return
         rows = collect_in_process(engine, ids, trigger="on_demand", force=True)
+        say_resumed(engine, paused)
     report(rows, "Collected", as_json)
+
+
+def paused_among(conn: Connection, ids: Sequence[int]) -> list[int]:
+    """The platforms of ``ids`` that are paused now."""
+    query = select(platforms.c.id).where(platforms.c.id.in_(ids), platforms.c.paused_at.is_not(None))
+    return sorted(conn.execute(query).scalars())
+
+
+def say_resumed(engine: Engine, paused: Sequence[int]) -> None:
+    """One line for each platform that was paused and is no longer: a successful collection
+    resumes a paused platform (``store/runs.finish_run``), which the operator should know."""
+    if not paused:
+        return
+    query = select(platforms.c.id).where(platforms.c.id.in_(paused), platforms.c.paused_at.is_(None))
+    with engine.connect() as conn:
+        resumed = sorted(conn.execute(query).scalars())
+    for platform_id in resumed:
+        err.print(
+            f"resumed platform {platform_id}: it was paused, and this collection succeeded "
+            f"(`charlee-collector platforms pause {platform_id}` pauses it again)"
+        )
 
 
 def due_now(engine: Engine, now: datetime) -> list[dict[str, Any]]:

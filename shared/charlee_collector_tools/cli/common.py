@@ -22,9 +22,15 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer 0.2x carries its own copy of click; older releases use click itself
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import UsageError  # type: ignore[assignment]
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import URL, Connection, Engine
 
 import charlee_collector
@@ -35,11 +41,85 @@ from charlee_collector_tools.local.runner import PlatformOutcome
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-# Piped output is not wrapped at 80 columns (tables stay one row per line for grep and files).
-out = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
+# On a terminal, tables fit its width and long cells are clipped with "…" (``clip``). Anywhere
+# else (a pipe, a file, a cron log) there is no width: a table row is one line carrying every
+# cell whole, so `charlee-collector runs | grep timeout` finds the row with its entire error.
+STDOUT_IS_TERMINAL = sys.stdout.isatty()
+UNBOUNDED_WIDTH = 1_000_000  # wider than any row: rich needs a number
+# Neither console reads markup or emoji codes in what it prints: every value from a user, a
+# provider or AWS is printed exactly as stored (``[bold]x[/bold]`` stays that text, the
+# ``:secret:`` of a Secrets Manager ARN is not an emoji). The few styles the command itself uses
+# are ``Text`` spans (``error_line``, ``warning_line``, ``outcome_text``), never markup strings.
+out = Console(
+    highlight=False, markup=False, emoji=False, width=None if STDOUT_IS_TERMINAL else UNBOUNDED_WIDTH
+)
 # Messages are never wrapped: rich wraps at 80 columns when stderr is not a terminal, which made
 # a one-line error three lines in a log file. Each message stays the one line it was written as.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
+
+
+def labelled(label: str, style: str, message: str) -> Text:
+    """``label`` in ``style``, then ``message`` as plain text (never read as markup)."""
+    return Text.assemble((label, style), " ", message)
+
+
+def error_line(message: str) -> Text:
+    return labelled("error:", "bold red", message)
+
+
+def warning_line(message: str) -> Text:
+    return labelled("warning:", "yellow", message)
+
+
+# --- command names -------------------------------------------------------------------------------
+
+# Words a user reaches for that are not our command names, and the commands they mean (the first
+# one the group has is suggested): ``platforms delete`` is ``remove``, ``hosts unset`` is ``clear``.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "delete": ("remove", "clear"),
+    "del": ("remove", "delete", "clear"),
+    "rm": ("remove", "delete", "clear"),
+    "ls": ("list",),
+    "get": ("show",),
+    "info": ("show",),
+    "describe": ("show",),
+    "view": ("show",),
+    "create": ("add",),
+    "new": ("add",),
+    "edit": ("update",),
+    "change": ("update",),
+    "modify": ("update",),
+    "unpause": ("resume",),
+    "unset": ("clear",),
+    "reset": ("clear",),
+}
+
+
+def suggest(typed: str, names: Sequence[str]) -> list[str]:
+    """The commands of a group that ``typed`` probably meant: a synonym's command, else the close
+    spellings (``difflib``, as typer's own suggestion)."""
+    import difflib
+
+    for meant in SYNONYMS.get(typed.lower(), ()):
+        if meant in names:
+            return [meant]
+    return difflib.get_close_matches(typed.lower(), names, n=3, cutoff=0.6)
+
+
+class SuggestingGroup(TyperGroup):
+    """A group whose "No such command" suggests the command meant, on the same line:
+    ``No such command 'delete'; did you mean 'remove'?``."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            if args and exc.message.startswith("No such command"):
+                matches = suggest(args[0], sorted(self.commands))
+                exc.message = f"No such command {args[0]!r}" + (
+                    f"; did you mean {' or '.join(map(repr, matches))}?" if matches else "."
+                )
+            raise
 
 
 class CliError(Exception):
@@ -51,7 +131,7 @@ class CliError(Exception):
         self.exit_code = exit_code
 
     def show(self) -> None:
-        err.print(f"[bold red]error:[/] {escape(self.message)}")
+        err.print(error_line(self.message))
 
 
 class NotFound(CliError):
@@ -255,8 +335,9 @@ def ensure_schema(engine: Engine, url: URL, *, upgrade: bool) -> None:
             f"the database {describe_db(url)} has no collector schema yet: run `charlee-collector migrate`"
         )
     err.print(
-        f"[yellow]warning:[/] the database schema is at {revision}, this version expects {head}: "
-        "run `charlee-collector migrate`"
+        warning_line(
+            f"the database schema is at {revision}, this version expects {head}: run `charlee-collector migrate`"
+        )
     )
 
 
@@ -354,15 +435,16 @@ def seconds(duration_ms: int | None) -> str:
 
 
 def clip(value: str | None, width: int = 80) -> str:
-    """A single line of at most ``width`` characters."""
+    """A single line (runs of white space, line breaks included, become one space); on a terminal
+    at most ``width`` characters, cut with "…"; elsewhere (a pipe, a file) whole."""
     if not value:
         return ""
     line = " ".join(value.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
+    return line if len(line) <= width or not STDOUT_IS_TERMINAL else line[: width - 1] + "…"
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    """A rich table; cells are shown as text, never interpreted as markup."""
+    """A rich table; cells are shown as text, never interpreted as markup or emoji codes."""
     result = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
     for column in columns:
         numeric = column in {
@@ -378,14 +460,15 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
         }
         result.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
-        result.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
+        result.add_row(
+            *(cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row)
+        )
     return result
 
 
-def outcome_style(outcome: str) -> str:
+def outcome_text(outcome: str) -> Text:
     colour = {"success": "green", "not_modified": "green", "failed": "red", "rate_limited": "yellow"}
-    style = colour.get(outcome)
-    return f"[{style}]{outcome}[/]" if style else outcome
+    return Text(outcome, style=colour.get(outcome, ""))
 
 
 def results_table(title: str, rows: Sequence[PlatformOutcome], *, attempts: bool = False) -> Table:
@@ -399,18 +482,18 @@ def results_table(title: str, rows: Sequence[PlatformOutcome], *, attempts: bool
         result.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         cells = [
-            str(row.platform_id),
-            escape(row.name),
-            outcome_style(row.outcome),
-            str(row.fetched),
-            str(row.filtered),
-            str(row.inserted),
-            str(row.updated),
-            seconds(row.duration_ms),
-            escape(clip(row.error, 120)),
+            Text(str(row.platform_id)),
+            Text(row.name),
+            outcome_text(row.outcome),
+            Text(str(row.fetched)),
+            Text(str(row.filtered)),
+            Text(str(row.inserted)),
+            Text(str(row.updated)),
+            Text(seconds(row.duration_ms)),
+            Text(clip(row.error, 120)),
         ]
         if attempts:
-            cells.insert(3, str(row.attempts))
+            cells.insert(3, Text(str(row.attempts)))
         result.add_row(*cells)
     return result
 

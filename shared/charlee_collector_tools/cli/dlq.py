@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from charlee_collector_tools.cli.common import (
     BadInput,
     CliError,
     NotFound,
     SqsEndpointUrl,
+    SuggestingGroup,
     check_url,
     clip,
     err,
@@ -27,6 +27,7 @@ from charlee_collector_tools.cli.common import (
     print_json,
     sqs_client,
     table,
+    warning_line,
     when,
 )
 from charlee_collector_tools.cli.dead_letters import (
@@ -41,7 +42,9 @@ from charlee_collector_tools.cli.dead_letters import (
 __all__ = ["app", "depth", "dlq_of"]
 
 app = typer.Typer(
-    help="Inspect the dead-letter queue, clean it, and move its messages back.", no_args_is_help=True
+    cls=SuggestingGroup,
+    help="Inspect the dead-letter queue, clean it, and move its messages back.",
+    no_args_is_help=True,
 )
 
 DlqUrl = Annotated[
@@ -246,11 +249,13 @@ def redrive_command(
             "(they would only fail again; `charlee-collector dlq delete ID` removes one):"
         )
         for message_id, reason in result.unreadable.items():
-            out.print(f"  {message_id}: {escape(clip(reason, 160))}")
+            out.print(f"  {message_id}: {clip(reason, 160)}")
     if result.not_deleted:
         err.print(
-            f"[yellow]warning:[/] {len(result.not_deleted)} moved message(s) could not be deleted from the "
-            "DLQ and will reappear there (duplicates): " + ", ".join(result.not_deleted)
+            warning_line(
+                f"{len(result.not_deleted)} moved message(s) could not be deleted from the "
+                "DLQ and will reappear there (duplicates): " + ", ".join(result.not_deleted)
+            )
         )
     if result.not_sent:
         raise CliError(f"{len(result.not_sent)} message(s) could not be sent and stay in the DLQ")

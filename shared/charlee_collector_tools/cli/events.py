@@ -21,6 +21,7 @@ from charlee_collector.core.settings import Settings
 from charlee_collector.store.tables import event_outbox
 from charlee_collector_tools.cli.common import (
     CliError,
+    SuggestingGroup,
     check_url,
     clip,
     command_settings,
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
     from charlee_collector.app.publishing import EventBus
 
 app = typer.Typer(
-    help="The OpportunitiesCollected events: list them, publish what is pending.", no_args_is_help=True
+    cls=SuggestingGroup,
+    help="The OpportunitiesCollected events: list them, publish what is pending.",
+    no_args_is_help=True,
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON array instead of a table.")]

@@ -10,15 +10,38 @@ from sqlalchemy import select
 from charlee_collector.core.clock import utcnow
 from charlee_collector.store import host_slots as host_limits
 from charlee_collector.store.tables import fetch_hosts
-from charlee_collector_tools.cli.common import BadInput, err, open_engine, out, print_json, table, when
+from charlee_collector_tools.cli.common import (
+    BadInput,
+    SuggestingGroup,
+    err,
+    open_engine,
+    out,
+    print_json,
+    table,
+    when,
+)
 
-app = typer.Typer(help="Show the per-host request limits; override them for one host.", no_args_is_help=True)
+app = typer.Typer(
+    cls=SuggestingGroup,
+    help="Show the per-host request limits; override them for one host.",
+    no_args_is_help=True,
+)
 
 # Far above any host's fair share, and inside the column's integer (larger values reached the
 # database as an OverflowError).
 MAX_CONCURRENT = 10_000
 
 Host = Annotated[str, typer.Argument(help="The host name as in the platforms' URLs, e.g. remotive.com.")]
+
+
+def at_once(max_concurrent: int) -> str:
+    """The "At once" figure: "unlimited" for the loopback hosts' no-limit value (1,000,000,
+    ``host_slots.LOOPBACK``), which an override cannot reach (at most ``MAX_CONCURRENT``)."""
+    return "unlimited" if max_concurrent >= host_limits.LOOPBACK.max_concurrent else str(max_concurrent)
+
+
+def figures(limit: host_limits.HostLimit) -> str:
+    return f"{at_once(limit.max_concurrent)} at once, {limit.min_spacing.total_seconds():g}s apart"
 
 
 def _host(value: str) -> str:
@@ -66,7 +89,7 @@ def list_(as_json_: Annotated[bool, typer.Option("--json", help="Print one JSON 
             [
                 [
                     h["host"],
-                    h["max_concurrent"],
+                    at_once(h["max_concurrent"]),
                     f"{h['min_spacing_seconds']:g}s",
                     when(h["retry_after_until"]),
                     h["source"],
@@ -107,16 +130,27 @@ def set_(
             conn, name, max_concurrent=max_concurrent, min_spacing_ms=spacing_ms, now=utcnow()
         )
         limit = host_limits.limit_for(conn, name)
-    out.print(f"{name}: {limit.max_concurrent} at once, {limit.min_spacing.total_seconds():g}s apart")
+    out.print(f"{name}: {figures(limit)}")
 
 
 @app.command("clear")
 def clear(host: Host) -> None:
-    """Remove the override of one host: its known or the global default applies again."""
+    """Remove the override of one host: its known or the global default applies again.
+
+    A host without an override is left as it is and says so (exit 0, as `platforms resume` of a
+    platform that is not paused).
+    """
     name = _host(host)
     with open_engine() as engine, engine.begin() as conn:
+        row = conn.execute(
+            select(fetch_hosts.c.max_concurrent, fetch_hosts.c.min_spacing_ms).where(
+                fetch_hosts.c.host == name
+            )
+        ).first()
+        if row is None or (row.max_concurrent is None and row.min_spacing_ms is None):
+            limit = host_limits.limit_for(conn, name)
+            err.print(f"{name} has no override: nothing to clear (it keeps {figures(limit)}: {limit.source})")
+            return
         host_limits.set_override(conn, name, max_concurrent=None, min_spacing_ms=None, now=utcnow())
         limit = host_limits.limit_for(conn, name)
-    out.print(
-        f"{name}: {limit.max_concurrent} at once, {limit.min_spacing.total_seconds():g}s apart ({limit.source})"
-    )
+    out.print(f"{name}: {figures(limit)} ({limit.source})")

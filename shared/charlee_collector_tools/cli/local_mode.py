@@ -16,10 +16,12 @@ from charlee_collector.core.limits import MAX_INTERVAL_MINUTES
 from charlee_collector_tools.cli.common import (
     BadInput,
     SqsEndpointUrl,
+    SuggestingGroup,
     check_url,
     clip,
     database_url,
     err,
+    labelled,
     open_engine,
     out,
     print_json,
@@ -31,7 +33,8 @@ from charlee_collector_tools.cli.common import (
 from charlee_collector_tools.local.runner import BATCHES_IN_FLIGHT, TickReport
 
 app = typer.Typer(
-    help="Run the pipeline on this machine (the embedded PostgreSQL or DATABASE_URL, in-process SQS)."
+    cls=SuggestingGroup,
+    help="Run the pipeline on this machine (the embedded PostgreSQL or DATABASE_URL, in-process SQS).",
 )
 
 LogLevel = Annotated[
@@ -99,7 +102,7 @@ def print_summary(report: TickReport, as_json: bool, *, title: str, see: str) ->
                 )
             )
     for problem in report.handler_errors:
-        err.print(f"[red]collector handler failed a whole batch:[/] {problem}")
+        err.print(labelled("collector handler failed a whole batch:", "red", problem))
     if report.failed:
         failed = sum(p.outcome == "failed" for p in report.platforms)
         dead = f", {len(report.dead_lettered)} message(s) dead-lettered" if report.dead_lettered else ""
@@ -124,8 +127,12 @@ def _print_tick(report: TickReport, as_json: bool) -> None:
 def _print_unfinished(report: TickReport) -> None:
     if not report.finished:
         err.print(
-            f"[red]the tick did not finish:[/] {report.uncollected} platform(s) left uncollected "
-            f"after {report.seconds:.0f}s (the time limit); the next tick takes those still due"
+            labelled(
+                "the tick did not finish:",
+                "red",
+                f"{report.uncollected} platform(s) left uncollected "
+                f"after {report.seconds:.0f}s (the time limit); the next tick takes those still due",
+            )
         )
 
 

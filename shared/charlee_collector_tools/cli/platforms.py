@@ -21,6 +21,7 @@ from charlee_collector_tools.cli.common import (
     BadInput,
     CliError,
     NotFound,
+    SuggestingGroup,
     check_platform_id,
     check_user_id,
     clip,
@@ -32,10 +33,15 @@ from charlee_collector_tools.cli.common import (
     quiet_handler_logs,
     settings,
     table,
+    warning_line,
     when,
 )
 
-app = typer.Typer(help="Add, inspect, change, pause and remove watched platforms.", no_args_is_help=True)
+app = typer.Typer(
+    cls=SuggestingGroup,
+    help="Add, inspect, change, pause and remove watched platforms.",
+    no_args_is_help=True,
+)
 
 PlatformId = Annotated[
     int,
@@ -188,8 +194,10 @@ def polite_interval(source: str, interval: int | None) -> int:
         return max(DEFAULT_INTERVAL_MINUTES, adapter.min_interval_minutes)
     if interval < adapter.min_interval_minutes:
         err.print(
-            f"[yellow]warning:[/] {source} asks for {adapter.min_interval_minutes} minutes or more "
-            f"between collections: {adapter.interval_terms}"
+            warning_line(
+                f"{source} asks for {adapter.min_interval_minutes} minutes or more "
+                f"between collections: {adapter.interval_terms}"
+            )
         )
     return interval
 
@@ -345,6 +353,11 @@ def list_(
     as_json_: JsonFlag = False,
 ) -> None:
     """List platforms: state, schedule, totals."""
+    if source is not None:
+        from charlee_collector.sources import SOURCE_KEYS
+
+        if source not in SOURCE_KEYS:
+            raise BadInput(f"unknown source {source!r}: --source must be one of {', '.join(SOURCE_KEYS)}")
     query = select(platforms).order_by(platforms.c.id)
     if user is not None:
         query = query.where(platforms.c.user_id == user)
@@ -352,11 +365,22 @@ def list_(
         query = query.where(platforms.c.source == source)
     with open_engine() as engine, engine.connect() as conn:
         rows = [dict(row) for row in conn.execute(query).mappings()]
+        total = len(rows) if rows else conn.execute(select(func.count()).select_from(platforms)).scalar_one()
     if as_json_:
         print_json([as_json(row) for row in rows])
         return
-    if not rows:
+    if not total:
         err.print("no platforms yet: add one with `charlee-collector platforms add`")
+        return
+    if not rows:
+        given = " ".join(
+            f"{option} {value}"
+            for option, value in (("--user", user), ("--source", source))
+            if value is not None
+        )
+        err.print(
+            f"no platform matches {given} ({total} platform(s) in all: `charlee-collector platforms list`)"
+        )
         return
     out.print(
         table(
@@ -467,6 +491,7 @@ def update_(
     """Change a platform; a new config (or source) is validated before it is stored.
 
     A new config replaces the old one as a whole, and forgets the stored ETag/Last-Modified.
+    Only what differs from what is stored is written, and named in the message.
     """
     new_config = read_config(config, config_file, required=False)
     values: dict[str, Any] = {}
@@ -490,13 +515,20 @@ def update_(
             final_source = source or row["source"]
             final_config = new_config if new_config is not None else row["config"]
             validate(final_source, final_config)
-            values.update(source=final_source, config=final_config, etag=None, last_modified=None)
+            values.update(source=final_source, config=final_config)
         if interval is not None:
             polite_interval(source or row["source"], values["collection_interval_minutes"])
+        changed = {key: value for key, value in values.items() if row[key] != value}
+        if not changed:
+            err.print(f"platform {platform_id} unchanged: it already had every value given")
+            return
+        if "source" in changed or "config" in changed:  # a new request: the old validators do not apply
+            changed.update(etag=None, last_modified=None)
         conn.execute(
-            update(platforms).where(platforms.c.id == platform_id).values(**values, updated_at=utcnow())
+            update(platforms).where(platforms.c.id == platform_id).values(**changed, updated_at=utcnow())
         )
-    err.print(f"updated platform {platform_id}: {', '.join(sorted(k for k in values if k != 'etag'))}")
+    named = sorted(key for key in changed if key not in ("etag", "last_modified"))
+    err.print(f"updated platform {platform_id}: {', '.join(named)}")
 
 
 @app.command("pause")

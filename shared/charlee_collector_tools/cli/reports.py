@@ -17,12 +17,14 @@ from charlee_collector_tools.cli.common import (
     BadInput,
     NotFound,
     SqsEndpointUrl,
+    SuggestingGroup,
     check_ids,
     check_platform_id,
     check_url,
     check_user_id,
     clip,
     err,
+    labelled,
     limit_option,
     open_engine,
     out,
@@ -121,6 +123,7 @@ def parse_since(value: str) -> datetime:
 
 
 opportunities_app = typer.Typer(
+    cls=SuggestingGroup,
     help="List collected opportunities (filters, table/csv/json), and mark them applied or dismissed.",
     invoke_without_command=True,
     no_args_is_help=False,
@@ -486,4 +489,6 @@ def status_command(
         ]
         out.print(table("Queues", ["Queue", "URL", "Visible", "In flight", "Delayed"], rows))
         if queues.get("dlq", {}).get("visible"):
-            err.print("[yellow]the dead-letter queue is not empty:[/] see `charlee-collector dlq list`")
+            err.print(
+                labelled("the dead-letter queue is not empty:", "yellow", "see `charlee-collector dlq list`")
+            )

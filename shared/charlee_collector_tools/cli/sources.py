@@ -149,6 +149,5 @@ def sources_command(
     out.print(
         f"charlee-collector platforms add --user 1 --name NAME --source {info['name']} "
         f"--interval {info['min_interval_minutes']} --config '{json.dumps(info['example'])}'",
-        markup=False,
         soft_wrap=True,
     )
