@@ -82,7 +82,7 @@ def test_values_with_markup_and_emoji_codes_are_printed_as_stored(
     assert f"│ {NAME} " in cli("platforms", "list").stdout
     assert f"│ {NAME} " in cli("dispatch", "--dry-run").stdout
 
-    with pg_engine.begin() as conn:  # a secret that cannot be read: collect fails, AWS's words shown
+    with pg_engine.begin() as conn:  # the ARN names no secret here: collect the feed without one
         conn.execute(update(platforms).where(platforms.c.id == pid).values(credentials_secret=None))
     collected = cli("collect", str(pid))
     assert f"│ {NAME} " in collected.stdout
@@ -168,7 +168,7 @@ def test_collect_says_it_resumed_a_paused_platform(cli: Cli, pg_engine: Engine, 
     assert cli("collect", str(failing), expect=1).stderr.strip() == ""  # still paused: nothing to say
     assert cli("collect", str(running)).stderr.strip() == ""
     with pg_engine.connect() as conn:
-        still = dict(conn.execute(select(platforms.c.id, platforms.c.paused_at)).tuples().all())
+        still = dict(conn.execute(select(platforms.c.id, platforms.c.paused_at)).all())
     assert still[paused] is None and still[failing] is not None
 
 
