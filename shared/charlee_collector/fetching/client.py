@@ -65,6 +65,16 @@ class Deadline:
     def cut_off(self) -> None:
         self._cut_off = True
 
+    def exceeded_by(self, work: str) -> PermanentSourceError:
+        """The failure of ``work`` done on a whole response (a parse) that cannot end by ``at``.
+
+        Permanent: the same bytes take as long at once; the next collection tries again.
+        """
+        return PermanentSourceError(
+            f"{work} did not finish within the collection deadline of {self.seconds:g} s "
+            "(COLLECTION_DEADLINE_SECONDS); refused rather than outliving the collector"
+        )
+
     def error(self, where: str) -> TransientSourceError:
         return TransientSourceError(
             f"{where} did not finish within {self.seconds:g} s (COLLECTION_DEADLINE_SECONDS): "

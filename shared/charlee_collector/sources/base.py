@@ -23,7 +23,7 @@ from pydantic import AfterValidator
 
 from charlee_collector.core.errors import PermanentSourceError, SourceError
 from charlee_collector.core.opportunity import Opportunity
-from charlee_collector.fetching.client import Fetcher, HttpResponse
+from charlee_collector.fetching.client import Deadline, Fetcher, HttpResponse
 from charlee_collector.normalize.filters import BaseSourceConfig
 from charlee_collector.normalize.opportunities import dedupe
 
@@ -179,11 +179,20 @@ class Source(ABC):
         """Headers of the single request; may use the platform's secrets (never logged)."""
         return {"Accept": self.accept}
 
-    def parse_payload(self, body: bytes, config: Any, turn: Turn = nullcontext) -> list[Opportunity]:
-        """``parse`` (in ``turn``) with every unexpected exception turned into ``PermanentSourceError``."""
+    def parse_within(self, body: bytes, config: Any, deadline: Deadline | None) -> list[Opportunity]:
+        """``parse``, stopped with a ``SourceError`` naming ``deadline`` once it has passed.
+
+        Sources whose parse can outlast a collection (``rss``) override it; the rest parse fast.
+        """
+        return self.parse(body, config)
+
+    def parse_payload(
+        self, body: bytes, config: Any, turn: Turn = nullcontext, deadline: Deadline | None = None
+    ) -> list[Opportunity]:
+        """``parse_within`` (in ``turn``), every unexpected exception turned into ``PermanentSourceError``."""
         try:
             with turn():
-                return dedupe(self.parse(body, config))
+                return dedupe(self.parse_within(body, config, deadline))
         except SourceError:
             raise
         except Exception as exc:  # any parser bug or odd payload is "unparseable", not a crash
@@ -211,4 +220,5 @@ class Source(ABC):
         )
         if response.not_modified:
             return FetchResult.from_response(response, [])
-        return FetchResult.from_response(response, self.parse_payload(response.body, config, turn))
+        items = self.parse_payload(response.body, config, turn, fetcher.deadline)
+        return FetchResult.from_response(response, items)

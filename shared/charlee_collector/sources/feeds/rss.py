@@ -1,11 +1,11 @@
 """Any RSS 0.9x/1.0/2.0, Atom or JSON Feed (``json_feed``), parsed from bytes (never a URL).
 
-Verified against real captures (``fixtures/real/weworkremotely``, ``fixtures/real/upwork``); an
-entry's relative link is resolved against the feed's address. Upwork: the description's closing
-``<b>Label</b>: value`` lines become fields (``Budget`` a fixed price, ``Hourly Range`` hourly, its
-upper end the budget) and the title loses " - Upwork"; We Work Remotely: "Company: Role" titles and
-item elements give client, country and skills; other feeds state no budget. feedparser reads only
-what ``xml_safety.safe_feed_bytes`` gives back (one encoding, no entity declarations, bounded).
+``xml_safety.safe_feed_bytes`` checks the bytes first. RSS 2.0 and Atom 1.0 are read by
+``fast_feed`` (lxml); what it cannot read (RDF, pre-1.0 Atom, CDF, malformed XML) by feedparser,
+into the same entries. At most ``MAX_FEED_ITEMS`` entries are kept (the newest), all within the
+collection's deadline. Upwork: the description's closing ``<b>Label</b>: value`` lines become
+fields (``Budget`` fixed, ``Hourly Range`` hourly) and " - Upwork" leaves the title; We Work
+Remotely: "Company: Role" titles and item elements give client, country and skills.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ import feedparser
 
 from charlee_collector.core.errors import PermanentSourceError
 from charlee_collector.core.opportunity import Opportunity
+from charlee_collector.fetching.client import Deadline
 from charlee_collector.normalize.budgets import parse_budget
+from charlee_collector.normalize.dates import parse_datetime
 from charlee_collector.normalize.html import html_texts, html_to_text
 from charlee_collector.normalize.opportunities import build_opportunity
 from charlee_collector.normalize.text import one_line
 from charlee_collector.sources.base import BaseSourceConfig, Source, WebUrl
+from charlee_collector.sources.feeds.fast_feed import WWR_ELEMENTS, UnreadableFeed, keep_newest, read_entries
 from charlee_collector.sources.feeds.json_feed import is_json, json_feed_fields
-from charlee_collector.sources.feeds.xml_safety import safe_feed_bytes
+from charlee_collector.sources.feeds.xml_safety import safe_feed_bytes, start_tags
 
 if TYPE_CHECKING:
     from bs4 import Tag
@@ -33,7 +36,12 @@ FEED_ACCEPT = (
     "text/xml;q=0.8, */*;q=0.5"
 )
 UPWORK_LABELS = ("budget", "hourly range", "posted on", "category", "skills", "country")
-WWR_ELEMENTS = ("region", "country", "state", "skills", "type", "expires_at")
+# Entries kept per feed, the newest: real job feeds carry 20-100, and every one kept is
+# normalised and upserted within the collection (a 10 MB feed can hold 50,000).
+MAX_FEED_ITEMS = 5_000
+# feedparser's CPU per start tag, rounded up from its slowest measured (24-65 s for 10 MB of
+# 250,000): the fallback starts only when the deadline leaves it that much time.
+FEEDPARSER_SECONDS_PER_ELEMENT = 0.0003
 # Upwork's descriptions are short and carry a handful of labels. bs4 takes ~200 us per tag, so
 # longer or bolder HTML is not read for labels: a 10 MB feed of it would take minutes.
 UPWORK_HTML_CHARS = 32 * 1024
@@ -99,6 +107,62 @@ def _entry_title(entry: Any) -> str | None:
     return html_to_text(str(title))
 
 
+def _within(deadline: Deadline | None, work: str = "parsing the feed", seconds: float = 0.0) -> None:
+    """Raise once ``deadline`` has passed, or when it leaves less than ``seconds`` for ``work``."""
+    if deadline is not None and (deadline.reached() or deadline.remaining() < seconds):
+        raise deadline.exceeded_by(work)
+
+
+def feed_entries(body: bytes, url: str, deadline: Deadline | None = None, *, fast: bool = True) -> list[Any]:
+    """The newest ``MAX_FEED_ITEMS`` entries of an RSS or Atom feed, feedparser-shaped, links resolved.
+
+    ``fast=False`` reads with feedparser even what lxml could (the equivalence tests compare both).
+    """
+    document = safe_feed_bytes(body)
+    _within(deadline)
+    if fast:
+        try:
+            return read_entries(document, url, limit=MAX_FEED_ITEMS, check=lambda: _within(deadline))
+        except UnreadableFeed:
+            pass
+    return feedparser_entries(document, url, deadline)
+
+
+def feedparser_entries(document: bytes, url: str, deadline: Deadline | None = None) -> list[Any]:
+    """feedparser's entries of a checked document (``safe_feed_bytes``), within the deadline."""
+    # feedparser cannot be stopped once it runs: it starts only when it can end in time.
+    elements = start_tags(document)
+    needed = elements * FEEDPARSER_SECONDS_PER_ELEMENT
+    _within(
+        deadline, f"parsing the feed with feedparser (up to {needed:.1f} s for {elements} elements)", needed
+    )
+    # Sanitising and resolving links inside content is wasted work: only plain text is stored.
+    parsed = feedparser.parse(
+        io.BytesIO(document),
+        sanitize_html=False,
+        resolve_relative_uris=False,
+        # The base for relative links; the type says what safe_feed_bytes made of the body
+        # (without one feedparser flags every feed "no Content-type specified").
+        response_headers={"content-location": url, "content-type": "application/xml; charset=utf-8"},
+    )
+    _within(deadline)
+    if not parsed.entries:
+        if not parsed.get("version"):
+            raise PermanentSourceError(
+                "rss payload could not be parsed: not an RSS, Atom or JSON feed (an HTML page?); "
+                "check the platform's url"
+            )
+        if parsed.get("bozo"):
+            raise PermanentSourceError(
+                f"rss payload could not be parsed: malformed feed ({parsed.get('bozo_exception')})"
+            )
+    dates = [
+        parse_datetime(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))
+        for entry in parsed.entries
+    ]
+    return keep_newest(parsed.entries, dates, MAX_FEED_ITEMS)
+
+
 class RssSource(Source):
     key = "rss"
     min_interval_minutes = 15
@@ -111,42 +175,30 @@ class RssSource(Source):
     accept = FEED_ACCEPT
 
     def parse(self, body: bytes, config: RssConfig) -> list[Opportunity]:
+        return self.parse_within(body, config, None)
+
+    def parse_within(self, body: bytes, config: RssConfig, deadline: Deadline | None) -> list[Opportunity]:
         if not body.strip():
             raise PermanentSourceError("rss payload could not be parsed: the response body is empty")
         if is_json(body):
-            entries = json_feed_fields(body, str(config.url))
-        else:
-            entries = [self._fields(entry) for entry in self._feed_entries(body, str(config.url))]
+            fields = json_feed_fields(body, str(config.url))
+            dates = [parse_datetime(item["posted_at"]) for item in fields]
+            return self._opportunities(keep_newest(fields, dates, MAX_FEED_ITEMS), deadline)
+        return self.feed_opportunities(feed_entries(body, str(config.url), deadline), deadline)
+
+    def feed_opportunities(self, entries: list[Any], deadline: Deadline | None = None) -> list[Opportunity]:
+        """The opportunities of ``feed_entries``' entries (whichever reader read them)."""
+        return self._opportunities([self._fields(entry) for entry in entries], deadline)
+
+    @staticmethod
+    def _opportunities(entries: list[dict[str, Any]], deadline: Deadline | None) -> list[Opportunity]:
+        _within(deadline)
         descriptions = html_texts([fields.pop("description_html") for fields in entries])
         items = (
             build_opportunity(description=fields.pop("description", None) or description, **fields)
             for fields, description in zip(entries, descriptions, strict=True)
         )
         return [item for item in items if item is not None]
-
-    @staticmethod
-    def _feed_entries(body: bytes, url: str) -> list[Any]:
-        """feedparser's entries of an RSS or Atom feed; links relative to the feed's address."""
-        # Sanitising and resolving links inside content is wasted work: only plain text is stored.
-        parsed = feedparser.parse(
-            io.BytesIO(safe_feed_bytes(body)),
-            sanitize_html=False,
-            resolve_relative_uris=False,
-            # The base for relative links; the type says what safe_feed_bytes made of the body
-            # (without one feedparser flags every feed "no Content-type specified").
-            response_headers={"content-location": url, "content-type": "application/xml; charset=utf-8"},
-        )
-        if not parsed.entries:
-            if not parsed.get("version"):
-                raise PermanentSourceError(
-                    "rss payload could not be parsed: not an RSS, Atom or JSON feed (an HTML page?); "
-                    "check the platform's url"
-                )
-            if parsed.get("bozo"):
-                raise PermanentSourceError(
-                    f"rss payload could not be parsed: malformed feed ({parsed.get('bozo_exception')})"
-                )
-        return list(parsed.entries)
 
     def _fields(self, entry: Any) -> dict[str, Any]:
         """What ``build_opportunity`` makes the entry's opportunity of (``description_html`` unread)."""
@@ -159,6 +211,8 @@ class RssSource(Source):
             key: dict.get(entry, key) for key in ("id", "link", "title", "published", "updated", "author")
         }
         raw["tags"] = tags
+        if enclosures := [str(e.get("href")) for e in entry.get("enclosures") or [] if e.get("href")]:
+            raw["enclosures"] = enclosures
         fields: dict[str, Any] = {"category": tags[0] if tags else None, "client_name": entry.get("author")}
         description_html, upwork = upwork_fields(html) if html else (None, {})
         if any(label in upwork for label in ("posted on", "budget", "hourly range")):

@@ -146,6 +146,12 @@ def _refuse_declarations(data: bytes) -> None:
             raise _refused("the feed's DOCTYPE has an internal subset (declarations)")
 
 
+def start_tags(data: bytes) -> int:
+    """How many start tags the document has, at most (counted without a copy of it)."""
+    # Every "<" that is not "</", "<!" or "<?".
+    return data.count(b"<") - data.count(b"</") - data.count(b"<!") - data.count(b"<?")
+
+
 def _refuse_unbounded_elements(data: bytes) -> None:
     """Refuse a document whose elements could hold more memory or time than a collection has.
 
@@ -154,9 +160,7 @@ def _refuse_unbounded_elements(data: bytes) -> None:
     document must be well-formed (checked by expat, the parser feedparser uses), nest at most
     ``MAX_DEPTH`` deep and hold at most ``MAX_ELEMENTS`` elements.
     """
-    # Counted without a copy of the document: every "<" that is not "</", "<!" or "<?".
-    start_tags = data.count(b"<") - data.count(b"</") - data.count(b"<!") - data.count(b"<?")
-    if start_tags <= LENIENT_ELEMENTS:
+    if start_tags(data) <= LENIENT_ELEMENTS:
         return
     depth = elements = 0
 
