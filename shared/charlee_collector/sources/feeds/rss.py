@@ -11,6 +11,7 @@ Remotely: "Company: Role" titles and item elements give client, country and skil
 from __future__ import annotations
 
 import io
+import re
 from typing import TYPE_CHECKING, Any
 
 import feedparser
@@ -46,6 +47,13 @@ FEEDPARSER_SECONDS_PER_ELEMENT = 0.0003
 # longer or bolder HTML is not read for labels: a 10 MB feed of it would take minutes.
 UPWORK_HTML_CHARS = 32 * 1024
 UPWORK_MAX_BOLD = 40
+# A <b> whose whole text is a label (spaces, &nbsp; and inner tags aside), as the tree walk
+# tests it: without one the walk cannot find a label, and most feeds' bold text is not Upwork's.
+_SPACE = r"(?:\s|&nbsp;|&#160;|<[^>]*>)*"
+_UPWORK_LABEL = re.compile(
+    rf"<b\b[^>]*>{_SPACE}(?:budget|hourly{_SPACE}range|posted{_SPACE}on|category|skills|country){_SPACE}</b",
+    re.IGNORECASE,
+)
 
 
 class RssConfig(BaseSourceConfig):
@@ -69,6 +77,8 @@ def upwork_fields(html: str) -> tuple[str | None, dict[str, str]]:
     """The description above Upwork's ``<b>Label</b>: value`` block, and that block's fields."""
     if "<b>" not in html or len(html) > UPWORK_HTML_CHARS or html.count("<b>") > UPWORK_MAX_BOLD:
         return html, {}
+    if not _UPWORK_LABEL.search(html):
+        return html, {}  # no label can be found: most feeds' bold text is not Upwork's
     # Only Upwork-style items need a tree walk by sibling: bs4 loads on first use, not at cold start.
     from bs4 import BeautifulSoup, NavigableString, Tag
 
