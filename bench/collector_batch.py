@@ -125,10 +125,17 @@ def quiet_stdout() -> Iterator[None]:
 
 
 def seed(
-    engine: Engine, base_url: str, prefix: str, count: int = PLATFORMS, *, same_file: bool = False
+    engine: Engine,
+    base_url: str,
+    prefix: str,
+    count: int = PLATFORMS,
+    *,
+    same_file: bool = False,
+    source: str = "remotive",
+    suffix: str = ".json",
 ) -> list[int]:
-    """``count`` new remotive platforms, platform n reading ``prefix/<n>.json`` (all of them
-    ``prefix/0.json`` with ``same_file``: one request shared by every platform)."""
+    """``count`` new ``source`` platforms, platform n reading ``prefix/<n><suffix>`` (all of them
+    ``prefix/0<suffix>`` with ``same_file``: one request shared by every platform)."""
     ids = []
     with engine.begin() as conn:
         for n in range(count):
@@ -139,8 +146,8 @@ def seed(
                     .values(
                         user_id=1,
                         name=f"{prefix} {n}",
-                        source="remotive",
-                        config={"url": f"{base_url}/{prefix}/{0 if same_file else n}.json"},
+                        source=source,
+                        config={"url": f"{base_url}/{prefix}/{0 if same_file else n}{suffix}"},
                         created_at=now,
                         updated_at=now,
                     )
