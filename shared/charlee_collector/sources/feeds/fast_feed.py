@@ -81,10 +81,11 @@ def read_entries(
         items, read, date_of = root.findall(f"{ATOM}entry"), _atom_entry, _atom_date
     else:
         raise UnreadableFeed(f"a <{root.tag}> document")
-    dates = [date_of(item) for item in items]
-    check()
+    if len(items) > limit:  # dated twice only when the bound has to choose
+        items = keep_newest(items, [date_of(item) for item in items], limit)
+        check()
     entries = []
-    for n, item in enumerate(keep_newest(items, dates, limit), 1):
+    for n, item in enumerate(items, 1):
         entries.append(read(item))
         if n % _CHECK_EVERY == 0:
             check()
