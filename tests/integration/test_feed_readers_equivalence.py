@@ -188,3 +188,16 @@ def test_the_collection_deadline_reaches_the_parse(http_server, http_client, all
     fetcher = Fetcher(http_client, allow_private_networks, deadline=Deadline(5))
     with pytest.raises(PermanentSourceError, match="COLLECTION_DEADLINE_SECONDS"):
         fetch_platform("rss", {"url": http_server.url("/big.rdf")}, fetcher)
+
+
+@pytest.mark.parametrize(("depth", "fast_reads"), [(1_500, True), (3_000, False)])
+def test_markup_nested_past_libxml2s_limit_falls_back_with_the_same_result(depth, fast_reads):
+    body = (
+        '<rss version="2.0"><channel><item><title>t</title><description>'
+        + "<a>x" * depth
+        + "</a>" * depth
+        + "</description></item></channel></rss>"
+    ).encode()
+    assert fast_reader_reads(body) == fast_reads  # huge_tree still stops at 2,048 deep
+    fast, slow = both_readers(body)
+    assert fast and fast == slow

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -43,7 +44,8 @@ def _parser() -> etree.XMLParser:
     parser: etree.XMLParser | None = getattr(_per_thread, "parser", None)
     if parser is None:
         # huge_tree lifts libxml2's 10 MB text and 256-deep limits only: the body is capped at
-        # MAX_RESPONSE_BYTES and safe_feed_bytes bounds its elements and depth before this.
+        # MAX_RESPONSE_BYTES, safe_feed_bytes bounds elements (500,000) and depth (1,000) past
+        # 100,000 start tags, and below that libxml2 still stops at 2,048 deep (then: feedparser).
         parser = etree.XMLParser(
             resolve_entities=False,
             no_network=True,
@@ -73,8 +75,8 @@ def read_entries(
     """feedparser-shaped entries of an RSS 2.0 or Atom 1.0 document; ``check`` raises past the deadline."""
     try:
         root = etree.fromstring(document, _parser(), base_url=base_url)
-    except etree.XMLSyntaxError as exc:
-        raise UnreadableFeed(f"not well-formed XML: {exc}") from exc
+    except etree.LxmlError as exc:
+        raise UnreadableFeed(f"not read by lxml: {exc}") from exc
     if root.tag == "rss" and root.find("channel") is not None and root.find("item") is None:
         items, read, date_of = root.find("channel").findall("item"), _rss_entry, _rss_date
     elif root.tag == f"{ATOM}feed":
@@ -105,7 +107,7 @@ def _inner(element: Any) -> str:
     """The element's content with any child markup kept as markup (feedparser keeps it too)."""
     if len(element) == 0:
         return _text(element)
-    copy = etree.fromstring(etree.tostring(element))
+    copy = deepcopy(element)
     for node in copy.iter():
         if isinstance(node.tag, str):
             node.tag = etree.QName(node).localname  # XHTML's namespace is not part of the HTML
