@@ -193,7 +193,7 @@ def test_the_collection_deadline_reaches_the_parse(http_server, http_client, all
 @pytest.mark.parametrize(("depth", "fast_reads"), [(1_500, True), (3_000, False)])
 def test_markup_nested_past_libxml2s_limit_falls_back_with_the_same_result(depth, fast_reads):
     body = (
-        '<rss version="2.0"><channel><item><title>t</title><description>'
+        '<rss version="2.0"><channel><item><title>t</title><link>https://jobs.example/1</link><description>'
         + "<a>x" * depth
         + "</a>" * depth
         + "</description></item></channel></rss>"
