@@ -68,7 +68,7 @@ class Deadline:
     def exceeded_by(self, work: str) -> PermanentSourceError:
         """The failure of ``work`` done on a whole response (a parse) that cannot end by ``at``.
 
-        Permanent: the same bytes take as long at once; the next collection tries again.
+        Permanent: the same bytes would take as long again; the next collection tries again.
         """
         return PermanentSourceError(
             f"{work} did not finish within the collection deadline of {self.seconds:g} s "
