@@ -26,8 +26,9 @@ from charlee_collector.sources.base import (
     Turn,
     WebUrl,
     expect,
+    listed,
     load_json,
-    records,
+    read_any,
     strings,
     text,
 )
@@ -44,16 +45,16 @@ class ArbeitnowConfig(BaseSourceConfig):
 
 class ArbeitnowSource(Source):
     key = "arbeitnow"
+    reads = 'a JSON object with a "data" list of objects with "slug" and "title"'
     min_interval_minutes = 60
     interval_terms = "Arbeitnow states no frequency; each collection reads up to max_pages pages, so hourly."
     example = {"max_pages": 3, "keywords": ["remote"]}
     Config = ArbeitnowConfig
 
     def parse(self, body: bytes, config: ArbeitnowConfig) -> list[Opportunity]:
-        payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "data" list')
-        jobs = expect(payload.get("data"), list, self.key, 'a "data" list')
+        payload = expect(load_json(body, self.key), dict, self.key, self.reads)
+        jobs = listed(payload, "data", self.key, self.reads)
         items: list[Opportunity] = []
-        jobs = records(jobs)
         descriptions = html_texts([text(job.get("description")) for job in jobs])
         for job, description in zip(jobs, descriptions, strict=True):
             opportunity = build_opportunity(
@@ -68,7 +69,7 @@ class ArbeitnowSource(Source):
             )
             if opportunity is not None:
                 items.append(opportunity)
-        return items
+        return read_any(self.key, self.reads, jobs, items)
 
     def next_page(self, body: bytes, current: str, config: ArbeitnowConfig) -> str | None:
         """The ``links.next`` URL of a page, when it stays on the configured host."""

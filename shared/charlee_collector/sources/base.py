@@ -35,6 +35,8 @@ JSON_ACCEPT = "application/json"
 # Each JSON object or array holds 60-200 bytes once loaded: 3.5 M "{}" fit in 10 MB and would
 # take 350 MB. A real page of jobs has a few per job.
 MAX_JSON_CONTAINERS = 500_000
+# How many of an object's keys an error names.
+SHOWN_KEYS = 12
 
 
 def _web_url(value: str) -> str:
@@ -120,13 +122,63 @@ def load_json(body: bytes, source: str) -> Any:
         raise PermanentSourceError(f"{source} payload could not be parsed: invalid JSON ({exc})") from exc
 
 
+def _keys(record: Mapping[str, Any]) -> str:
+    names = [f'"{name}"' for name in list(record)[:SHOWN_KEYS]]
+    more = ", ..." if len(record) > SHOWN_KEYS else ""
+    return (", ".join(names) + more) if names else "none"
+
+
+def shape(payload: Any) -> str:
+    """What a payload holds, in words: an object's keys and lists of records, a list's first record."""
+    if isinstance(payload, Mapping):
+        lists = [
+            f'{len(found)} records under "{name}" with keys {_keys(found[0])}'
+            for name, value in payload.items()
+            if (found := records(value))
+        ]
+        return f"a JSON object with keys {_keys(payload)}" + (f" ({'; '.join(lists[:2])})" if lists else "")
+    if isinstance(payload, list):
+        found = records(payload)
+        if found:
+            return f"{len(found)} records, the first with keys {_keys(found[0])}"
+        kinds = sorted({type(value).__name__ for value in payload})
+        return f"a JSON array of {len(payload)} ({', '.join(kinds) or 'nothing'})"
+    return "null" if payload is None else type(payload).__name__
+
+
+def unparseable(source: str, expected: str, found: Any) -> PermanentSourceError:
+    """The error for a payload that is not what ``source`` reads: what was expected, what was found."""
+    return PermanentSourceError(
+        f"{source} payload could not be parsed: expected {expected}, found {shape(found)}"
+    )
+
+
 def expect(payload: Any, kind: type, source: str, what: str) -> Any:
     """``payload`` when it is a ``kind``; otherwise a ``PermanentSourceError`` naming the shape."""
     if not isinstance(payload, kind):
-        raise PermanentSourceError(
-            f"{source} payload could not be parsed: expected {what}, got {type(payload).__name__}"
-        )
+        raise unparseable(source, what, payload)
     return payload
+
+
+def listed(payload: Mapping[str, Any], key: str, source: str, reads: str) -> list[Mapping[str, Any]]:
+    """The records of ``payload[key]``; ``PermanentSourceError`` (``reads`` and what is there) if no list."""
+    value = payload.get(key)
+    if not isinstance(value, list):
+        raise unparseable(source, reads, payload if value is None else {key: value})
+    return records(value)
+
+
+def read_any(
+    source: str, reads: str, found: list[Mapping[str, Any]], items: list[Opportunity], skipped: int = 0
+) -> list[Opportunity]:
+    """``items``; a ``PermanentSourceError`` when ``found`` held records and none could be read.
+
+    A payload of another API (or an upstream field rename) is not a healthy collection of
+    nothing. ``skipped`` counts records the source leaves out on purpose (replies, placeholders).
+    """
+    if not items and len(found) > skipped:
+        raise unparseable(source, reads, found)
+    return items
 
 
 def records(values: Any) -> list[Mapping[str, Any]]:
@@ -162,6 +214,8 @@ class Source(ABC):
     interval_terms: ClassVar[str]
     # A config `charlee-collector sources NAME` shows (a test validates each against ``Config``).
     example: ClassVar[dict[str, Any]]
+    # What ``parse`` reads, for the error of a payload it cannot read ("expected <reads>, found ...").
+    reads: ClassVar[str]
 
     @abstractmethod
     def parse(self, body: bytes, config: Any) -> list[Opportunity]:

@@ -19,7 +19,17 @@ from charlee_collector.core.errors import PermanentSourceError
 from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.normalize.budgets import to_decimal
 from charlee_collector.normalize.opportunities import build_opportunity
-from charlee_collector.sources.base import BaseSourceConfig, Source, WebUrl, expect, load_json, records, text
+from charlee_collector.sources.base import (
+    BaseSourceConfig,
+    Source,
+    WebUrl,
+    expect,
+    listed,
+    load_json,
+    read_any,
+    records,
+    text,
+)
 
 DEFAULT_URL = "https://www.freelancer.com/api/projects/0.1/projects/active/"
 DEFAULT_SITE_URL = "https://www.freelancer.com"
@@ -38,6 +48,7 @@ class FreelancerComConfig(BaseSourceConfig):
 
 class FreelancerComSource(Source):
     key = "freelancer_com"
+    reads = 'a JSON object with a "result.projects" list of objects with "id" and "title"'
     min_interval_minutes = 60
     interval_terms = "Freelancer.com rate-limits its API without publishing a figure; hourly."
     example = {"query": "python scraping", "project_types": ["fixed"], "limit": 50, "min_budget": 200}
@@ -58,10 +69,10 @@ class FreelancerComSource(Source):
             message = text(payload.get("message")) or text(payload.get("status")) or "no status"
             raise PermanentSourceError(f"{self.key} answered without success: {message[:200]}")
         result = expect(payload.get("result"), dict, self.key, 'a "result" object')
-        projects = expect(result.get("projects"), list, self.key, 'a "result.projects" list')
+        projects = listed(result, "projects", self.key, self.reads)
         site = config.site_url.rstrip("/")
         items: list[Opportunity] = []
-        for project in records(projects):
+        for project in projects:
             budget = _object(project.get("budget"))
             currency = _object(project.get("currency"))
             jobs = records(project.get("jobs"))
@@ -82,7 +93,7 @@ class FreelancerComSource(Source):
             )
             if opportunity is not None:
                 items.append(opportunity)
-        return items
+        return read_any(self.key, self.reads, projects, items)
 
 
 def _object(value: Any) -> Mapping[str, Any]:

@@ -23,8 +23,9 @@ from charlee_collector.sources.base import (
     Source,
     WebUrl,
     expect,
+    listed,
     load_json,
-    records,
+    read_any,
     strings,
     text,
 )
@@ -42,6 +43,7 @@ class HimalayasConfig(BaseSourceConfig):
 
 class HimalayasSource(Source):
     key = "himalayas"
+    reads = 'a JSON object with a "jobs" list of objects with "guid" and "title"'
     min_interval_minutes = 60
     interval_terms = "Himalayas states no frequency; its list changes slowly, so hourly."
     example = {"limit": 20, "keywords": ["contract", "freelance"]}
@@ -51,10 +53,9 @@ class HimalayasSource(Source):
         return {"limit": config.limit, "offset": config.offset}
 
     def parse(self, body: bytes, config: HimalayasConfig) -> list[Opportunity]:
-        payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "jobs" list')
-        jobs = expect(payload.get("jobs"), list, self.key, 'a "jobs" list')
+        payload = expect(load_json(body, self.key), dict, self.key, self.reads)
+        jobs = listed(payload, "jobs", self.key, self.reads)
         items: list[Opportunity] = []
-        jobs = records(jobs)
         descriptions = html_texts([text(job.get("description")) or text(job.get("excerpt")) for job in jobs])
         for job, description in zip(jobs, descriptions, strict=True):
             salary = to_decimal(job.get("maxSalary")) or to_decimal(job.get("minSalary"))
@@ -76,4 +77,4 @@ class HimalayasSource(Source):
             )
             if opportunity is not None:
                 items.append(opportunity)
-        return items
+        return read_any(self.key, self.reads, jobs, items)

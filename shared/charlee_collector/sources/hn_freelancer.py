@@ -30,7 +30,9 @@ from charlee_collector.sources.base import (
     Turn,
     WebUrl,
     expect,
+    listed,
     load_json,
+    read_any,
     records,
     text,
 )
@@ -73,27 +75,31 @@ def newest_story_id(body: bytes, thread: str) -> int:
 
 class HnFreelancerSource(Source):
     key = "hn_freelancer"
+    reads = 'a JSON object with a "hits" list of comments with "objectID", "story_id" and "comment_text"'
     min_interval_minutes = 60
     interval_terms = "The HN Algolia API allows 10,000 requests an hour per IP; the threads are monthly, so hourly is plenty."
     example = {"thread": "freelancer", "hits_per_page": 1000, "skip_seeking_work": True}
     Config = HnFreelancerConfig
 
     def parse(self, body: bytes, config: HnFreelancerConfig) -> list[Opportunity]:
-        payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "hits" list')
-        hits = expect(payload.get("hits"), list, self.key, 'a "hits" list')
+        payload = expect(load_json(body, self.key), dict, self.key, self.reads)
+        found = listed(payload, "hits", self.key, self.reads)
         items: list[Opportunity] = []
         # Top-level comments only: the replies under a post are not posts.
         hits = [
             hit
-            for hit in records(hits)
+            for hit in found
             if hit.get("story_id") is not None and str(hit.get("parent_id")) == str(hit.get("story_id"))
         ]
+        skipped = sum(1 for hit in found if hit.get("story_id") is not None) - len(hits)
         bodies = html_texts([text(hit.get("comment_text")) for hit in hits])
         for hit, body_text in zip(hits, bodies, strict=True):
             heading = first_line(body_text)
             if heading is None:  # deleted or empty comment
+                skipped += 1
                 continue
             if config.skip_seeking_work and heading.upper().startswith("SEEKING WORK"):
+                skipped += 1
                 continue
             budget = find_budget(heading)
             object_id = text(hit.get("objectID"))
@@ -112,7 +118,7 @@ class HnFreelancerSource(Source):
             )
             if opportunity is not None:
                 items.append(opportunity)
-        return items
+        return read_any(self.key, self.reads, found, items, skipped=skipped)
 
     def fetch(
         self,

@@ -24,8 +24,9 @@ from charlee_collector.sources.base import (
     Source,
     WebUrl,
     expect,
+    listed,
     load_json,
-    records,
+    read_any,
     strings,
     text,
 )
@@ -50,6 +51,7 @@ def _unescaped(value: Any) -> str | None:
 
 class JobicySource(Source):
     key = "jobicy"
+    reads = 'a JSON object with a "jobs" list of objects with "id" and "jobTitle"'
     min_interval_minutes = 360
     interval_terms = 'Jobicy\'s notice: "we recommend fetching the feed a few times per day"; excessive requests may be restricted.'
     example = {"count": 50, "geo": "usa", "industry": "dev", "tag": "python"}
@@ -59,10 +61,9 @@ class JobicySource(Source):
         return {"count": config.count, "geo": config.geo, "industry": config.industry, "tag": config.tag}
 
     def parse(self, body: bytes, config: JobicyConfig) -> list[Opportunity]:
-        payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "jobs" list')
-        jobs = expect(payload.get("jobs"), list, self.key, 'a "jobs" list')
+        payload = expect(load_json(body, self.key), dict, self.key, self.reads)
+        jobs = listed(payload, "jobs", self.key, self.reads)
         items: list[Opportunity] = []
-        jobs = records(jobs)
         descriptions = html_texts(
             [text(job.get("jobDescription")) or text(job.get("jobExcerpt")) for job in jobs]
         )
@@ -85,4 +86,4 @@ class JobicySource(Source):
             )
             if opportunity is not None:
                 items.append(opportunity)
-        return items
+        return read_any(self.key, self.reads, jobs, items)

@@ -24,7 +24,16 @@ from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.normalize.budgets import budget_period, parse_budget, to_decimal
 from charlee_collector.normalize.html import html_texts
 from charlee_collector.normalize.opportunities import build_opportunity
-from charlee_collector.sources.base import JSON_ACCEPT, BaseSourceConfig, Source, WebUrl, load_json, text
+from charlee_collector.sources.base import (
+    JSON_ACCEPT,
+    BaseSourceConfig,
+    Source,
+    WebUrl,
+    load_json,
+    read_any,
+    records,
+    text,
+)
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -118,12 +127,22 @@ def render(template: str, secrets: Mapping[str, str], where: str) -> str:
     return _PLACEHOLDER.sub(_secret, template)
 
 
+def _reads(config: JsonApiConfig) -> str:
+    fields = [
+        f"{name} {expression!r}"
+        for name in ("external_id", "title")
+        if (expression := getattr(config.fields, name))
+    ]
+    return f"the items expression {config.items!r} to select objects with {' and '.join(fields)}"
+
+
 def _pick(expression: str | None, item: Any) -> Any:
     return compiled(expression).search(item) if expression else None
 
 
 class JsonApiSource(Source):
     key = "json_api"
+    reads = "the list the platform's items expression selects"
     min_interval_minutes = 15
     interval_terms = "Any API: check its own terms; 15 minutes is the dispatcher's period."
     example = {
@@ -163,7 +182,7 @@ class JsonApiSource(Source):
             )
         fields = config.fields
         items: list[Opportunity] = []
-        found = [item for item in found if isinstance(item, Mapping)]
+        found = records(found)
         descriptions = [text(_pick(fields.description, item)) for item in found]
         if config.description_is_html:
             descriptions = html_texts(descriptions)
@@ -193,4 +212,4 @@ class JsonApiSource(Source):
             )
             if opportunity is not None:
                 items.append(opportunity)
-        return items
+        return read_any(self.key, _reads(config), found, items)

@@ -23,6 +23,7 @@ from charlee_collector.sources.base import (
     WebUrl,
     expect,
     load_json,
+    read_any,
     records,
     strings,
 )
@@ -42,18 +43,19 @@ def _text(value: Any) -> str | None:
 
 class RemoteOkSource(Source):
     key = "remoteok"
+    reads = 'a JSON array of objects with "id" and "position"'
     min_interval_minutes = 60
     interval_terms = "Remote OK's API terms ask for a link back and state no frequency; its data changes a few times an hour at most, so hourly."
     example = {"keywords": ["python", "django"], "min_budget": 50000}
     Config = RemoteOkConfig
 
     def parse(self, body: bytes, config: RemoteOkConfig) -> list[Opportunity]:
-        payload = expect(load_json(body, self.key), list, self.key, "a JSON array of jobs")
+        payload = expect(load_json(body, self.key), list, self.key, self.reads)
         items: list[Opportunity] = []
-        # Element 0 is the legal notice; jobs without a position are empty placeholders.
-        jobs = [
-            job for job in records(payload) if "legal" not in job and one_line(_text(job.get("position")))
-        ]
+        # Element 0 is the legal notice; jobs with an empty position are placeholders.
+        found = [job for job in records(payload) if "legal" not in job]
+        jobs = [job for job in found if one_line(_text(job.get("position")))]
+        placeholders = sum(1 for job in found if "position" in job) - len(jobs)
         descriptions = html_texts([_text(job.get("description")) for job in jobs])
         for job, description in zip(jobs, descriptions, strict=True):
             salary = to_decimal(job.get("salary_max")) or to_decimal(job.get("salary_min"))
@@ -73,4 +75,4 @@ class RemoteOkSource(Source):
             )
             if opportunity is not None:
                 items.append(opportunity)
-        return items
+        return read_any(self.key, self.reads, found, items, skipped=placeholders)

@@ -23,8 +23,9 @@ from charlee_collector.sources.base import (
     Source,
     WebUrl,
     expect,
+    listed,
     load_json,
-    records,
+    read_any,
     strings,
     text,
 )
@@ -43,6 +44,7 @@ class RemotiveConfig(BaseSourceConfig):
 
 class RemotiveSource(Source):
     key = "remotive"
+    reads = 'a JSON object with a "jobs" list of objects with "id" and "title"'
     min_interval_minutes = 360
     interval_terms = (
         'Remotive\'s legal notice: "we advise max. 4 times a day"; excessive requests are blocked.'
@@ -54,10 +56,9 @@ class RemotiveSource(Source):
         return {"search": config.search, "category": config.category, "limit": config.limit}
 
     def parse(self, body: bytes, config: RemotiveConfig) -> list[Opportunity]:
-        payload = expect(load_json(body, self.key), dict, self.key, 'a JSON object with a "jobs" list')
-        jobs = expect(payload.get("jobs"), list, self.key, 'a "jobs" list')
+        payload = expect(load_json(body, self.key), dict, self.key, self.reads)
+        jobs = listed(payload, "jobs", self.key, self.reads)
         items: list[Opportunity] = []
-        jobs = records(jobs)
         descriptions = html_texts([text(job.get("description")) for job in jobs])
         for job, description in zip(jobs, descriptions, strict=True):
             budget = parse_budget(text(job.get("salary")))
@@ -78,4 +79,4 @@ class RemotiveSource(Source):
             )
             if opportunity is not None:
                 items.append(opportunity)
-        return items
+        return read_any(self.key, self.reads, jobs, items)
