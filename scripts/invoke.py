@@ -2,15 +2,11 @@
 
     .venv/bin/python scripts/invoke.py --function CollectorFunction --event events/sqs_collect_one.json
 
-Reads the built template (.aws-sam/build/template.yaml, after `sam build`) or, when there is
-none, template.yaml with the source folders. From it: the handler, the code folder, the layer's
-folder and the environment. Environment values that are CloudFormation references (the secret
-ARN, the queue URL) are taken from this shell's environment or left unset; a variable set in
-this shell always wins over the template. The handler's JSON result is printed last on stdout
-(logs and metrics come before it) and, with --output, written to a file.
-
-Point it at real services the usual way: DATABASE_URL=postgresql://... for the database,
-COLLECT_QUEUE_URL and AWS_ENDPOINT_URL (moto, LocalStack) or an AWS profile for SQS.
+Reads the built template (.aws-sam/build/template.yaml) or else template.yaml: the handler, code
+and layer folders, the environment (CloudFormation references come from this shell, which always
+wins). Needs DATABASE_URL (an existing database; DB_TLS=false without TLS) and, for the dispatcher,
+COLLECT_QUEUE_URL (AWS_ENDPOINT_URL for moto); what is missing is the CLI's one line, no traceback.
+The handler's JSON result is printed last on stdout and, with --output, written to a file.
 """
 
 from __future__ import annotations
@@ -81,8 +77,9 @@ def function_environment(properties: dict[str, Any], environ: dict[str, str]) ->
     return env
 
 
-def prepare(function: str) -> tuple[Any, FakeLambdaContext, dict[str, str]]:
-    """Import ``function``'s handler with its code and layers on sys.path; the environment it gets."""
+def prepare(function: str) -> tuple[Any, FakeLambdaContext, set[str]]:
+    """Import ``function``'s handler with its code and layers on sys.path; the names of the
+    variables the template gives it."""
     path, built = find_template()
     template = cfn_yaml.load(path)
     if function not in cfn_yaml.resources(template, "AWS::Serverless::Function"):
@@ -111,13 +108,42 @@ def prepare(function: str) -> tuple[Any, FakeLambdaContext, dict[str, str]]:
     )
     source = "built" if built else "source (run `make validate` or `sam build` to use the built one)"
     print(f"invoke: {function} from the {source} template {path.relative_to(ROOT)}", file=sys.stderr)
-    return handler, context, env
+    return handler, context, set(properties.get("Environment", {}).get("Variables", {}))
 
 
 def bad_input(message: str) -> SystemExit:
     """One line on stderr and exit 2 (the input is wrong), never a traceback."""
     print(f"invoke: {message}", file=sys.stderr)
     return SystemExit(2)
+
+
+def check_services(variables: set[str]) -> None:
+    """Connect to the database the environment names, and need COLLECT_QUEUE_URL when the
+    template gives the function one; raises what the function would meet (a collector only
+    logs it per record and returns the records as failed)."""
+    from charlee_collector.app.runtime import Runtime
+    from charlee_collector.core.settings import Settings
+    from charlee_collector.store.engine import get_engine
+
+    settings = Settings.from_env()
+    with get_engine(settings).connect():
+        pass
+    if "COLLECT_QUEUE_URL" in variables:  # the dispatcher sends to it
+        _ = Runtime(settings).queue_url
+
+
+def explained(exc: Exception) -> BaseException:
+    """The CLI's one line for an error an operator can fix (exit 2 for a setting, 1 otherwise);
+    any other exception unchanged, to show its traceback (a bug)."""
+    from charlee_collector.core.settings import Settings
+    from charlee_collector.store.engine import explain_error, resolve_url
+
+    explanation = explain_error(exc, lambda: resolve_url(Settings.from_env()))
+    if explanation is None:
+        return exc
+    message, usage = explanation
+    print(f"invoke: {message}", file=sys.stderr)
+    return SystemExit(2 if usage else 1)
 
 
 def read_event(path: Path) -> Any:
@@ -153,8 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give both FUNCTION and EVENT")
 
     event = read_event(Path(args.event))
-    handler, context, _env = prepare(args.function)
-    result = handler(event, context)
+    handler, context, variables = prepare(args.function)
+    try:
+        check_services(variables)
+        result = handler(event, context)
+    except Exception as exc:
+        raise explained(exc) from None
     text = json.dumps(result, indent=2, default=str)
     print(text)
     if args.output:

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from sqlalchemy import URL, Engine, func, select
 from charlee_collector.app.messages import PLATFORM_IDS, USER_IDS
 from charlee_collector.store.tables import platforms
 from charlee_collector_tools.cli import app, main
-from tests.support.cli import Cli, Result
+from tests.support.cli import SCRUBBED_PREFIXES, Cli, Result
 from tests.support.factories import add_platform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -462,7 +463,7 @@ def test_an_existing_platform_without_runs_is_not_an_error(cli: Cli, pg_engine: 
 # --- make invoke --------------------------------------------------------------------------------
 
 
-def _invoke(*args: str) -> subprocess.CompletedProcess[str]:
+def _invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "invoke.py"), *args],
         capture_output=True,
@@ -470,7 +471,69 @@ def _invoke(*args: str) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         timeout=60,
         check=False,
+        env=None if env is None else {**_clean_env(), **env},
     )
+
+
+def _clean_env() -> dict[str, str]:
+    """This machine's environment without its database, queue and AWS settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
+
+
+COLLECT_ONE = ("--function", "CollectorFunction", "--event", "events/sqs_collect_one.json")
+
+
+def _error_line(result: subprocess.CompletedProcess[str], code: int) -> str:
+    """The last stderr line of a run that failed with ``code``, and no traceback anywhere."""
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout and result.stdout == ""
+    return result.stderr.splitlines()[-1]
+
+
+def test_invoke_without_a_database_is_the_clis_one_line() -> None:
+    line = _error_line(_invoke(*COLLECT_ONE, env={}), 2)
+    assert line == "invoke: set DATABASE_URL or DB_SECRET_ARN to name the database"
+
+
+def test_invoke_of_a_database_that_does_not_exist_is_the_clis_one_line(postgres_server_url: URL) -> None:
+    missing = postgres_server_url.set(database="doesnotexist_inv25")
+    env = {"DATABASE_URL": missing.render_as_string(False), "DB_TLS": "false"}
+    line = _error_line(_invoke(*COLLECT_ONE, env=env), 1)
+    assert line == (
+        f"invoke: database error: PostgreSQL at {missing.host}:{missing.port}, database "
+        "'doesnotexist_inv25': database \"doesnotexist_inv25\" does not exist"
+    )
+
+
+def test_invoke_against_a_server_refusing_tls_says_db_tls() -> None:
+    # A PostgreSQL without TLS answers "N" to the client's SSLRequest; the template sets DB_TLS=true.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        answered = threading.Thread(target=_refuse_tls, args=(server,), daemon=True)
+        answered.start()
+        env = {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/collector"}
+        line = _error_line(_invoke(*COLLECT_ONE, env=env), 1)
+        answered.join(timeout=10)
+    assert line == (
+        f"invoke: database error: PostgreSQL at 127.0.0.1:{port}, database 'collector': the server "
+        "refuses TLS (DB_TLS=true asks for it; set DB_TLS=false for a server without TLS)"
+    )
+
+
+def _refuse_tls(server: socket.socket) -> None:
+    connection, _ = server.accept()
+    with connection:
+        connection.recv(8)  # the SSLRequest
+        connection.sendall(b"N")
+
+
+def test_invoke_of_the_dispatcher_without_a_queue_says_collect_queue_url(postgres_server_url: URL) -> None:
+    env = {"DATABASE_URL": postgres_server_url.render_as_string(False), "DB_TLS": "false"}
+    args = ("--function", "DispatcherFunction", "--event", "events/scheduled.json")
+    line = _error_line(_invoke(*args, env=env), 2)
+    assert line.startswith("invoke: environment variable COLLECT_QUEUE_URL is not set (the queue ")
 
 
 def test_invoke_with_a_missing_or_broken_event_is_one_line(tmp_path: Path) -> None:

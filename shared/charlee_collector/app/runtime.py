@@ -54,7 +54,10 @@ class Runtime:
     @property
     def queue_url(self) -> str:
         if not self.settings.collect_queue_url:
-            raise ConfigurationError("environment variable COLLECT_QUEUE_URL is not set")
+            raise ConfigurationError(
+                "environment variable COLLECT_QUEUE_URL is not set (the queue the dispatcher sends "
+                "collection requests to; with a local moto or LocalStack, AWS_ENDPOINT_URL too)"
+            )
         return self.settings.collect_queue_url
 
 

@@ -119,10 +119,37 @@ def describe_error(url: URL, error: BaseException) -> str:
     return f"{where}: {_reason(getattr(error, 'orig', None) or error)}"
 
 
+def explain_error(error: BaseException, url: Callable[[], URL]) -> tuple[str, bool] | None:
+    """One line for an error an operator can meet and fix, and whether a setting or an argument is
+    at fault (the CLI's exit 2); ``None`` for a bug. ``url`` names the database a driver error is about.
+
+    The CLI and ``make invoke`` (``scripts/invoke.py``) both say their errors through this.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from charlee_collector.core.errors import InvalidPlatformConfig
+
+    if isinstance(error, ConfigurationError | InvalidPlatformConfig):
+        return str(error), True
+    if isinstance(error, ArgumentError):
+        return f"bad database URL: {error}", True
+    if isinstance(error, DBAPIError):
+        try:
+            return f"database error: {describe_error(url(), error)}", False
+        except Exception:  # the URL itself failed: say what the driver said
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            return f"database error: {reason}", False
+    if type(error).__module__.startswith(("botocore", "boto3")):
+        return f"AWS error: {error}", False
+    return None
+
+
 def _reason(error: BaseException) -> str:
     fields = error.args[0] if error.args else None
     if isinstance(fields, dict) and fields.get("M"):
         return str(fields["M"])  # the server's message (``S``everity, ``C``ode, ... are noise here)
+    if str(error) == "Server refuses SSL":  # pg8000's words when DB_TLS=true meets a server without TLS
+        return "the server refuses TLS (DB_TLS=true asks for it; set DB_TLS=false for a server without TLS)"
     cause: BaseException | None = error
     while cause is not None and not isinstance(cause, OSError):
         cause = cause.__cause__ or cause.__context__

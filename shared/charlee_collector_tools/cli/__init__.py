@@ -108,27 +108,14 @@ def migrate_command() -> None:
 
 def _explain(exc: BaseException) -> tuple[str, int] | None:
     """A message and exit code for the errors an operator can meet and fix; None for bugs."""
-    from sqlalchemy.exc import ArgumentError, DBAPIError
+    from charlee_collector.store.engine import explain_error
+    from charlee_collector_tools.cli.common import database_url
 
-    from charlee_collector.core.errors import ConfigurationError, InvalidPlatformConfig
-
-    if isinstance(exc, ConfigurationError | InvalidPlatformConfig):
-        return str(exc), EXIT_USAGE
-    if isinstance(exc, ArgumentError):
-        return f"bad database URL: {exc}", EXIT_USAGE
-    if isinstance(exc, DBAPIError):
-        from charlee_collector.store.engine import describe_error
-        from charlee_collector_tools.cli.common import database_url
-
-        try:
-            return f"database error: {describe_error(database_url(), exc)}", EXIT_FAILED
-        except Exception:  # the URL itself failed: say what the driver said
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            return f"database error: {reason}", EXIT_FAILED
-    module = type(exc).__module__
-    if module.startswith(("botocore", "boto3")):
-        return f"AWS error: {exc}", EXIT_FAILED
-    return None
+    explained = explain_error(exc, database_url)
+    if explained is None:
+        return None
+    message, usage = explained
+    return message, EXIT_USAGE if usage else EXIT_FAILED
 
 
 def usage_line(exc: ClickException) -> str:
