@@ -23,32 +23,22 @@ def read_platform_secret(name: str) -> dict[str, str]:
     """The JSON object stored under ``name``; a missing or unreadable secret is a config problem."""
     from aws_lambda_powertools.utilities import parameters
 
+    from charlee_collector.core.aws import aws_cause, aws_error_code, read_secret_json
     from charlee_collector.observability.redaction import register_secret_values
 
     try:
-        value: Any = parameters.get_secret(name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+        value: Any = read_secret_json(name, SECRET_MAX_AGE_SECONDS)
     except parameters.exceptions.TransformParameterError:
         raise PermanentSourceError(f"credentials secret {name} is not a JSON object") from None
     except Exception as exc:
-        code = _error_code(exc)
+        code = aws_error_code(exc)
         if code in _PERMANENT_CODES:
             raise PermanentSourceError(
                 f"credentials secret {name} cannot be read ({code}); check its name and the policy"
             ) from None
-        raise TransientSourceError(
-            f"credentials secret {name} is unavailable ({code or type(exc).__name__})"
-        ) from None
+        raise TransientSourceError(f"credentials secret {name} is unavailable: {aws_cause(exc)}") from None
     if not isinstance(value, dict):
         raise PermanentSourceError(f"credentials secret {name} is not a JSON object")
     secrets = {str(k): str(v) for k, v in value.items()}
     register_secret_values(secrets.values())  # log lines mask them from now on
     return secrets
-
-
-def _error_code(exc: BaseException) -> str | None:
-    # Powertools wraps boto's ClientError in GetParameterError; the code sits on the cause.
-    for candidate in (exc, exc.__cause__, exc.__context__):
-        response = getattr(candidate, "response", None)
-        if isinstance(response, dict):
-            return response.get("Error", {}).get("Code")
-    return None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from charlee_collector.core.aws import aws_region
 from charlee_collector.core.errors import ConfigurationError
 from charlee_collector.core.settings import Settings
 from charlee_collector.store.engine import get_engine
@@ -73,7 +74,7 @@ def new_sqs_client(*, region: str | None = None, endpoint_url: str | None = None
     from charlee_collector.app.dispatch import SEND_THREADS
 
     config = Config(max_pool_connections=SEND_THREADS)
-    return boto3.client("sqs", region_name=region, endpoint_url=endpoint_url, config=config)
+    return boto3.client("sqs", region_name=region or aws_region(), endpoint_url=endpoint_url, config=config)
 
 
 def new_events_client(*, region: str | None = None, endpoint_url: str | None = None) -> Any:
@@ -83,7 +84,9 @@ def new_events_client(*, region: str | None = None, endpoint_url: str | None = N
     from botocore.config import Config
 
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.client("events", region_name=region, endpoint_url=endpoint_url, config=config)
+    return boto3.client(
+        "events", region_name=region or aws_region(), endpoint_url=endpoint_url, config=config
+    )
 
 
 class _LazyEventsClient:

@@ -170,16 +170,14 @@ def resolve_url(settings: Settings) -> URL:
     if settings.database_url:
         return normalize_url(settings.database_url)
     if settings.db_secret_arn:
-        from aws_lambda_powertools.utilities import parameters
+        from charlee_collector.core.aws import aws_cause, read_secret_json
 
         try:
-            secret = parameters.get_secret(
-                settings.db_secret_arn, transform="json", max_age=SECRET_MAX_AGE_SECONDS
-            )
+            secret = read_secret_json(settings.db_secret_arn, SECRET_MAX_AGE_SECONDS)
         except Exception as exc:
             # The secret's name is safe to log; its value never is.
             raise ConfigurationError(
-                f"cannot read database secret {settings.db_secret_arn}: {type(exc).__name__}"
+                f"cannot read database secret {settings.db_secret_arn}: {aws_cause(exc)}"
             ) from exc
         # The stack's own database and the RDS Proxy are named by the template, not the secret.
         overrides = {"host": settings.db_host, "dbname": settings.db_name}

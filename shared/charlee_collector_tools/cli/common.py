@@ -402,8 +402,9 @@ _REGION_IN_URL = re.compile(r"sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 def sqs_client(queue_url: str | None = None, endpoint_url: str | None = None) -> Any:
     """A boto3 SQS client; the region comes from the environment, else from the queue URL."""
     from charlee_collector.app.runtime import new_sqs_client
+    from charlee_collector.core.aws import aws_region
 
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = aws_region()
     if not region and queue_url and (match := _REGION_IN_URL.search(queue_url)):
         region = match.group(1)
     return new_sqs_client(region=region or "us-east-1", endpoint_url=endpoint_url)

@@ -1,0 +1,74 @@
+"""The AWS region, the secrets reader given it, and an AWS failure's cause in words.
+
+Lambda sets ``AWS_REGION``; botocore reads only ``AWS_DEFAULT_REGION``, and a shell or CI job
+often sets just one of them. Every client here gets ``aws_region()`` (either variable)
+explicitly. ``aws_cause`` says why a call failed ("no AWS credentials were found") where the
+exception's class name (``NoRegionError``, Powertools' ``GetParameterError``) said nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+NO_REGION = "no AWS region is set (set AWS_REGION or AWS_DEFAULT_REGION)"
+NO_CREDENTIALS = (
+    "no AWS credentials were found (environment variables, AWS_PROFILE, ~/.aws or an instance role)"
+)
+
+
+def aws_region(env: Mapping[str, str] | None = None) -> str | None:
+    """``AWS_REGION``, else ``AWS_DEFAULT_REGION``; ``None`` when neither is set."""
+    env = os.environ if env is None else env
+    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
+
+
+def read_secret_json(name: str, max_age: int) -> Any:
+    """The JSON value of secret ``name`` through Powertools Parameters (cached ``max_age`` s),
+    its Secrets Manager client built for ``aws_region()``."""
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+    # get_secret's own provider slot, so parameters.clear_caches() still forgets it.
+    if "secrets" not in DEFAULT_PROVIDERS:
+        client = boto3.session.Session(region_name=aws_region()).client("secretsmanager")
+        DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_client=client)
+    return parameters.get_secret(name, transform="json", max_age=max_age)
+
+
+def aws_error_code(error: BaseException) -> str | None:
+    """The AWS error code (``AccessDeniedException``) of ``error`` or what it wraps."""
+    for candidate in _chain(error):
+        response = getattr(candidate, "response", None)
+        if isinstance(response, dict):
+            code = response.get("Error", {}).get("Code")
+            return str(code) if code else None
+    return None
+
+
+def aws_cause(error: BaseException) -> str:
+    """Why an AWS call failed, in words: no region, no credentials, the AWS error code, or
+    botocore's own message; the class name only when nothing better is known."""
+    from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError
+
+    chain = _chain(error)
+    if any(isinstance(cause, NoRegionError) for cause in chain):
+        return NO_REGION
+    if any(isinstance(cause, NoCredentialsError) for cause in chain):
+        return NO_CREDENTIALS
+    code = aws_error_code(error)
+    if code:
+        return code
+    botocore_error = next((cause for cause in chain if isinstance(cause, BotoCoreError)), None)
+    return str(botocore_error) if botocore_error is not None else type(error).__name__
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and cause not in found and len(found) < 10:
+        found.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return found
