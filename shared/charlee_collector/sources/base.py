@@ -4,8 +4,9 @@ A source module defines ``Config`` (extending ``BaseSourceConfig``) and one ``So
 Most sources are one GET of one URL: they only say where (``request_url``, ``request_params``,
 ``request_headers``) and how to read the body (``parse``); those that need several requests
 (``arbeitnow`` pagination, ``hn_freelancer``) override ``fetch`` and keep ``parse`` pure. ``parse``
-returns ``Opportunity`` objects or raises a ``SourceError``; ``parse_payload``, the wrapper every
-caller uses, turns any other exception into ``PermanentSourceError``.
+returns ``Opportunity`` objects or raises a ``SourceError`` (``read_any``: when it holds records and
+can read none); ``parse_payload``, the wrapper every caller uses, turns any other exception into
+``PermanentSourceError``.
 """
 
 from __future__ import annotations
