@@ -9,11 +9,11 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from charlee_collector.app.platform_secrets import read_platform_secret
 from charlee_collector.app.runtime import new_events_client, new_sqs_client
+from charlee_collector.core.aws import forget_secrets
 from charlee_collector.core.errors import ConfigurationError, TransientSourceError
 from charlee_collector.core.settings import Settings
 from charlee_collector.store.engine import resolve_url
@@ -27,9 +27,9 @@ def only_aws_region(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """Lambda's environment: AWS_REGION set, AWS_DEFAULT_REGION not."""
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     monkeypatch.setenv("AWS_REGION", REGION)
-    parameters.clear_caches()
+    forget_secrets()
     yield
-    parameters.clear_caches()
+    forget_secrets()
 
 
 @pytest.fixture
@@ -44,9 +44,9 @@ def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
-    parameters.clear_caches()
+    forget_secrets()
     yield
-    parameters.clear_caches()
+    forget_secrets()
 
 
 def _create_secret(name: str, value: dict[str, str]) -> str:
@@ -75,12 +75,12 @@ def test_the_sqs_and_events_clients_take_aws_region(only_aws_region: None) -> No
 def test_no_region_at_all_is_said_in_words(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     monkeypatch.delenv("AWS_REGION", raising=False)
-    parameters.clear_caches()
+    forget_secrets()
     try:
         with pytest.raises(TransientSourceError) as caught:
             read_platform_secret("charlee/platforms/7")
     finally:
-        parameters.clear_caches()
+        forget_secrets()
     assert str(caught.value) == (
         "credentials secret charlee/platforms/7 is unavailable: no AWS region is set "
         "(set AWS_REGION or AWS_DEFAULT_REGION)"
@@ -93,7 +93,7 @@ def test_missing_credentials_are_said_in_words(no_credentials: None) -> None:
     assert str(caught.value).startswith(
         "credentials secret charlee/platforms/7 is unavailable: no AWS credentials were found ("
     )
-    parameters.clear_caches()
+    forget_secrets()
     with pytest.raises(ConfigurationError) as caught_db:
         resolve_url(Settings(db_secret_arn="charlee/db"))
     assert str(caught_db.value).startswith(

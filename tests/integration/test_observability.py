@@ -30,11 +30,11 @@ import collector_handler
 import dispatcher_handler
 import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
-from aws_lambda_powertools.utilities import parameters
 from sqlalchemy import URL, Engine, select, update
 
 from charlee_collector.app import runtime
 from charlee_collector.app.sqs_batch import ConcurrentSqsProcessor
+from charlee_collector.core.aws import forget_secrets
 from charlee_collector.core.clock import utcnow
 from charlee_collector.handlers import collector as collector_body
 from charlee_collector.observability.logger import logger
@@ -160,11 +160,11 @@ def env(
     monkeypatch.setenv("DATABASE_URL", postgres_url.render_as_string(hide_password=False))
     monkeypatch.setenv("COLLECT_QUEUE_URL", queues.url)
     monkeypatch.setenv("TIME_MARGIN_MS", "1000")
-    parameters.clear_caches()
+    forget_secrets()
     runtime.reset()
     yield queues
     runtime.reset()
-    parameters.clear_caches()
+    forget_secrets()
 
 
 def collect(*bodies: dict[str, Any] | str) -> tuple[dict[str, Any], list[str]]:

@@ -24,9 +24,9 @@ import boto3
 import collector_handler
 import idna
 import pytest
-from aws_lambda_powertools.utilities import parameters
 from sqlalchemy import Engine, select
 
+from charlee_collector.core.aws import forget_secrets
 from charlee_collector.observability.logger import logger
 from charlee_collector.store.tables import platforms, runs
 from charlee_collector_tools.local.handlers import LocalLambdaContext
@@ -107,9 +107,9 @@ def secret_name(pipeline_env: None) -> Iterator[str]:
     boto3.client("secretsmanager", region_name="us-east-1").create_secret(
         Name=name, SecretString=json.dumps({"api_key": TOKEN, "other": UNICODE_TOKEN})
     )
-    parameters.clear_caches()
+    forget_secrets()
     yield name
-    parameters.clear_caches()
+    forget_secrets()
 
 
 @pytest.mark.parametrize("target", list(TARGETS.values()), ids=list(TARGETS))

@@ -9,6 +9,7 @@ exception's class name (``NoRegionError``, Powertools' ``GetParameterError``) sa
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,18 +25,33 @@ def aws_region(env: Mapping[str, str] | None = None) -> str | None:
     return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
 
 
-def read_secret_json(name: str, max_age: int) -> Any:
-    """The JSON value of secret ``name`` through Powertools Parameters (cached ``max_age`` s),
-    its Secrets Manager client built for ``aws_region()``."""
-    import boto3
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+# One Secrets Manager provider (and its cache of values) per region, built on first use.
+_providers: dict[str | None, Any] = {}
+_providers_lock = threading.Lock()
 
-    # get_secret's own provider slot, so parameters.clear_caches() still forgets it.
-    if "secrets" not in DEFAULT_PROVIDERS:
-        client = boto3.session.Session(region_name=aws_region()).client("secretsmanager")
-        DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_client=client)
-    return parameters.get_secret(name, transform="json", max_age=max_age)
+
+def read_secret_json(name: str, max_age: int) -> Any:
+    """The JSON value of secret ``name`` through a Powertools ``SecretsProvider`` (cached
+    ``max_age`` s), its Secrets Manager client built for ``aws_region()``."""
+    region = aws_region()
+    with _providers_lock:
+        provider = _providers.get(region)
+        if provider is None:
+            import boto3
+            from aws_lambda_powertools.utilities import parameters
+
+            client = boto3.session.Session(region_name=region).client("secretsmanager")
+            provider = _providers[region] = parameters.SecretsProvider(boto3_client=client)
+    return provider.get(name, transform="json", max_age=max_age)
+
+
+def forget_secrets() -> None:
+    """Forget every secret value read and the clients that read them (tests; a fresh start)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    with _providers_lock:
+        _providers.clear()
+    parameters.clear_caches()
 
 
 def aws_error_code(error: BaseException) -> str | None:
