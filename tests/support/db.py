@@ -188,17 +188,23 @@ def pg_engine(postgres_url: URL) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def embedded_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def embedded_home() -> Iterator[Path]:
     """A CHARLEE_HOME whose embedded PostgreSQL is running, started by the product's own code
-    (``embedded_server.database_url``: the server, then its database), and migrated."""
-    home = tmp_path_factory.mktemp("charlee-home")
-    engine = create_db_engine(embedded_server.database_url(home))
-    migrate.upgrade(engine)
-    engine.dispose()
+    (``embedded_server.database_url``: the server, then its database), and migrated.
+
+    Outside pytest's own temporary folders: pytest prunes the folders of older runs, and a run
+    beside this one (another checkout's) must not delete the data of a server still running."""
+    home = Path(tempfile.mkdtemp(prefix="charlee-home-"))
     try:
+        engine = create_db_engine(embedded_server.database_url(home))
+        migrate.upgrade(engine)
+        engine.dispose()
         yield home
     finally:
-        embedded_server.stop(embedded_server.data_dir(home))
+        try:
+            embedded_server.stop(embedded_server.data_dir(home))
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
