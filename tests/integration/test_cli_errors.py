@@ -199,6 +199,32 @@ def test_a_usage_error_is_one_line_pointing_to_help(cli: Cli) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["platforms", "list", "--db", "postgresql://x@y/z"],
+            "error: --db is an option of charlee-collector itself: put it before the command "
+            "(charlee-collector --db URL platforms list)",
+        ),
+        (
+            ["dlq", "list", "--db=postgresql://x@y/z"],
+            "error: --db is an option of charlee-collector itself: put it before the command "
+            "(charlee-collector --db URL dlq list)",
+        ),
+        (
+            ["runs", "--version"],
+            "error: --version is an option of charlee-collector itself: put it before the command "
+            "(charlee-collector --version)",
+        ),
+    ],
+)
+def test_a_global_option_after_the_command_says_where_it_goes(
+    cli: Cli, args: list[str], expected: str
+) -> None:
+    assert one_line(cli(*args, expect=2)) == expected
+
+
 # --- addresses the fetch layer refuses -------------------------------------------------------------
 
 METADATA = [

@@ -126,6 +126,23 @@ def usage_line(exc: ClickException) -> str:
     return f"{message} (see `{ctx.command_path} --help`)" if ctx is not None else message
 
 
+def global_option_line(exc: ClickException) -> str | None:
+    """For an option of ``charlee-collector`` itself (``--db``, ``--version``) given after the
+    command: where it goes instead, on one line; None for any other error."""
+    name = getattr(exc, "option_name", None)
+    ctx = exc.ctx if isinstance(exc, UsageError) else None
+    if not name or ctx is None or ctx.parent is None or not exc.format_message().startswith("No such option"):
+        return None
+    root = ctx.find_root()
+    param = next((p for p in root.command.params if name in getattr(p, "opts", ())), None)
+    if param is None:
+        return None
+    command = ctx.command_path.removeprefix(root.command_path).strip()
+    shown = name if getattr(param, "is_flag", False) else f"{name} {param.metavar or 'URL'}"
+    example = f"{root.command_path} {shown}" if param.is_eager else f"{root.command_path} {shown} {command}"
+    return f"{name} is an option of {root.command_path} itself: put it before the command ({example})"
+
+
 def _check_text(args: Sequence[str]) -> None:
     """Every argument must be text: bytes that are not UTF-8 reach Python as lone surrogates, which
     no database, JSON document or terminal takes (one check here covers every option)."""
@@ -151,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         exc.show()
         code = exc.exit_code
     except ClickException as exc:  # usage errors: a bad option, a missing argument; one line
-        err.print(error_line(usage_line(exc)))
+        err.print(error_line(global_option_line(exc) or usage_line(exc)))
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
