@@ -16,14 +16,14 @@ def test_hosts_set_list_and_clear(request: pytest.FixtureRequest, tmp_path: Path
     assert set_.stdout.strip() == "feeds.example.org: 2 at once, 2.5s apart"
 
     listed = cli.json("hosts", "list")
-    hosts = {h["host"]: h for h in listed["hosts"]}
+    hosts = {h["host"]: h for h in listed}
     assert (hosts["remotive.com"]["max_concurrent"], hosts["remotive.com"]["min_spacing_seconds"]) == (
         1,
         10.0,
     )
     assert "max. 4 times a day" in hosts["remotive.com"]["source"]
     assert hosts["feeds.example.org"]["source"] == "operator override (fetch_hosts)"
-    assert listed["default"]["max_concurrent"] == 2
+    assert hosts["*"]["max_concurrent"] == 2  # the last row: any other host
 
     cleared = cli("hosts", "clear", "feeds.example.org")
     assert cleared.stdout.startswith("feeds.example.org: 2 at once, 1s apart (ours")

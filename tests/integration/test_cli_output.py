@@ -225,7 +225,7 @@ def test_hosts_say_unlimited_and_that_there_was_no_override(cli: Cli) -> None:
     listed = cli("hosts", "list").stdout
     [row] = [line for line in listed.splitlines() if "127.0.0.1" in line]
     assert row.split("│")[2].strip() == "unlimited" and "1000000" not in listed
-    hosts = {h["host"]: h for h in cli.json("hosts", "list")["hosts"]}
+    hosts = {h["host"]: h for h in cli.json("hosts", "list")}
     assert hosts["127.0.0.1"]["max_concurrent"] == 1_000_000  # JSON keeps the number
 
     cleared = cli("hosts", "clear", "feeds.example.org")
@@ -234,3 +234,30 @@ def test_hosts_say_unlimited_and_that_there_was_no_override(cli: Cli) -> None:
         "feeds.example.org has no override: nothing to clear (it keeps 2 at once, 1s apart: ours"
     )
     assert "feeds.example.org" not in cli("hosts", "list").stdout  # clearing wrote no row
+
+
+LISTINGS = [
+    ["platforms", "list"],
+    ["runs"],
+    ["opportunities"],
+    ["dispatch", "--dry-run"],
+    ["dispatch"],
+    ["events", "list"],
+    ["hosts", "list"],
+    ["local", "run", "--no-seed"],
+]
+
+
+@pytest.mark.parametrize("args", LISTINGS, ids=" ".join)
+def test_every_listing_prints_one_json_array(cli: Cli, args: list[str]) -> None:
+    listed = cli.json(*args)
+    assert isinstance(listed, list), listed
+    assert all(isinstance(row, dict) for row in listed), listed
+
+
+def test_hosts_list_json_ends_with_the_limit_of_every_other_host(cli: Cli) -> None:
+    *hosts, everyone_else = cli.json("hosts", "list")
+    assert "remotive.com" in {h["host"] for h in hosts}
+    assert everyone_else["host"] == "*"
+    assert (everyone_else["max_concurrent"], everyone_else["min_spacing_seconds"]) == (2, 1.0)
+    assert everyone_else["next_request_at"] is None and everyone_else["retry_after_until"] is None

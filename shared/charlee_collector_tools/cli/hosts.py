@@ -52,7 +52,7 @@ def _host(value: str) -> str:
 
 
 @app.command("list")
-def list_(as_json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+def list_(as_json_: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False) -> None:
     """Every known or seen host: its limit, where the figure comes from, its state."""
     with open_engine() as engine, engine.connect() as conn:
         rows = {row.host: row for row in conn.execute(select(fetch_hosts))}
@@ -71,16 +71,15 @@ def list_(as_json_: Annotated[bool, typer.Option("--json", help="Print one JSON 
     ]
     default = host_limits.GLOBAL_DEFAULT
     if as_json_:
-        print_json(
-            {
-                "hosts": listed,
-                "default": {
-                    "max_concurrent": default.max_concurrent,
-                    "min_spacing_seconds": default.min_spacing.total_seconds(),
-                    "source": default.source,
-                },
-            }
-        )
+        everyone_else = {
+            "host": "*",
+            "max_concurrent": default.max_concurrent,
+            "min_spacing_seconds": default.min_spacing.total_seconds(),
+            "source": default.source,
+            "next_request_at": None,
+            "retry_after_until": None,
+        }
+        print_json([*listed, everyone_else])  # one array, as every listing; "*": any other host
         return
     out.print(
         table(
