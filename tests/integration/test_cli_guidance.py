@@ -5,6 +5,11 @@ test run's PostgreSQL database."""
 from __future__ import annotations
 
 import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -106,6 +111,34 @@ def test_a_run_with_nothing_due_hints_force(cli: Cli) -> None:
         "nothing is due; next collection at - (--force collects every active platform now: "
         "`charlee-collector local run --force`)\n"
     )
+
+
+def test_a_run_every_interval_hints_force_once(cli: Cli) -> None:
+    """Idle ticks of ``local run --every`` each say nothing is due; only the first gives the hint."""
+    running = subprocess.Popen(
+        [sys.executable, "-m", "charlee_collector", "local", "run", "--no-seed", "--every", "1s"],
+        env=cli.base_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert running.stdout is not None
+    threading.Thread(target=lambda: [lines.put(line) for line in running.stdout or ()], daemon=True).start()
+    try:
+        printed = [lines.get(timeout=120) for _ in range(3)]  # three idle ticks
+    finally:
+        running.send_signal(signal.SIGINT)
+        _, stderr = running.communicate(timeout=60)
+    assert running.returncode == 0, stderr
+    assert "Traceback" not in stderr and stderr.rstrip().endswith("stopped"), stderr
+    assert printed == [
+        "nothing is due; next collection at - (--force collects every active platform now: "
+        "`charlee-collector local run --force`)\n",
+        "nothing is due; next collection at -\n",
+        "nothing is due; next collection at -\n",
+    ]
 
 
 # --- resume and Due since ------------------------------------------------------------------------

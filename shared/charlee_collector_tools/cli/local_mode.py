@@ -109,19 +109,21 @@ def print_summary(report: TickReport, as_json: bool, *, title: str, see: str) ->
         err.print(f"{failed} platform(s) failed{dead}; see the Error column (and {see})")
 
 
-def _print_tick(report: TickReport, as_json: bool) -> None:
+def _print_tick(report: TickReport, as_json: bool, *, hint: bool = True) -> bool:
+    """Print what the tick did; True when it was idle (the --force hint printed only with ``hint``)."""
     dispatch = report.dispatch
     if not as_json and not report.platforms and not dispatch.get("dispatched") and report.finished:
-        out.print(
-            f"nothing is due; next collection at {when(report.next_due, empty='-')} "
-            "(--force collects every active platform now: `charlee-collector local run --force`)"
-        )
-        return
+        line = f"nothing is due; next collection at {when(report.next_due, empty='-')}"
+        if hint:
+            line += " (--force collects every active platform now: `charlee-collector local run --force`)"
+        out.print(line)
+        return True
     title = (
         f"Local run: {dispatch.get('dispatched', 0)} platform(s) dispatched, "
         f"{sum(p.inserted for p in report.platforms)} new opportunities, {report.seconds:.1f}s"
     )
     print_summary(report, as_json, title=title, see="`charlee-collector status`")
+    return False
 
 
 def _print_unfinished(report: TickReport) -> None:
@@ -199,11 +201,12 @@ def run(
                         handler_stdout=handler_stdout(log_level),
                         batches_in_flight=batches,
                     )
+                    hinted = False  # the --force hint: once per command, not on every idle tick
                     while True:
                         started = time.monotonic()
                         report = runner.tick(force=force, time_limit_seconds=limit)
                         status.stop()
-                        _print_tick(report, as_json)
+                        hinted |= _print_tick(report, as_json, hint=not hinted)
                         _print_unfinished(report)
                         failed, unfinished = report.failed, not report.finished
                         if interval is None:
