@@ -111,12 +111,16 @@ def _check_postgresql(url: URL, port: int | None) -> None:
 def describe_error(url: URL, error: BaseException) -> str:
     """One line for a failed database operation: where (host, port, database) and why, in the
     server's own words (pg8000's ``M`` field) or the network's (refused, unresolvable, timed out)."""
+    return f"{describe_database(url)}: {_reason(getattr(error, 'orig', None) or error)}"
+
+
+def describe_database(url: URL) -> str:
+    """Where ``url`` points, for a message: the host and port (or Unix socket) and the database;
+    never the password."""
     socket_path = url.query.get(UNIX_SOCKET)
     if socket_path:
-        where = f"PostgreSQL at {socket_path}, database {url.database!r}"
-    else:
-        where = f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}, database {url.database!r}"
-    return f"{where}: {_reason(getattr(error, 'orig', None) or error)}"
+        return f"PostgreSQL at {socket_path}, database {url.database!r}"
+    return f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}, database {url.database!r}"
 
 
 def explain_error(error: BaseException, url: Callable[[], URL]) -> tuple[str, bool] | None:

@@ -286,13 +286,10 @@ def command_settings() -> Settings:
 
 
 def describe_db(url: URL) -> str:
-    """The database for a message: the URL without its password (a Unix socket's path as it is)."""
-    from charlee_collector.store.engine import UNIX_SOCKET
+    """The database for a message (``store.engine.describe_database``: no password)."""
+    from charlee_collector.store.engine import describe_database
 
-    socket_path = url.query.get(UNIX_SOCKET)
-    if isinstance(socket_path, str):
-        return f"database {url.database!r} on the PostgreSQL at {socket_path}"
-    return url.render_as_string(hide_password=True)
+    return describe_database(url)
 
 
 @contextmanager
