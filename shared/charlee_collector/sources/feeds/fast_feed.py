@@ -29,6 +29,23 @@ DC = "{http://purl.org/dc/elements/1.1/}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
 WWR_ELEMENTS = ("region", "country", "state", "skills", "type", "expires_at")
 _HTML_TYPES = ("text/html", "html", "application/xhtml+xml", "xhtml")
+MEDIA = ("{http://search.yahoo.com/mrss}", "{http://search.yahoo.com/mrss/}")
+# Local names (lowercased, as feedparser lowercases them) that feedparser reads into a field
+# ``rss`` uses, from no namespace or a namespace it knows: titles, summaries, content, links,
+# ids, authors, tags, enclosures and dates, and We Work Remotely's elements. An entry holding
+# one that this reader does not read as feedparser does (dcterms:modified, an RSS <updated>,
+# <link href=...>, media:title, <Title>...) is read by feedparser.
+_FIELD_NAMES = frozenset(
+    (
+        "title", "description", "summary", "abstract", "content", "encoded", "fullitem", "body",
+        "link", "guid", "id", "author", "creator", "managingeditor", "category", "subject",
+        "keywords", "tags", "enclosure", "pubdate", "published", "issued", "date", "updated",
+        "modified", "lastbuilddate", *WWR_ELEMENTS,
+    )
+)  # fmt: skip
+# media:content and media:group hold what feedparser keeps apart (media_content), but their
+# children pass through its handlers like an entry's own (media:title is a title).
+_MEDIA_CONTAINERS = frozenset(f"{namespace}{name}" for namespace in MEDIA for name in ("content", "group"))
 _CHECK_EVERY = 1_000  # entries between two looks at the deadline
 # feedparser's own repair of "http:///host" before it joins a link to its base.
 _URI_FIXER = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
@@ -172,6 +189,8 @@ def _rss_entry(item: Any) -> dict[str, Any]:
         elif tag == CONTENT_ENCODED:
             entry["content"] = [{"value": _inner(child)}]
         elif tag == "link":
+            if child.get("href") is not None:
+                raise UnreadableFeed("an RSS <link> with an href attribute")
             entry["link"] = _resolved(child, _text(child))
         elif tag == "guid":
             # A guid is a permalink unless it says isPermaLink="false" (feedparser: exactly "true").
@@ -191,9 +210,28 @@ def _rss_entry(item: Any) -> dict[str, Any]:
             _set_date(entry, "updated", _text(child))
         elif tag in WWR_ELEMENTS:
             entry[tag] = _text(child)
+        else:
+            _refuse_unread_field(child)
     if guid_link and "link" not in entry:
         entry["link"] = guid_link
     return {**entry, "tags": tags, "enclosures": enclosures}
+
+
+def _refuse_unread_field(child: Any) -> None:
+    """``UnreadableFeed`` when feedparser would read ``child``, which this reader skips, into a field.
+
+    Falling back costs only speed; reading on would lose the field feedparser reads (a date, a
+    link...): whatever this reader cannot vouch for is feedparser's.
+    """
+    if not isinstance(child.tag, str):
+        return  # an unresolved entity reference: text, no field
+    if child.tag in _MEDIA_CONTAINERS:
+        for part in child:
+            _refuse_unread_field(part)
+        return
+    name = etree.QName(child).localname.lower()
+    if name in _FIELD_NAMES:
+        raise UnreadableFeed(f"an entry's <{child.tag}>, which feedparser reads into a field")
 
 
 def _atom_text(element: Any) -> str:
@@ -238,6 +276,8 @@ def _atom_entry(item: Any) -> dict[str, Any]:
             _set_date(entry, "published", _text(child))
         elif tag == f"{ATOM}updated":
             _set_date(entry, "updated", _text(child))
+        else:
+            _refuse_unread_field(child)
     if name or email:
         entry["author"] = f"{name} ({email})" if name and email else name or email
     if "link" not in entry and entry.get("id"):
