@@ -150,10 +150,7 @@ def _read_batch(fragments: list[str]) -> list[str] | None:
     container = etree.Element("batch")
     parsed: list[str | None] = []
     for fragment in fragments:
-        try:
-            root = etree.fromstring(f"<div>{fragment}</div>".encode("utf-8", "replace"), parser)
-        except (etree.ParserError, etree.XMLSyntaxError, ValueError):
-            root = None
+        root = _parsed_page(fragment, parser)
         if root is None:
             parsed.append(_words(fragment))  # nothing a parser can read: keep the words
         else:
@@ -177,6 +174,24 @@ def _read_batch(fragments: list[str]) -> list[str] | None:
     return [
         text if text is not None else next(read).replace("\n", " ").replace(_BREAK, "\n") for text in parsed
     ]
+
+
+def html_fragment(html: str) -> Any:
+    """``html`` read by this thread's HTML parser as the content of a ``<div>`` element (returned).
+
+    None when the parser reads nothing, or puts the content anywhere but in that ``<div>``.
+    Comments and processing instructions are dropped; nothing is fetched.
+    """
+    page = _parsed_page(html, _html_parser())
+    return None if page is None else page.find("body/div")
+
+
+def _parsed_page(fragment: str, parser: etree.HTMLParser) -> Any:
+    """The ``<html>`` page libxml2 makes of ``<div>fragment</div>``, or None when it reads nothing."""
+    try:
+        return etree.fromstring(f"<div>{fragment}</div>".encode("utf-8", "replace"), parser)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return None
 
 
 def _words(fragment: str) -> str:

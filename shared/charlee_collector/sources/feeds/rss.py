@@ -12,25 +12,23 @@ from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import feedparser
+from lxml import etree
 
 from charlee_collector.core.errors import PermanentSourceError
 from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.fetching.client import Deadline
 from charlee_collector.normalize.budgets import parse_budget
 from charlee_collector.normalize.dates import parse_datetime
-from charlee_collector.normalize.html import html_texts, html_to_text
+from charlee_collector.normalize.html import html_fragment, html_texts, html_to_text
 from charlee_collector.normalize.opportunities import build_opportunity
 from charlee_collector.normalize.text import one_line
 from charlee_collector.sources.base import BaseSourceConfig, Source, WebUrl
 from charlee_collector.sources.feeds.fast_feed import WWR_ELEMENTS, UnreadableFeed, keep_newest, read_entries
 from charlee_collector.sources.feeds.json_feed import is_json, json_feed_fields
 from charlee_collector.sources.feeds.xml_safety import safe_feed_bytes, start_tags
-
-if TYPE_CHECKING:
-    from bs4 import Tag
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
@@ -43,8 +41,8 @@ MAX_FEED_ITEMS = 5_000
 # feedparser's CPU per start tag, rounded up from its slowest measured (24-65 s for 10 MB of
 # 250,000): the fallback starts only when the deadline leaves it that much time.
 FEEDPARSER_SECONDS_PER_ELEMENT = 0.0003
-# Upwork's descriptions are short and carry a handful of labels. bs4 takes ~200 us per tag, so
-# longer or bolder HTML is not read for labels: a 10 MB feed of it would take minutes.
+# Upwork's descriptions are short and carry a handful of labels: longer or bolder HTML is not
+# read for labels (most feeds' bold text is not Upwork's, and a 10 MB feed of it is work for nothing).
 UPWORK_HTML_CHARS = 32 * 1024
 UPWORK_MAX_BOLD = 40
 # A <b> whose whole text is a label (spaces, &nbsp; and inner tags aside), as the tree walk
@@ -62,14 +60,13 @@ class RssConfig(BaseSourceConfig):
     url: WebUrl
 
 
-def _label_value(label: Tag) -> str | None:
-    from bs4 import Tag
-
-    parts: list[str] = []
-    for sibling in label.next_siblings:
-        if isinstance(sibling, Tag) and sibling.name in ("b", "br", "a"):
+def _label_value(label: Any) -> str | None:
+    """The text after a ``<b>`` label up to the next ``<b>``, ``<br>`` or ``<a>`` beside it."""
+    parts = [label.tail or ""]
+    for sibling in label.itersiblings():
+        if sibling.tag in ("b", "br", "a"):
             break
-        parts.append(sibling.get_text() if isinstance(sibling, Tag) else str(sibling))
+        parts.append("".join(sibling.itertext()) + (sibling.tail or ""))
     return one_line("".join(parts).strip().removeprefix(":"))
 
 
@@ -77,16 +74,12 @@ def upwork_fields(html: str) -> tuple[str | None, dict[str, str]]:
     """The description above Upwork's ``<b>Label</b>: value`` block, and that block's fields."""
     if "<b>" not in html or len(html) > UPWORK_HTML_CHARS or html.count("<b>") > UPWORK_MAX_BOLD:
         return html, {}
-    if not _UPWORK_LABEL.search(html):
+    if not _UPWORK_LABEL.search(html) or (root := html_fragment(html)) is None:
         return html, {}  # no label can be found: most feeds' bold text is not Upwork's
-    # Only Upwork-style items need a tree walk by sibling: bs4 loads on first use, not at cold start.
-    from bs4 import BeautifulSoup, NavigableString, Tag
-
-    soup = BeautifulSoup(html, "html.parser")
     fields: dict[str, str] = {}
-    first_label: Tag | None = None
-    for bold in soup.find_all("b"):
-        label = " ".join(bold.get_text().split()).casefold()
+    first_label = None
+    for bold in root.iter("b"):
+        label = " ".join("".join(bold.itertext()).split()).casefold()
         if not label:
             continue
         value = _label_value(bold)
@@ -96,8 +89,14 @@ def upwork_fields(html: str) -> tuple[str | None, dict[str, str]]:
             first_label = bold
     if first_label is None:
         return html, {}
-    above = reversed([s for s in first_label.previous_siblings if isinstance(s, Tag | NavigableString)])
-    return "".join(str(node) for node in above), fields
+    # What comes before the first label beside it: its parent's leading text and earlier siblings.
+    parent = first_label.getparent()
+    above = [parent.text or ""]
+    for sibling in parent:
+        if sibling is first_label:
+            break
+        above.append(etree.tostring(sibling, encoding=str, method="html", with_tail=True))
+    return "".join(above), fields
 
 
 def _entry_html(entry: Any) -> str | None:
