@@ -30,6 +30,10 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError(f"expected true or false, got {raw!r}")
 
 
+def _parse_optional_bool(raw: str) -> bool | None:
+    return _parse_bool(raw)
+
+
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
@@ -85,7 +89,10 @@ class Settings:
 
     database_url: str | None = field(default=None, repr=False)  # may hold a password
     db_secret_arn: str | None = None
-    db_tls: bool = False
+    # None: TLS for every host but this machine (store/tls.py); False only when DB_TLS asks.
+    db_tls: bool | None = None
+    # A PEM file the database's certificate must chain to, instead of what store/tls.py picks.
+    db_ca_bundle: str | None = None
     # Where to connect when it is not (or not only) the secret's host: the stack's own Aurora
     # cluster (its RDS-managed secret holds only username and password) or an RDS Proxy.
     db_host: str | None = None
@@ -136,7 +143,8 @@ class Settings:
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             db_secret_arn=env.get("DB_SECRET_ARN") or None,
-            db_tls=_read(env, "DB_TLS", _parse_bool, False),
+            db_tls=_read(env, "DB_TLS", _parse_optional_bool, None),
+            db_ca_bundle=env.get("DB_CA_BUNDLE") or None,
             db_host=env.get("DB_HOST") or None,
             db_name=env.get("DB_NAME") or None,
             db_connect_timeout=_read(env, "DB_CONNECT_TIMEOUT", _positive_seconds, 10.0),
