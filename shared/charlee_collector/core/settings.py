@@ -89,6 +89,8 @@ class Settings:
 
     database_url: str | None = field(default=None, repr=False)  # may hold a password
     db_secret_arn: str | None = None
+    # MigrateFunction: the application role's secret; it creates that role (store/app_role.py).
+    app_db_secret_arn: str | None = None
     # None: TLS for every host but this machine (store/tls.py); False only when DB_TLS asks.
     db_tls: bool | None = None
     # A PEM file the database's certificate must chain to, instead of what store/tls.py picks.
@@ -106,6 +108,9 @@ class Settings:
     schema_code: str | None = None
     collect_queue_url: str | None = None
     allow_private_networks: bool = False
+    # The names a platform's credentials_secret may have (charlee/<stack>/): the collector's role
+    # reads no others. None: any name of that shape (app/platform_secrets.py).
+    platform_secret_prefix: str | None = None
     http_connect_timeout: float = 5.0
     http_read_timeout: float = 20.0
     max_response_bytes: int = 10 * 1024 * 1024
@@ -143,6 +148,7 @@ class Settings:
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             db_secret_arn=env.get("DB_SECRET_ARN") or None,
+            app_db_secret_arn=env.get("APP_DB_SECRET_ARN") or None,
             db_tls=_read(env, "DB_TLS", _parse_optional_bool, None),
             db_ca_bundle=env.get("DB_CA_BUNDLE") or None,
             db_host=env.get("DB_HOST") or None,
@@ -152,6 +158,7 @@ class Settings:
             schema_code=env.get("SCHEMA_CODE") or None,
             collect_queue_url=env.get("COLLECT_QUEUE_URL") or None,
             allow_private_networks=_read(env, "COLLECTOR_ALLOW_PRIVATE_NETWORKS", _parse_bool, False),
+            platform_secret_prefix=env.get("PLATFORM_SECRET_PREFIX") or None,
             http_connect_timeout=_read(env, "HTTP_CONNECT_TIMEOUT", float, 5.0),
             http_read_timeout=_read(env, "HTTP_READ_TIMEOUT", float, 20.0),
             max_response_bytes=_read(env, "MAX_RESPONSE_BYTES", _positive_int, 10 * 1024 * 1024),

@@ -11,25 +11,15 @@ be read is a ``ConfigurationError``: there is no unverified fallback.
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 from pathlib import Path
 
 from charlee_collector.core.errors import ConfigurationError
+from charlee_collector.core.hosts import is_loopback
 
 RDS_CA_BUNDLE = Path(__file__).parent / "certificates" / "rds-global-bundle.pem"
 # RDS and Aurora endpoints (instances, clusters, proxies) in the commercial and China partitions.
 RDS_HOST_SUFFIXES = (".rds.amazonaws.com", ".rds.amazonaws.com.cn")
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` is this machine: ``localhost`` or a loopback address (no name lookup)."""
-    if not host or host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def is_rds_host(host: str) -> bool:
