@@ -106,6 +106,9 @@ class Settings:
     # MigrateFunction: the layer version (the migrations) it runs; the schema custom resource
     # compares it with the one a request names to tell a rollback (schema_resource.py).
     schema_code: str | None = None
+    # Tests only: the schema custom resource may answer a loopback ResponseURL (their stand-in
+    # for CloudFormation). Never set in the template: in Lambda, 127.0.0.1 is the runtime API.
+    schema_response_allow_loopback: bool = False
     collect_queue_url: str | None = None
     allow_private_networks: bool = False
     # The names a platform's credentials_secret may have (charlee/<stack>/): the collector's role
@@ -156,6 +159,7 @@ class Settings:
             db_connect_timeout=_read(env, "DB_CONNECT_TIMEOUT", _positive_seconds, 10.0),
             db_pool_size=_read(env, "DB_POOL_SIZE", _positive_int, 4),
             schema_code=env.get("SCHEMA_CODE") or None,
+            schema_response_allow_loopback=_read(env, "SCHEMA_RESPONSE_ALLOW_LOOPBACK", _parse_bool, False),
             collect_queue_url=env.get("COLLECT_QUEUE_URL") or None,
             allow_private_networks=_read(env, "COLLECTOR_ALLOW_PRIVATE_NETWORKS", _parse_bool, False),
             platform_secret_prefix=env.get("PLATFORM_SECRET_PREFIX") or None,

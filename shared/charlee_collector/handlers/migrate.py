@@ -34,7 +34,13 @@ def migrate_schema(statement_timeout_ms: int | None = None) -> str | None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str | None]:
     """Returns {"revision": the revision the database is at afterwards}; for CloudFormation, its answer."""
     if schema_resource.is_request(event):
-        schema_code = get_runtime().settings.schema_code
-        answer = schema_resource.handle(event, context, migrate_schema, schema_code=schema_code)
+        settings = get_runtime().settings
+        answer = schema_resource.handle(
+            event,
+            context,
+            migrate_schema,
+            schema_code=settings.schema_code,
+            allow_loopback=settings.schema_response_allow_loopback,
+        )
         return {"status": answer.status, "revision": answer.revision}
     return {"revision": migrate_schema()}
