@@ -7,7 +7,7 @@ import paths are, in Lambda's order:
     .aws-sam/build/SharedLayer/python/   the layer             (/opt/python)
     .aws-sam/runtime-provided/           boto3 + botocore, as the Lambda runtime provides them
 
-so a dependency missing from shared/requirements.txt, or a file left out of the layer, fails
+so a dependency missing from shared/requirements.in (and its lock), or a file left out of the layer, fails
 here instead of in AWS. AWS is moto's server on 127.0.0.1 (AWS_ENDPOINT_URL); the database
 secret lives in it and names a throwaway database on the test PostgreSQL (found or started as
 tests/support/db.py does); the platform's feed is served on 127.0.0.1.
