@@ -19,6 +19,7 @@ from charlee_collector.core.errors import ConfigurationError
 from charlee_collector.store import tls
 from charlee_collector.store.engine import create_db_engine, explain_error
 from tests.support.certificates import TestAuthority
+from tests.support.cli import Cli
 from tests.support.db import start_postgres_server
 
 RDS_CLUSTER = "charlee.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com"
@@ -152,4 +153,15 @@ def test_a_certificate_that_does_not_verify_is_one_line_for_the_operator(tls_ser
         "certificate could not be verified (unable to get local issuer certificate); DB_CA_BUNDLE "
         "names the CA it chains to",
         True,
+    )
+
+
+def test_the_cli_says_when_tls_is_off_for_another_machine(tmp_path: Path) -> None:
+    cli = Cli(
+        tmp_path, {"DATABASE_URL": "postgresql://charlee@db.example.invalid/charlee", "DB_TLS": "false"}
+    )
+    result = cli("platforms", "list", expect=1)
+    assert result.stderr.splitlines()[0] == (
+        "warning: DB_TLS=false: the connection to db.example.invalid is not encrypted; passwords and "
+        "rows cross the network in clear (leave DB_TLS unset for TLS)"
     )
