@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import URL, text
 
 from charlee_collector.core.errors import ConfigurationError
+from charlee_collector.core.settings import Settings
 from charlee_collector.store import tls
-from charlee_collector.store.engine import create_db_engine, explain_error
+from charlee_collector.store.engine import create_db_engine, dispose_engines, explain_error, get_engine
 from tests.support.certificates import TestAuthority
 from tests.support.cli import Cli
 from tests.support.db import start_postgres_server
@@ -165,3 +166,20 @@ def test_the_cli_says_when_tls_is_off_for_another_machine(tmp_path: Path) -> Non
         "warning: DB_TLS=false: the connection to db.example.invalid is not encrypted; passwords and "
         "rows cross the network in clear (leave DB_TLS unset for TLS)"
     )
+
+
+def test_the_functions_engine_takes_db_tls_and_db_ca_bundle_from_the_environment(
+    tls_server: URL, ca_file: str
+) -> None:
+    assert Settings.from_env({}).db_tls is None  # unset: decided by the host
+    assert Settings.from_env({"DB_TLS": "false"}).db_tls is False
+    env = {
+        "DATABASE_URL": tls_server.render_as_string(hide_password=False),
+        "DB_TLS": "true",
+        "DB_CA_BUNDLE": ca_file,
+    }
+    try:
+        with get_engine(Settings.from_env(env)).connect() as conn:
+            assert conn.execute(text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).scalar()
+    finally:
+        dispose_engines()
