@@ -59,6 +59,8 @@ stage "sam build (no Docker; dependencies from PyPI, cached by source and requir
 stage "the layer ships the package alone: no operator tools (cli/, local/)"
 layer=.aws-sam/build/SharedLayer/python
 test -f "$layer/charlee_collector/handlers/collector.py" || { echo "the layer has no charlee_collector.handlers"; exit 1; }
+# The RDS CA bundle TLS to RDS and Aurora verifies against (store/tls.py): package data, not code.
+test -f "$layer/charlee_collector/store/certificates/rds-global-bundle.pem" || { echo "the layer has no RDS CA bundle"; exit 1; }
 shipped_tools=$(find "$layer" -maxdepth 2 \( -name charlee_collector_tools -o -path "$layer/charlee_collector/cli" -o -path "$layer/charlee_collector/local" \))
 if [[ -n "$shipped_tools" ]]; then echo "the layer ships operator tools: $shipped_tools"; exit 1; fi
 
