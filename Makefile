@@ -9,12 +9,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install test lint typecheck run bench validate deploy invoke clean
+.PHONY: help install test lint typecheck run bench validate lock deploy invoke clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-cli.txt shared/requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-cli.txt shared/requirements.in pyproject.toml
 	@test -n "$(PYTHON)" || { echo "no python3.11+ found"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -42,8 +42,16 @@ run: install ## the whole pipeline on this machine (the embedded PostgreSQL, in-
 bench: install ## the benchmarks; figures as `name value unit`
 	$(BIN)/python bench/run_all.py
 
-validate: install ## cfn-lint, sam validate, sam build, and a smoke test of the built handlers
+validate: install ## the lock is current (and pip-audit), cfn-lint, sam validate, sam build, a smoke test of the built handlers
 	bash scripts/validate.sh
+
+# The layer's lock: shared/requirements.in (the ranges) -> shared/requirements.txt (exact versions
+# and hashes, resolved by this Python, 3.12 like Lambda's). Pins that still fit their range are
+# kept; ARGS=--upgrade takes the newest each range allows.
+lock: install ## refresh shared/requirements.txt, the layer's hashed lock, from shared/requirements.in
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links $(ARGS) --output-file shared/requirements.txt shared/requirements.in
+	$(BIN)/python scripts/check_lock.py
 
 deploy: ## sam build + sam deploy --guided with the project's own SAM CLI (.sam-venv, installed if absent)
 	bash scripts/deploy.sh $(ARGS)

@@ -7,7 +7,7 @@ import paths are, in Lambda's order:
     .aws-sam/build/SharedLayer/python/   the layer             (/opt/python)
     .aws-sam/runtime-provided/           boto3 + botocore, as the Lambda runtime provides them
 
-so a dependency missing from shared/requirements.txt, or a file left out of the layer, fails
+so a dependency missing from shared/requirements.in (and its lock), or a file left out of the layer, fails
 here instead of in AWS. AWS is moto's server on 127.0.0.1 (AWS_ENDPOINT_URL); the database
 secret lives in it and names a throwaway database on the test PostgreSQL (found or started as
 tests/support/db.py does); the platform's feed is served on 127.0.0.1.
@@ -371,6 +371,8 @@ def run(endpoint: str, database: URL, feed_url: str) -> None:
         "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
         # Not in the template: the feed is served on 127.0.0.1, which the SSRF guard refuses.
         "COLLECTOR_ALLOW_PRIVATE_NETWORKS": "true",
+        # Not in the template either: CloudFormation's stand-in below answers on 127.0.0.1.
+        "SCHEMA_RESPONSE_ALLOW_LOOPBACK": "true",
     }
     overrides = {
         # The template's references (!Ref DatabaseSecretArn, CollectQueue, MetricsNamespace) ...

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make validate`: build the docs site strictly (mkdocs.yml: a broken link or anchor fails it),
+# `make validate`: check the layer's lock is current and audit it (scripts/check_lock.py), build the
+# docs site strictly (mkdocs.yml: a broken link or anchor fails it),
 # lint the template, validate it the way SAM does, check the SnapStart wiring
 # and each database mode through the real transforms (scripts/check_snapstart.py,
 # scripts/check_database_modes.py), build it, prove the zipped build
@@ -19,6 +20,9 @@ export SAM_CLI_TELEMETRY=0
 
 started=$SECONDS
 stage() { printf '\n==> %s (%ds)\n' "$1" "$((SECONDS - started))"; }
+
+stage "the layer's lock is current (shared/requirements.txt from .in), and pip-audit where its service answers"
+.venv/bin/python scripts/check_lock.py --audit
 
 stage "docs: mkdocs build --strict (a broken link or anchor fails; the CLI reference is generated)"
 # First, as it takes seconds and needs only .venv. Into a temporary folder: the check is that it
@@ -55,6 +59,8 @@ stage "sam build (no Docker; dependencies from PyPI, cached by source and requir
 stage "the layer ships the package alone: no operator tools (cli/, local/)"
 layer=.aws-sam/build/SharedLayer/python
 test -f "$layer/charlee_collector/handlers/collector.py" || { echo "the layer has no charlee_collector.handlers"; exit 1; }
+# The RDS CA bundle TLS to RDS and Aurora verifies against (store/tls.py): package data, not code.
+test -f "$layer/charlee_collector/store/certificates/rds-global-bundle.pem" || { echo "the layer has no RDS CA bundle"; exit 1; }
 shipped_tools=$(find "$layer" -maxdepth 2 \( -name charlee_collector_tools -o -path "$layer/charlee_collector/cli" -o -path "$layer/charlee_collector/local" \))
 if [[ -n "$shipped_tools" ]]; then echo "the layer ships operator tools: $shipped_tools"; exit 1; fi
 

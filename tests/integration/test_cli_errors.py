@@ -544,7 +544,7 @@ def test_invoke_against_a_server_refusing_tls_says_db_tls() -> None:
         answered.join(timeout=10)
     assert line == (
         f"invoke: database error: PostgreSQL at 127.0.0.1:{port}, database 'collector': the server "
-        "refuses TLS (DB_TLS=true asks for it; set DB_TLS=false for a server without TLS)"
+        "refuses TLS (on for every host but this machine; set DB_TLS=false for a server without TLS)"
     )
 
 

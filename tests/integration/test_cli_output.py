@@ -22,7 +22,7 @@ from tests.support.factories import add_platform
 # A name, an ARN, an error and a title as a user, AWS or a provider may give them: each holds
 # rich markup (``[bold]``, ``[/]``, ``[link=...]``) and emoji codes (``:rocket:``, ``:secret:``).
 NAME = "[Remote] Jobs :rocket: [bold]x[/bold]"
-ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:charlee/x"
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:charlee/prod/x"
 ERROR = "HTTP 500 from [link=https://evil.example]api[/link] :fire: [red]boom[/] :secret:"
 TITLE = "[b]Python[/b] dev :smile: [/]"
 RENDERED = ("🚀", "㊙", "🔥", "😄")  # what rich would have made of the emoji codes

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from charlee_collector.app.webhook_text import webhook_body
 from charlee_collector.core.settings import Settings
-from charlee_collector_tools.local.event_bus import ENTRY_LIMIT_BYTES, LocalEventBus, webhook_body
+from charlee_collector_tools.local.event_bus import ENTRY_LIMIT_BYTES, LocalEventBus
 
 
 def entry(summary: str = "2 new on Feed: A https://a, B https://b", **detail: Any) -> dict[str, Any]:
@@ -31,7 +32,11 @@ def webhook_settings(allow_private_networks: Settings, http_server: Any) -> Sett
     ("style", "content_type", "body"),
     [
         ("slack", "application/json", {"text": "2 new on Feed: A https://a, B https://b"}),
-        ("discord", "application/json", {"content": "2 new on Feed: A https://a, B https://b"}),
+        (
+            "discord",
+            "application/json",
+            {"content": "2 new on Feed: A https://a, B https://b", "allowed_mentions": {"parse": []}},
+        ),
         ("text", "text/plain; charset=utf-8", "2 new on Feed: A https://a, B https://b"),
     ],
 )
@@ -83,6 +88,16 @@ def test_entries_are_checked_as_eventbridge_checks_them() -> None:
         bus.put_events(Entries=[entry()] * 11)
 
 
+def test_a_hostile_title_reaches_slack_escaped(webhook_settings: Settings, http_server: Any) -> None:
+    bus = LocalEventBus(webhook_settings)
+    bus.put_events(Entries=[entry("1 new on Feed: <!channel> & <https://evil|https://bank>")])
+    bus.close()
+    (request,) = http_server.requests_to("/hook")
+    assert json.loads(request.body) == {
+        "text": "1 new on Feed: &lt;!channel&gt; &amp; &lt;https://evil|https://bank&gt;"
+    }
+
+
 def test_webhook_bodies_escape_what_the_summary_holds() -> None:
-    body, _type = webhook_body('say "hi"\n', "slack")
+    body, _type = webhook_body({"summary": 'say "hi"\n'}, "slack")
     assert json.loads(body) == {"text": 'say "hi"\n'}

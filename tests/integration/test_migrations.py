@@ -28,7 +28,7 @@ from charlee_collector.store.tables import (
 from charlee_collector_tools.cli.common import head_revision
 
 TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs", "event_outbox"}
-HEAD = "0005"
+HEAD = "0007"
 
 
 def _roundtrip(engine: Engine) -> None:

@@ -671,6 +671,9 @@ def test_handlers_run_with_tracing_enabled(
     names = Counter(segment["name"] for segment in segments)
     assert names["## handler"] == 2 and names["sqs"] >= 1, names  # both handlers; boto calls
     assert names["127.0.0.1"] == 2, names  # one httpx call per record, from the worker threads too
+    # Traced, yet the platform never sees our trace id (X-Ray's httpx patch would send it).
+    sent = http_server.requests_to("/jobs.json")
+    assert len(sent) == 2 and not any("x-amzn-trace-id" in {k.lower() for k in r.headers} for r in sent)
     sql = [s for s in segments if s.get("sql")]
     assert sql and all(s["sql"]["database_type"] == "PostgreSQL" for s in sql)
     assert "password" not in json.dumps(documents)

@@ -61,6 +61,7 @@ def point_at(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DB_TLS", "false")
     monkeypatch.setenv("DB_CONNECT_TIMEOUT", "3")
+    monkeypatch.setenv("SCHEMA_RESPONSE_ALLOW_LOOPBACK", "true")  # the local stand-in for CloudFormation
     runtime.reset()
 
 
@@ -352,3 +353,39 @@ def test_a_hand_invocation_on_a_newer_schema_is_an_error(database: Engine) -> No
 
     with pytest.raises(migrate.UnknownRevision, match="9999"):
         invoke({})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",  # not https
+        "https://collector.example.com/cloudformation-response",  # not an AWS host
+        "https://s3.amazonaws.com.example.com/x",
+        "file:///etc/passwd",
+    ],
+)
+def test_an_answer_goes_only_to_https_on_an_aws_host(url: str) -> None:
+    with pytest.raises(ValueError, match="ResponseURL is not an https URL on an AWS host"):
+        schema_resource.check_response_url(url)
+
+
+def test_a_signed_s3_response_url_is_accepted() -> None:
+    for url in (
+        "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3A...?X-Amz-Signature=abc",
+        "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x",
+    ):
+        schema_resource.check_response_url(url)
+
+
+def test_a_loopback_response_url_is_refused_unless_allowed_and_nothing_is_migrated(
+    database: Engine, cloudformation: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SCHEMA_RESPONSE_ALLOW_LOOPBACK")  # as deployed: the runtime API is on 127.0.0.1
+    runtime.reset()
+    event = request(cloudformation, "Create")
+
+    with pytest.raises(ValueError, match="ResponseURL is not an https URL on an AWS host"):
+        invoke(event)
+
+    assert cloudformation.requests_to(RESPONSE_PATH) == []
+    assert migrate.current_revision(database) is None

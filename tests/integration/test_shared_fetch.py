@@ -143,7 +143,11 @@ def test_requests_with_credentials_are_shared_only_under_the_same_secret(
         "items": "jobs",
         "headers": {"Authorization": "Bearer {api_key}"},
     }
-    arns = ["arn:secret:team-a", "arn:secret:team-a", "arn:secret:team-b"]
+    arns = [
+        "arn:secret:charlee/test/team-a",
+        "arn:secret:charlee/test/team-a",
+        "arn:secret:charlee/test/team-b",
+    ]
     with pg_engine.begin() as conn:
         ids = [add_platform(conn, source="json_api", config=config, credentials_secret=arn) for arn in arns]
 

@@ -50,15 +50,35 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_throwaway_server() -> tuple[URL, object]:
-    """Start a private PostgreSQL; returns its server URL and a handle whose stop() ends it."""
+def _start_throwaway_server(options: str = "", files: dict[str, bytes] | None = None) -> tuple[URL, object]:
+    """Start a private PostgreSQL; returns its server URL and a handle whose stop() ends it.
+
+    ``options``: more server settings (``-c name=value``); ``files``: written into the data
+    directory before the start, owned by the server's user with mode 0600 (a TLS key must be),
+    and named in ``options`` as ``{datadir}/name``."""
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if binaries:
-        return _start_system_binaries(Path(binaries[-1]).parent)
-    return _start_embedded_wheel()
+        return _start_system_binaries(Path(binaries[-1]).parent, options, files or {})
+    return _start_embedded_wheel(options, files or {})
 
 
-def _start_embedded_wheel() -> tuple[URL, object]:
+def start_postgres_server(options: str, files: dict[str, bytes]) -> tuple[URL, object]:
+    """A private PostgreSQL of the test's own, started with ``options`` and ``files`` (see
+    ``_start_throwaway_server``); stop it with the handle's ``stop()``."""
+    return _start_throwaway_server(options, files)
+
+
+def _place_files(datadir: Path, files: dict[str, bytes]) -> None:
+    owner = datadir.stat()
+    for name, content in files.items():
+        path = datadir / name
+        path.write_bytes(content)
+        path.chmod(0o600)
+        if os.geteuid() == 0:
+            os.chown(path, owner.st_uid, owner.st_gid)
+
+
+def _start_embedded_wheel(options: str = "", files: dict[str, bytes] | None = None) -> tuple[URL, object]:
     """The wheel's server on a TCP port of 127.0.0.1 (fault tests put a proxy between the driver
     and the server, and check TCP options): initialised by the product's own start, which copes
     with root as the CLI does, then restarted with a port instead of the Unix socket alone."""
@@ -66,8 +86,9 @@ def _start_embedded_wheel() -> tuple[URL, object]:
     pgdata = embedded_server.data_dir(home)
     embedded_server.start(pgdata)
     embedded_server.stop(pgdata)
+    _place_files(pgdata, files or {})
     port = _free_port()
-    options = f"-p {port} -k {pgdata} -c listen_addresses=127.0.0.1"
+    options = f"-p {port} -k {pgdata} -c listen_addresses=127.0.0.1 " + options.format(datadir=pgdata)
     embedded_server.pg_ctl(pgdata, ["-w", "-l", str(pgdata / "log"), "-o", options, "start"])
     url = URL.create("postgresql+pg8000", username="postgres", host="127.0.0.1", port=port)
     return url, _EmbeddedServer(home)
@@ -95,7 +116,9 @@ class _SystemServer:
         shutil.rmtree(self.datadir, ignore_errors=True)
 
 
-def _start_system_binaries(bindir: Path) -> tuple[URL, object]:
+def _start_system_binaries(
+    bindir: Path, options: str = "", files: dict[str, bytes] | None = None
+) -> tuple[URL, object]:
     datadir = tempfile.mkdtemp(prefix="charlee-pg-")
     as_user: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root
@@ -107,6 +130,7 @@ def _start_system_binaries(bindir: Path) -> tuple[URL, object]:
         check=True,
         capture_output=True,
     )
+    _place_files(Path(datadir), files or {})
     subprocess.run(
         [
             *as_user,
@@ -117,7 +141,7 @@ def _start_system_binaries(bindir: Path) -> tuple[URL, object]:
             "-l",
             f"{datadir}/server.log",
             "-o",
-            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1",
+            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 " + options.format(datadir=datadir),
             "start",
         ],
         check=True,

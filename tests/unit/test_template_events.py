@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from charlee_collector.app.webhook_text import webhook_body
 from tests.support import cfn_yaml
 from tests.unit.test_template import default, environment, find_alarm, resource, role_actions, widgets
 
@@ -99,12 +100,27 @@ def test_the_api_destination_posts_the_summary_with_retries_and_a_dlq(template: 
     assert rule["EventPattern"] == PATTERN
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["WebhookDestination", "Arn"]}
-    assert target["InputTransformer"]["InputPathsMap"] == {"summary": "$.detail.summary"}
+    assert target["InputTransformer"]["InputPathsMap"] == {
+        "summary": "$.detail.summary",
+        "summary_slack": "$.detail.summary_slack",
+    }
     slack, other = target["InputTransformer"]["InputTemplate"]["Fn::If"][1:]
     discord, text = other["Fn::If"][1:]
-    # <summary> is placed unquoted: EventBridge writes it as a JSON string, quoted and escaped.
-    assert json.loads(slack.replace("<summary>", '"x"')) == {"text": "x"}
-    assert json.loads(discord.replace("<summary>", '"x"')) == {"content": "x"}
+    # Placed unquoted: EventBridge writes each as a JSON string, quoted and escaped. The bodies
+    # are the ones the local bus posts (app/webhook_text.webhook_body), for the same detail.
+    detail = {
+        "summary": "1 new on F: <!channel> & co",
+        "summary_slack": "1 new on F: &lt;!channel&gt; &amp; co",
+    }
+
+    def placed(template_text: str) -> Any:
+        for name, value in detail.items():
+            template_text = template_text.replace(f"<{name}>", json.dumps(value))
+        return json.loads(template_text)
+
+    assert placed(slack) == json.loads(webhook_body(detail, "slack")[0])
+    assert placed(discord) == json.loads(webhook_body(detail, "discord")[0])
+    assert placed(discord)["allowed_mentions"] == {"parse": []}
     assert text == "<summary>"
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["WebhookDLQ", "Arn"]}

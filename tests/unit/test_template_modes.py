@@ -23,8 +23,17 @@ ROLES = {
     "MigrateFunction": "MigrateRole",
 }
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:charlee/db-AbCdEf"
+APP_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:charlee/db-app-AbCdEf"
 CREATED_SECRET = {"Fn::GetAtt": ["DBCluster", "MasterUserSecret.SecretArn"]}
-VPC_ACCESS = "AWSLambdaVPCAccessExecutionRole"
+CREATED_APP_SECRET = {"Ref": "AppDatabaseSecret"}
+NETWORK_INTERFACE_ACTIONS = {
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
 
 DEPLOYMENTS: dict[str, dict[str, str]] = {
     "existing-public": {"DatabaseSecretArn": SECRET},
@@ -35,6 +44,14 @@ DEPLOYMENTS: dict[str, dict[str, str]] = {
     },
     "existing-vpc-proxy": {
         "DatabaseSecretArn": SECRET,
+        "SubnetIds": "subnet-1,subnet-2",
+        "SecurityGroupIds": "sg-1",
+        "DatabaseProxy": "true",
+        "ExistingDBInstanceIdentifier": "charlee-db",
+    },
+    "existing-vpc-proxy-app-role": {
+        "DatabaseSecretArn": SECRET,
+        "AppDatabaseSecretArn": APP_SECRET,
         "SubnetIds": "subnet-1,subnet-2",
         "SecurityGroupIds": "sg-1",
         "DatabaseProxy": "true",
@@ -67,6 +84,18 @@ def in_vpc(stack: Stack) -> bool:
     return creates(stack) or stack.parameters["SubnetIds"] != [""]
 
 
+def master_secret(stack: Stack) -> Any:
+    return CREATED_SECRET if creates(stack) else SECRET
+
+
+def app_secret(stack: Stack) -> Any:
+    """The secret the dispatcher and the collector log in with: the application role's where the
+    deployment has one, else (an existing database left as it was) the master's."""
+    if creates(stack):
+        return CREATED_APP_SECRET
+    return stack.parameters["AppDatabaseSecretArn"] or SECRET
+
+
 def test_the_resolver_reads_the_modes(template: dict[str, Any]) -> None:
     existing = Stack(template, DEPLOYMENTS["existing-public"])
     assert not existing.holds("CreateDatabase") and not existing.holds("InVpc")
@@ -94,11 +123,15 @@ def test_no_resource_refers_to_one_this_deployment_does_not_create(stack: Stack)
 def test_every_function_has_the_database_it_needs(stack: Stack, function: str) -> None:
     env = stack.function(function)["Environment"]["Variables"]
     assert env["DB_TLS"] == "true"
+    if function == "MigrateFunction":
+        assert env["DB_SECRET_ARN"] == master_secret(stack)
+        has_app_role = creates(stack) or stack.parameters["AppDatabaseSecretArn"]
+        assert env["APP_DB_SECRET_ARN"] == (app_secret(stack) if has_app_role else "")
+    else:
+        assert env["DB_SECRET_ARN"] == app_secret(stack)
     if creates(stack):
-        assert env["DB_SECRET_ARN"] == CREATED_SECRET
         assert env["DB_NAME"] == stack.resources["DBCluster"]["Properties"]["DatabaseName"] == "charlee"
     else:
-        assert env["DB_SECRET_ARN"] == SECRET
         assert env["DB_NAME"] == ""  # the secret's dbname
     if proxied(stack):
         assert env["DB_HOST"] == {"Fn::GetAtt": ["DBProxy", "Endpoint"]}
@@ -144,8 +177,10 @@ def test_every_function_has_the_network_it_needs(stack: Stack, function: str) ->
         assert zones == {0, 1}  # two availability zones
     else:
         assert vpc == {"SubnetIds": ["subnet-1", "subnet-2"], "SecurityGroupIds": ["sg-1"]}
-    (policy,) = role["ManagedPolicyArns"]
-    assert policy["Fn::Sub"].endswith(VPC_ACCESS)
+    # The network-interface actions alone: AWSLambdaVPCAccessExecutionRole adds logs on "*".
+    assert role["ManagedPolicyArns"] == [{"Ref": "FunctionNetworkInterfaces"}]
+    (statement,) = stack.resources["FunctionNetworkInterfaces"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], set(statement["Action"])) == ("Allow", NETWORK_INTERFACE_ACTIONS)
 
 
 def of_type(stack: Stack, kind: str) -> list[dict[str, Any]]:
@@ -219,27 +254,74 @@ def holders(stack: Stack, secret: Any) -> set[str]:
     return found
 
 
-def test_the_database_secret_is_named_only_where_it_is_needed(stack: Stack) -> None:
-    secret = CREATED_SECRET if creates(stack) else SECRET
-    expected = {"Globals", "DispatcherRole", "CollectorRole", "MigrateRole"}
+def secret_readers(stack: Stack, role: str) -> list[Any]:
+    return [
+        s["Resource"]
+        for policy in stack.resources[role]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Action"] == "secretsmanager:GetSecretValue"
+    ]
+
+
+def test_the_master_secret_is_for_migratefunction_alone(stack: Stack) -> None:
+    master, app = master_secret(stack), app_secret(stack)
+    separate = master != app
+    expected = {"MigrateRole", "MigrateFunction"}
+    if not separate:  # an existing database without an application role: as before
+        expected |= {"Globals", "DispatcherRole", "CollectorRole"}
     if proxied(stack):
         expected |= {"ProxyRole", "DBProxy"}
     if not creates(stack):
         expected.add("DatabaseSchema")  # its ARN only (no access): another database is migrated too
-    assert holders(stack, secret) == expected
-    for role in (
-        "DispatcherRole",
-        "CollectorRole",
-        "MigrateRole",
-        *(["ProxyRole"] if proxied(stack) else []),
-    ):
-        (statement,) = [
-            s
-            for policy in stack.resources[role]["Properties"]["Policies"]
-            for s in policy["PolicyDocument"]["Statement"]
-            if s.get("Sid") == "ReadDatabaseSecret"
-        ]
-        assert (statement["Action"], statement["Resource"]) == ("secretsmanager:GetSecretValue", secret)
+    assert holders(stack, master) == expected
+    assert secret_readers(stack, "MigrateRole") == ([master, app] if separate else [master])
+    assert secret_readers(stack, "DispatcherRole") == [app]
+    platforms = {
+        "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:charlee/${AWS::StackName}/*"
+    }
+    assert secret_readers(stack, "CollectorRole") == [app, platforms]
+    if proxied(stack):
+        assert secret_readers(stack, "ProxyRole") == ([master, app] if separate else [master])
+        assert [auth["SecretArn"] for auth in stack.resources["DBProxy"]["Properties"]["Auth"]] == (
+            [master, app] if separate else [master]
+        )
+
+
+def test_the_created_application_secret_is_generated_by_the_stack(template: dict[str, Any]) -> None:
+    assert "AppDatabaseSecret" not in Stack(template, DEPLOYMENTS["existing-vpc"]).resources
+    generated = Stack(template, DEPLOYMENTS["create"]).resources["AppDatabaseSecret"]["Properties"]
+    spec = generated["GenerateSecretString"]
+    assert spec["SecretStringTemplate"] == '{"username": "charlee_app"}'
+    assert (spec["GenerateStringKey"], spec["PasswordLength"] >= 32) == ("password", True)
+
+
+def test_the_created_database_refuses_connections_without_tls(template: dict[str, Any]) -> None:
+    stack = Stack(template, DEPLOYMENTS["create"])
+    cluster = stack.resources["DBCluster"]["Properties"]
+    assert cluster["DBClusterParameterGroupName"] == {"Ref": "DatabaseParameters"}
+    parameters = stack.resources["DatabaseParameters"]["Properties"]
+    assert parameters["Parameters"] == {"rds.force_ssl": "1"}
+    # The family is the engine's major version (a 16.x cluster takes aurora-postgresql16 only).
+    family, variables = parameters["Family"]["Fn::Sub"]
+    assert family == "aurora-postgresql${Major}"
+    assert variables["Major"] == {"Fn::Select": [0, {"Fn::Split": [".", "16.6"]}]}
+    assert "DatabaseParameters" not in Stack(template, DEPLOYMENTS["existing-vpc"]).resources
+
+
+def test_the_functions_reach_out_only_over_http_https_and_postgresql(stack: Stack) -> None:
+    if not creates(stack):
+        assert "FunctionsToDatabase" not in stack.resources  # a given group is the operator's
+        return
+    egress = stack.resources["FunctionSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert {(r["IpProtocol"], r["FromPort"], r["ToPort"], r["CidrIp"]) for r in egress} == {
+        ("tcp", 443, 443, "0.0.0.0/0"),
+        ("tcp", 80, 80, "0.0.0.0/0"),
+    }
+    database = stack.resources["FunctionsToDatabase"]["Properties"]
+    assert database["GroupId"] == {"Ref": "FunctionSecurityGroup"}
+    assert (database["IpProtocol"], database["FromPort"], database["ToPort"]) == ("tcp", 5432, 5432)
+    target = "ProxySecurityGroup" if proxied(stack) else "DatabaseSecurityGroup"
+    assert database["DestinationSecurityGroupId"] == {"Ref": target}
 
 
 def test_the_created_database_keeps_its_data_by_default(template: dict[str, Any]) -> None:
@@ -277,8 +359,8 @@ def test_the_proxy_uses_the_secret_and_tls_and_targets_the_database(stack: Stack
         return
     proxy = stack.resources["DBProxy"]["Properties"]
     assert proxy["RequireTLS"] is True and proxy["EngineFamily"] == "POSTGRESQL"
-    (auth,) = proxy["Auth"]
-    assert (auth["AuthScheme"], auth["IAMAuth"]) == ("SECRETS", "DISABLED")
+    for auth in proxy["Auth"]:
+        assert (auth["AuthScheme"], auth["IAMAuth"]) == ("SECRETS", "DISABLED")
     targets = stack.resources["DBProxyTargets"]["Properties"]
     if creates(stack):
         assert (
@@ -347,3 +429,46 @@ def test_new_parameters_explain_themselves_in_the_guided_prompts(template: dict[
         assert len(spec["Description"]) > 40, name
         if name.startswith("Database") or name.startswith("Existing"):
             assert "AllowedValues" in spec or "ConstraintDescription" in spec, name
+
+
+def test_only_the_stacks_functions_may_publish_collector_events(stack: Stack) -> None:
+    policy = stack.resources["CollectorEventBusPolicy"]["Properties"]
+    assert policy["EventBusName"] == {"Ref": "CollectorEventBus"}
+    statement = policy["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Deny",
+        "*",
+        "events:PutEvents",
+    )
+    assert statement["Resource"] == {"Fn::GetAtt": ["CollectorEventBus", "Arn"]}
+    assert statement["Condition"] == {
+        "StringEquals": {"events:source": "charlee.collector"},
+        "ArnNotEquals": {
+            "aws:PrincipalArn": [
+                {"Fn::GetAtt": ["DispatcherRole", "Arn"]},
+                {"Fn::GetAtt": ["CollectorRole", "Arn"]},
+            ]
+        },
+    }
+    # The two roles are the ones that publish (and the only ones allowed by their own policies).
+    publishers = {
+        role
+        for role in ("DispatcherRole", "CollectorRole", "MigrateRole")
+        for policy in stack.resources[role]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Action"] == "events:PutEvents"
+    }
+    assert publishers == {"DispatcherRole", "CollectorRole"}
+
+
+def test_every_dead_letter_queue_outlasts_the_queue_it_serves(template: dict[str, Any]) -> None:
+    stack = Stack(template, {**DEPLOYMENTS["create"], "EventsWebhookUrl": "https://hooks.example.com/x"})
+    queues = {k: r["Properties"] for k, r in stack.resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    dlqs = {name for name in queues if name.endswith("DLQ")}
+    assert dlqs == {"CollectDLQ", "ScheduleDLQ", "NotificationsDLQ", "WebhookDLQ"}
+    for name in dlqs:
+        assert queues[name]["MessageRetentionPeriod"] == 1209600, name  # 14 days, SQS's most
+    for name, queue in queues.items():
+        if "RedrivePolicy" in queue:  # a message keeps its first enqueue time in the DLQ
+            dlq = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            assert queue["MessageRetentionPeriod"] < queues[dlq]["MessageRetentionPeriod"], name

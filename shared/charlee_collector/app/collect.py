@@ -27,6 +27,7 @@ from charlee_collector.app.platform_secrets import read_platform_secret
 from charlee_collector.app.publishing import EventBus, enqueue, publish_written
 from charlee_collector.app.runtime import Runtime
 from charlee_collector.core.clock import utcnow
+from charlee_collector.core.credentials import refuse_outside_prefix
 from charlee_collector.core.errors import (
     FetchDeferred,
     InvalidMessage,
@@ -174,6 +175,10 @@ def collect_platform(
         return finish("skipped", error=skip_reason)
     deadline = deadline or Deadline(settings.collection_deadline_seconds)
     try:
+        if platform.credentials_secret:  # refused: a permanent failure of this collection
+            refusal = refuse_outside_prefix(platform.credentials_secret, settings.platform_secret_prefix)
+            if refusal:
+                raise PermanentSourceError(refusal)
         secrets = secret_reader(platform.credentials_secret) if platform.credentials_secret else None
         gate = PoliteFetches(  # shared fetches and host limits: politeness/
             engine,

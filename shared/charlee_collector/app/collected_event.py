@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from charlee_collector.app.webhook_text import bounded, slack_escaped
 from charlee_collector.store.opportunities import WrittenRow
 
 SOURCE = "charlee.collector"
@@ -88,15 +89,21 @@ def build_event(
     items = [_item(row) for row in (changes if fits else changes[:SUMMARY_ITEMS])]
     summary = compose_summary(head["platform"]["name"], items, len(inserted_ids), len(updated_ids))
     if fits:
-        detail = _encode({**head, "truncated": False, "opportunities": items, "summary": summary})
+        detail = _encode({**head, "truncated": False, "opportunities": items, **summaries(summary)})
         if len(detail.encode("utf-8")) <= limit_bytes:
             return CollectedEvent(event_id, facts.user_id, facts.platform_id, facts.run_id, detail)
     detail = _ids_only(head, summary, inserted_ids, updated_ids, limit_bytes)
     return CollectedEvent(event_id, facts.user_id, facts.platform_id, facts.run_id, detail)
 
 
+def summaries(summary: str) -> dict[str, str]:
+    """The detail's texts for the webhook: ``summary`` and its Slack-escaped twin (webhook_text)."""
+    return {"summary": summary, "summary_slack": slack_escaped(summary)}
+
+
 def compose_summary(platform_name: str, items: Sequence[dict[str, Any]], inserted: int, updated: int) -> str:
-    """ "3 new, 1 updated on <platform>: <title> <url>, ..." naming the first SUMMARY_ITEMS items."""
+    """ "3 new, 1 updated on <platform>: <title> <url>, ..." naming the first SUMMARY_ITEMS items,
+    at most ``webhook_text.SUMMARY_MAX_CHARS`` long."""
     counts = ", ".join(
         part
         for part in (f"{inserted} new" if inserted else "", f"{updated} updated" if updated else "")
@@ -110,9 +117,9 @@ def compose_summary(platform_name: str, items: Sequence[dict[str, Any]], inserte
         named.append(f"{title} {item['url']}" if item["url"] else title)
     more = inserted + updated - len(named)
     if not named:
-        return f"{counts} on {platform_name}"
+        return bounded(f"{counts} on {platform_name}")
     text = f"{counts} on {platform_name}: " + ", ".join(named)
-    return text + (f" and {more} more" if more > 0 else "")
+    return bounded(text + (f" and {more} more" if more > 0 else ""))
 
 
 def _item(row: WrittenRow) -> dict[str, Any]:
@@ -145,7 +152,7 @@ def _ids_only(
 ) -> str:
     """The truncated form: ids only, as many as fit (new ones first), and whether all did."""
     # Measured with "false", the longer of the two values.
-    base = {**head, "truncated": True, "ids_complete": False, "summary": summary}
+    base = {**head, "truncated": True, "ids_complete": False, **summaries(summary)}
     room = limit_bytes - len(_encode({**base, "opportunity_ids": {"new": [], "updated": []}}).encode("utf-8"))
     kept: dict[str, list[int]] = {"new": [], "updated": []}
     base["ids_complete"] = True

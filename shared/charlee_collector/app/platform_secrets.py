@@ -1,7 +1,7 @@
 """Platform credentials from Secrets Manager, through Powertools Parameters (cached).
 
 Secret values are returned to the adapter and nowhere else: never logged, never put in an
-error message.
+error message. Which secrets a platform may name, and where they may be sent: ``core/credentials``.
 """
 
 from __future__ import annotations

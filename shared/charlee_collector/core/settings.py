@@ -30,6 +30,10 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError(f"expected true or false, got {raw!r}")
 
 
+def _parse_optional_bool(raw: str) -> bool | None:
+    return _parse_bool(raw)
+
+
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
@@ -85,7 +89,12 @@ class Settings:
 
     database_url: str | None = field(default=None, repr=False)  # may hold a password
     db_secret_arn: str | None = None
-    db_tls: bool = False
+    # MigrateFunction: the application role's secret; it creates that role (store/app_role.py).
+    app_db_secret_arn: str | None = None
+    # None: TLS for every host but this machine (store/tls.py); False only when DB_TLS asks.
+    db_tls: bool | None = None
+    # A PEM file the database's certificate must chain to, instead of what store/tls.py picks.
+    db_ca_bundle: str | None = None
     # Where to connect when it is not (or not only) the secret's host: the stack's own Aurora
     # cluster (its RDS-managed secret holds only username and password) or an RDS Proxy.
     db_host: str | None = None
@@ -97,8 +106,14 @@ class Settings:
     # MigrateFunction: the layer version (the migrations) it runs; the schema custom resource
     # compares it with the one a request names to tell a rollback (schema_resource.py).
     schema_code: str | None = None
+    # Tests only: the schema custom resource may answer a loopback ResponseURL (their stand-in
+    # for CloudFormation). Never set in the template: in Lambda, 127.0.0.1 is the runtime API.
+    schema_response_allow_loopback: bool = False
     collect_queue_url: str | None = None
     allow_private_networks: bool = False
+    # The names a platform's credentials_secret may have (charlee/<stack>/): the collector's role
+    # reads no others. None: any name of that shape (app/platform_secrets.py).
+    platform_secret_prefix: str | None = None
     http_connect_timeout: float = 5.0
     http_read_timeout: float = 20.0
     max_response_bytes: int = 10 * 1024 * 1024
@@ -136,14 +151,18 @@ class Settings:
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             db_secret_arn=env.get("DB_SECRET_ARN") or None,
-            db_tls=_read(env, "DB_TLS", _parse_bool, False),
+            app_db_secret_arn=env.get("APP_DB_SECRET_ARN") or None,
+            db_tls=_read(env, "DB_TLS", _parse_optional_bool, None),
+            db_ca_bundle=env.get("DB_CA_BUNDLE") or None,
             db_host=env.get("DB_HOST") or None,
             db_name=env.get("DB_NAME") or None,
             db_connect_timeout=_read(env, "DB_CONNECT_TIMEOUT", _positive_seconds, 10.0),
             db_pool_size=_read(env, "DB_POOL_SIZE", _positive_int, 4),
             schema_code=env.get("SCHEMA_CODE") or None,
+            schema_response_allow_loopback=_read(env, "SCHEMA_RESPONSE_ALLOW_LOOPBACK", _parse_bool, False),
             collect_queue_url=env.get("COLLECT_QUEUE_URL") or None,
             allow_private_networks=_read(env, "COLLECTOR_ALLOW_PRIVATE_NETWORKS", _parse_bool, False),
+            platform_secret_prefix=env.get("PLATFORM_SECRET_PREFIX") or None,
             http_connect_timeout=_read(env, "HTTP_CONNECT_TIMEOUT", float, 5.0),
             http_read_timeout=_read(env, "HTTP_READ_TIMEOUT", float, 20.0),
             max_response_bytes=_read(env, "MAX_RESPONSE_BYTES", _positive_int, 10 * 1024 * 1024),

@@ -248,6 +248,9 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=False)
 
 
+TRACE_HEADER = "X-Amzn-Trace-Id"
+
+
 class _GuardedTransport(httpx.HTTPTransport):
     def __init__(self, settings: Settings) -> None:
         super().__init__(verify=_ssl_context(), trust_env=False)
@@ -262,6 +265,13 @@ class _GuardedTransport(httpx.HTTPTransport):
             keepalive_expiry=5.0,
             network_backend=_GuardedBackend(settings.allow_private_networks),
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        # X-Ray's httpx patch (observability/tracer.py) wraps this transport and adds our trace
+        # id to every request: it names our traces to a third party, which could echo it back.
+        # The subsegment is recorded all the same; only the header stays home.
+        request.headers.pop(TRACE_HEADER, None)
+        return super().handle_request(request)
 
 
 def build_client(settings: Settings) -> httpx.Client:

@@ -13,15 +13,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from charlee_collector.app.runtime import get_runtime
 from charlee_collector.handlers import schema_resource
 from charlee_collector.observability.logger import logger
-from charlee_collector.store import migrate
+from charlee_collector.store import app_role, migrate
 
 
 def migrate_schema(statement_timeout_ms: int | None = None) -> str | None:
-    """Upgrade the database the environment names; returns its revision afterwards."""
-    engine = get_runtime().engine
+    """Upgrade the database the environment names, then create the application role's login
+    (APP_DB_SECRET_ARN, when set); returns the revision afterwards."""
+    runtime = get_runtime()
+    engine = runtime.engine
     migrate.upgrade(engine, statement_timeout_ms=statement_timeout_ms)
     revision = migrate.current_revision(engine)
     logger.info("database migrated", extra={"revision": revision})
+    if runtime.settings.app_db_secret_arn:
+        login = app_role.provision_from_secret(engine, runtime.settings.app_db_secret_arn)
+        logger.info("application login ready", extra={"login": login, "group": app_role.APP_GROUP})
     return revision
 
 
@@ -29,7 +34,13 @@ def migrate_schema(statement_timeout_ms: int | None = None) -> str | None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str | None]:
     """Returns {"revision": the revision the database is at afterwards}; for CloudFormation, its answer."""
     if schema_resource.is_request(event):
-        schema_code = get_runtime().settings.schema_code
-        answer = schema_resource.handle(event, context, migrate_schema, schema_code=schema_code)
+        settings = get_runtime().settings
+        answer = schema_resource.handle(
+            event,
+            context,
+            migrate_schema,
+            schema_code=settings.schema_code,
+            allow_loopback=settings.schema_response_allow_loopback,
+        )
         return {"status": answer.status, "revision": answer.revision}
     return {"revision": migrate_schema()}

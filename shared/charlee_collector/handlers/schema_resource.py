@@ -6,6 +6,12 @@ revision; FAILED with the reason when the migration raises, or when it still run
 answer; its statements carry a server-side timeout, so no lock outlives it). A FAILED answer fails
 the deploy, which CloudFormation rolls back. Delete does nothing: the schema and its rows belong to
 the database (docs/deploying.md, "Migrations on every deploy" and "Teardown").
+
+The answer goes only to an https URL on an AWS host (``check_response_url``): the URL comes in
+the event, and a PUT of ours elsewhere (the Lambda runtime API on 127.0.0.1, a host of anyone's)
+is refused with ``ValueError``, the invocation's error. A loopback URL is allowed only when
+``SCHEMA_RESPONSE_ALLOW_LOOPBACK`` says so (the tests' stand-in for CloudFormation; never set in
+the template).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
+from charlee_collector.core.hosts import is_loopback
 from charlee_collector.observability.logger import logger
 from charlee_collector.observability.redaction import redact
 from charlee_collector.store.migrate import UnknownRevision
@@ -29,6 +36,8 @@ ANSWER_TIMEOUT_SECONDS = 5.0
 ANSWER_ATTEMPTS = 2
 # CloudFormation's limit for the whole response body is 4096 bytes; the reason gets most of it.
 MAX_REASON_CHARS = 2_000
+# Where CloudFormation's pre-signed response URLs point (S3, in the commercial and China partitions).
+AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
 # One schema per stack: the id never changes, so CloudFormation never "replaces" it (a replacement
 # would send a Delete for the old id, harmless here, but noise in the stack's events).
 PHYSICAL_ID = "charlee-schema"
@@ -61,18 +70,36 @@ class Answer:
 
 
 def handle(
-    event: Mapping[str, Any], context: Context, migration: Migration, *, schema_code: str | None = None
+    event: Mapping[str, Any],
+    context: Context,
+    migration: Migration,
+    *,
+    schema_code: str | None = None,
+    allow_loopback: bool = False,
 ) -> Answer:
-    """Serve one request and answer it; raises only when the answer itself could not be sent.
+    """Serve one request and answer it; raises only when the answer itself could not be sent,
+    or the request's ResponseURL is refused (``check_response_url``), before anything is migrated.
 
     ``schema_code``: the layer version this function runs (SCHEMA_CODE); a request naming another
     one comes from a rollback (see ``_decide``).
     """
+    check_response_url(str(event.get("ResponseURL", "")), allow_loopback=allow_loopback)
     answer = _decide(event, context, migration, schema_code)
     log = logger.info if answer.status == "SUCCESS" else logger.error
     log("schema custom resource answered", extra={"status": answer.status, "reason": answer.reason})
     send(event, answer)
     return answer
+
+
+def check_response_url(url: str, *, allow_loopback: bool = False) -> None:
+    """``ValueError`` unless ``url`` is https on an AWS host (or loopback, when allowed)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and host.endswith(AWS_HOST_SUFFIXES):
+        return
+    if allow_loopback and parts.scheme in ("http", "https") and host and is_loopback(host):
+        return
+    raise ValueError(f"ResponseURL is not an https URL on an AWS host: {url[:80]!r}")
 
 
 def _decide(
@@ -139,11 +166,9 @@ def send(event: Mapping[str, Any], answer: Answer) -> None:
             "Data": {"Revision": answer.revision or ""},
         }
     ).encode()
-    url = event["ResponseURL"]
-    if urlsplit(url).scheme not in ("https", "http"):  # never file: or another of urllib's schemes
-        raise ValueError(f"ResponseURL is not an http(s) URL: {url[:80]!r}")
+    url = event["ResponseURL"]  # checked by handle (check_response_url) before anything ran
     # The URL is signed for an empty content type: any other one makes S3 refuse the PUT.
-    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked by check_response_url)
         url,
         data=body,
         method="PUT",

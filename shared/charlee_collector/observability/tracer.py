@@ -1,4 +1,7 @@
-"""The X-Ray tracer: httpx, pg8000 and botocore calls become subsegments (off with POWERTOOLS_TRACE_DISABLED)."""
+"""The X-Ray tracer: httpx, pg8000 and botocore calls become subsegments (off with POWERTOOLS_TRACE_DISABLED).
+
+The httpx patch would add X-Amzn-Trace-Id to every fetch; fetching/client.py keeps it from platforms.
+"""
 
 from __future__ import annotations
 

@@ -20,7 +20,14 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from charlee_collector.core.clock import utcnow
-from charlee_collector.core.errors import FetchDeferred, RateLimited, SourceError, TransientSourceError
+from charlee_collector.core.credentials import refuse_in_clear
+from charlee_collector.core.errors import (
+    FetchDeferred,
+    PermanentSourceError,
+    RateLimited,
+    SourceError,
+    TransientSourceError,
+)
 from charlee_collector.core.settings import Settings
 from charlee_collector.fetching.client import Deadline, HttpResponse, Request, Upstream
 from charlee_collector.politeness import shared_fetches as fetch_cache
@@ -62,7 +69,13 @@ class PoliteFetches:
         self.shared: bool | None = None
 
     def get(self, request: Request, upstream: Upstream) -> HttpResponse:
-        """``request`` answered: fetched upstream under a host slot, or shared, or deferred."""
+        """``request`` answered: fetched upstream under a host slot, or shared, or deferred.
+
+        A platform with credentials never fetches over http://: ``PermanentSourceError``."""
+        if self.secret_values:
+            refusal = refuse_in_clear([str(request.url)])
+            if refusal:
+                raise PermanentSourceError(refusal)
         try:
             if self.window <= timedelta(0):
                 self._note(shared=False)

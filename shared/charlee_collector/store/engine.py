@@ -25,6 +25,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from charlee_collector.core.errors import ConfigurationError
 from charlee_collector.core.settings import Settings
+from charlee_collector.store import tls as tls_policy
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -104,7 +105,7 @@ def _check_postgresql(url: URL, port: int | None) -> None:
         names = ", ".join(sorted(unknown))
         raise ConfigurationError(
             f"the PostgreSQL URL's query ({names}) is not understood by the pg8000 driver: "
-            "leave it out (TLS is DB_TLS=true, which the deployed functions set)"
+            "leave it out (TLS is on for every host but this machine; DB_TLS and DB_CA_BUNDLE set it)"
         )
 
 
@@ -137,6 +138,13 @@ def explain_error(error: BaseException, url: Callable[[], URL]) -> tuple[str, bo
         return str(error), True
     if isinstance(error, ArgumentError):
         return f"bad database URL: {error}", True
+    if isinstance(error, ssl.SSLCertVerificationError):
+        # Raised by the handshake itself, not wrapped by SQLAlchemy; never retried without checks.
+        return (
+            f"database error: {describe_database(url())}: its TLS certificate could not be verified "
+            f"({error.verify_message}); DB_CA_BUNDLE names the CA it chains to",
+            True,
+        )
     if isinstance(error, DBAPIError):
         try:
             return f"database error: {describe_error(url(), error)}", False
@@ -152,8 +160,11 @@ def _reason(error: BaseException) -> str:
     fields = error.args[0] if error.args else None
     if isinstance(fields, dict) and fields.get("M"):
         return str(fields["M"])  # the server's message (``S``everity, ``C``ode, ... are noise here)
-    if str(error) == "Server refuses SSL":  # pg8000's words when DB_TLS=true meets a server without TLS
-        return "the server refuses TLS (DB_TLS=true asks for it; set DB_TLS=false for a server without TLS)"
+    if str(error) == "Server refuses SSL":  # pg8000's words when TLS meets a server without it
+        return (
+            "the server refuses TLS (on for every host but this machine; set DB_TLS=false for a "
+            "server without TLS)"
+        )
     cause: BaseException | None = error
     while cause is not None and not isinstance(cause, OSError):
         cause = cause.__cause__ or cause.__context__
@@ -190,15 +201,33 @@ def resolve_url(settings: Settings) -> URL:
 
 
 def create_db_engine(
-    url: str | URL, *, tls: bool = False, pool_size: int = 4, connect_timeout: float = 10.0
+    url: str | URL,
+    *,
+    tls: bool | None = None,
+    ca_bundle: str | None = None,
+    pool_size: int = 4,
+    connect_timeout: float = 10.0,
+    warn: Callable[[str], None] | None = None,
 ) -> Engine:
-    """A new engine sized for Lambda: a small pool, pinged and recycled connections, none kept broken."""
+    """A new engine sized for Lambda: a small pool, pinged and recycled connections, none kept broken.
+
+    ``tls``: ``DB_TLS`` (None: TLS for every host but this machine); the certificate is verified
+    as ``store.tls`` says, ``ca_bundle`` (``DB_CA_BUNDLE``) overriding what it is checked against.
+    TLS turned off for another machine is said through ``warn`` (default: the package's log).
+    """
     url = normalize_url(url)
+    host = None if url.query.get(UNIX_SOCKET) else (url.host or "localhost")
+    encrypted = host is not None and tls_policy.uses_tls(host, tls)
+    warning = tls_policy.plaintext_warning(host, tls) if host is not None else None
+    if warning:
+        (warn or _log_warning)(warning)
     # Without TLS, none is tried: pg8000's default asks the server for it first, building a new
     # SSL context per connection (~20 ms of CPU each, nine of them in a new instance's first batch).
+    # With it, one verifying context serves every connection; pg8000's own (None or True) would
+    # skip verification, so it is never left to choose.
     connect_args: dict[str, Any] = {
         "timeout": connect_timeout,
-        "ssl_context": ssl.create_default_context() if tls else False,
+        "ssl_context": tls_policy.context_for(host, ca_bundle) if encrypted and host else False,
     }
     engine = create_engine(
         url, pool_size=pool_size, max_overflow=2, pool_recycle=300, connect_args=connect_args
@@ -207,6 +236,12 @@ def create_db_engine(
     event.listen(engine, "connect", _read_timestamps_with_fromisoformat)
     _replace_broken_connections(engine)
     return engine
+
+
+def _log_warning(message: str) -> None:
+    import logging
+
+    logging.getLogger(__name__).warning(message)
 
 
 def open_socket(host: str, port: int, timeout: float | None) -> socket.socket:
@@ -371,6 +406,7 @@ def get_engine(settings: Settings) -> Engine:
             engine = _engines[key] = create_db_engine(
                 url,
                 tls=settings.db_tls,
+                ca_bundle=settings.db_ca_bundle,
                 pool_size=settings.db_pool_size,
                 connect_timeout=settings.db_connect_timeout,
             )

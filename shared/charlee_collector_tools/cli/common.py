@@ -305,7 +305,12 @@ def open_engine(*, upgrade: bool | None = None) -> Iterator[Engine]:
     url = database_url()
     current = settings()
     engine = create_db_engine(
-        url, tls=current.db_tls, pool_size=current.db_pool_size, connect_timeout=current.db_connect_timeout
+        url,
+        tls=current.db_tls,
+        ca_bundle=current.db_ca_bundle,
+        pool_size=current.db_pool_size,
+        connect_timeout=current.db_connect_timeout,
+        warn=lambda message: err.print(warning_line(message)),
     )
     try:
         if upgrade is None:

@@ -151,6 +151,20 @@ def validate(source: str, config: dict[str, Any]) -> None:
     refuse_forbidden_urls(validated)
 
 
+def check_credentials(credentials_secret: str | None, config: Any) -> None:
+    """Exit 2 for a credentials secret the stack's collector would refuse (``core/credentials``):
+    a name outside PLATFORM_SECRET_PREFIX (or not charlee/<stack>/<name>), or a config with an
+    http:// URL, which would carry the credentials in clear."""
+    from charlee_collector.core.credentials import refuse_in_clear, refuse_outside_prefix, urls_in
+
+    if not credentials_secret:
+        return
+    refusal = refuse_outside_prefix(credentials_secret, settings().platform_secret_prefix)
+    refusal = refusal or refuse_in_clear(urls_in(config))
+    if refusal:
+        raise BadInput(refusal)
+
+
 def refuse_forbidden_urls(config: Any) -> None:
     """Exit 2 when a config URL is an address the fetch layer refuses (``addresses.py``): cloud
     metadata always, a non-public one unless COLLECTOR_ALLOW_PRIVATE_NETWORKS is on.
@@ -277,6 +291,7 @@ def add(
         interval = interval_minutes(interval)
     values = read_config(config, config_file, required=True) or {}
     validate(source, values)
+    check_credentials(credentials_secret, values)
     interval = polite_interval(source, interval)
     if check:
         _check(source, values, credentials_secret, show)
@@ -516,6 +531,8 @@ def update_(
             final_config = new_config if new_config is not None else row["config"]
             validate(final_source, final_config)
             values.update(source=final_source, config=final_config)
+        secret = values["credentials_secret"] if "credentials_secret" in values else row["credentials_secret"]
+        check_credentials(secret, values.get("config", row["config"]))
         if interval is not None:
             polite_interval(source or row["source"], values["collection_interval_minutes"])
         changed = {key: value for key, value in values.items() if row[key] != value}

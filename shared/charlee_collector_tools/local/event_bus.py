@@ -27,14 +27,6 @@ ENTRY_LIMIT_BYTES = 256 * 1024
 TIME_BYTES = 14  # what EventBridge counts for an entry's Time, whatever its value
 
 
-def webhook_body(summary: str, style: str) -> tuple[bytes, str]:
-    """The body and content type a webhook gets for ``summary`` (the API destination's template)."""
-    if style == "text":
-        return summary.encode("utf-8"), "text/plain; charset=utf-8"
-    key = "content" if style == "discord" else "text"
-    return json.dumps({key: summary}).encode("utf-8"), "application/json"
-
-
 class LocalEventBus:
     """An in-process EventBridge bus with the stack's webhook subscriber."""
 
@@ -61,19 +53,20 @@ class LocalEventBus:
         if refused:
             return {"ErrorCode": "InvalidArgument", "ErrorMessage": refused}
         if self._webhook:
-            problem = self._post(json.loads(entry["Detail"]).get("summary") or "")
+            problem = self._post(json.loads(entry["Detail"]))
             if problem:
                 return {"ErrorCode": "WebhookFailed", "ErrorMessage": problem}
         return {"EventId": str(uuid.uuid4())}
 
-    def _post(self, summary: str) -> str | None:
-        """Post one summary; None when the webhook took it, else why not (never the URL)."""
+    def _post(self, detail: dict[str, Any]) -> str | None:
+        """Post one event's summary; None when the webhook took it, else why not (never the URL)."""
         import httpx
 
+        from charlee_collector.app.webhook_text import webhook_body
         from charlee_collector.core.errors import SourceError
         from charlee_collector.fetching.client import build_client, check_destination
 
-        body, content_type = webhook_body(summary, self._settings.events_webhook_format)
+        body, content_type = webhook_body(detail, self._settings.events_webhook_format)
         try:
             url = httpx.URL(self._webhook or "")
             check_destination(url, self._settings)
