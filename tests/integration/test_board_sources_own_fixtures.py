@@ -38,7 +38,7 @@ def test_greenhouse(http_server, http_client, allow_private_networks):
     result = _collect("greenhouse", {"url": url}, http_server, http_client, allow_private_networks)
     assert parse_qs(http_server.requests[0].query) == {"content": ["true"]}
     items = _by_id(result)
-    assert list(items) == ["4000001", "4000002", "4000003"]
+    assert list(items) == ["4000001", "4000002", "4000003", "4000004"]
     job = items["4000001"]
     # Escaped twice by Greenhouse: "&amp;amp;" is one "&" once read.
     assert job.description == "Build robot APIs & tools.\n\n- Django"
@@ -50,6 +50,8 @@ def test_greenhouse(http_server, http_client, allow_private_networks):
     assert (bare.description, bare.client_country, bare.category) == (None, None, None)
     assert bare.posted_at == datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
     assert items["4000003"].client_country == "Hybrid - Berlin" and items["4000003"].url is None
+    # A board serving plain HTML: not unescaped again, so its text keeps "<div>".
+    assert items["4000004"].description == "Explain <div> tags & more."
 
 
 def test_lever(http_server, http_client, allow_private_networks):
@@ -147,7 +149,8 @@ def test_workable(http_server, http_client, allow_private_networks):
 
 def test_recruitee(http_server, http_client, allow_private_networks):
     url = _serve(http_server, "/api/offers/", "recruitee.json")
-    result = _collect("recruitee", {"url": url}, http_server, http_client, allow_private_networks)
+    config = {"url": url, "board": "acme"}
+    result = _collect("recruitee", config, http_server, http_client, allow_private_networks)
     items = _by_id(result)
     django = items["1000001"]
     assert django.description == "Maintain our shop.\n\n- Django\n- PostgreSQL"
@@ -159,9 +162,10 @@ def test_recruitee(http_server, http_client, allow_private_networks):
     assert (office.client_budget, office.budget_period) == (None, None)
     assert office.client_country == "On-site: Berlin, Germany"
     assert office.posted_at == datetime(2026, 11, 18, 8, 0, tzinfo=UTC)
-    sales = items["1000003"]  # max "" and min a number
+    sales = items["1000003"]  # max "" and min a number; no careers_url
     assert _budget(sales) == (Decimal("4000.00"), "EUR", "month", None)
-    assert (sales.client_country, sales.url, sales.description) == (None, None, None)
+    assert (sales.client_country, sales.description) == (None, None)
+    assert sales.url == "https://acme.recruitee.com/o/sales-lead"
 
 
 def test_working_nomads(http_server, http_client, allow_private_networks):
@@ -178,8 +182,9 @@ def test_working_nomads(http_server, http_client, allow_private_networks):
     assert python.posted_at == datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
     support = items["2000002"]
     assert support.client_country == "Remote, Europe Only" and support.required_skills == []
-    # A link without the job number: the link is the id.
-    assert items["https://www.workingnomads.com/jobs/unusual-link"].title == "Copywriter"
+    # A link without the job number: the link is the id; tags as a list read too.
+    copywriter = items["https://www.workingnomads.com/jobs/unusual-link"]
+    assert (copywriter.title, copywriter.required_skills) == ("Copywriter", ["copy", "seo"])
 
 
 def test_landing_jobs_pages_until_a_short_page(http_server, http_client, allow_private_networks):

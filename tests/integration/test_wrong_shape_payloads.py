@@ -64,7 +64,7 @@ PAIRS = [
         "workable",
         "greenhouse.json",
         '"shortcode" and "title"',
-        '3 records, the first with keys "absolute_url"',
+        '4 records, the first with keys "absolute_url"',
     ),
     ("recruitee", "ashby.json", '"offers" list', 'keys "apiVersion", "jobs"'),
     (

@@ -2,7 +2,7 @@
 
 Verified against a real capture (``fixtures/real/greenhouse``). ``board`` is the board token (the
 name after ``job-boards.greenhouse.io/``). ``content`` is HTML that Greenhouse escapes once more
-("&lt;p&gt;"): it is unescaped, then turned into text. The list has no pay field (pay ranges come
+("&lt;p&gt;"): it is unescaped (unless it holds tags already), then turned into text. The list has no pay field (pay ranges come
 only with one job's own request), so there is no budget. Greenhouse has no workplace field either:
 a location that says "Remote" or "Hybrid" gives it. Locations are the job's ``location`` and its
 offices' locations; the posting date is ``first_published``, else ``updated_at``.
@@ -44,8 +44,9 @@ class GreenhouseSource(BoardSource):
     def parse(self, body: bytes, config: BoardConfig) -> list[Opportunity]:
         payload = expect(load_json(body, self.key), dict, self.key, self.reads)
         jobs = listed(payload, "jobs", self.key, self.reads)
-        contents = [text(job.get("content")) for job in jobs]
-        descriptions = html_texts([html.unescape(content) if content else None for content in contents])
+        contents = [text(job.get("content")) or "" for job in jobs]
+        # Unescaped only when escaped: a board that serves plain HTML keeps its text's "&lt;".
+        descriptions = html_texts([html.unescape(page) if "<" not in page else page for page in contents])
         items: list[Opportunity] = []
         for job, description in zip(jobs, descriptions, strict=True):
             location = _named(job.get("location"), "name")

@@ -5,7 +5,9 @@
 the same URL with another ``offset``, so paging never leaves the configured host, and each page
 goes through the collection's ``Fetcher`` (SSRF check, size cap, the one deadline). Only the first
 page is fetched conditionally; its validators are the ones stored (a 304 on it: nothing changed).
-``parse`` reads ONE page body.
+``parse`` reads ONE page body. A later page that fails (an HTTP error, a body it cannot read)
+fails the collection as the first page would, with the same ``SourceError`` (the failure table
+in docs/faults.md says where each goes): the items of the pages before it are not half-stored.
 """
 
 from __future__ import annotations

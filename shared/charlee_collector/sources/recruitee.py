@@ -5,13 +5,15 @@ Recruitee subdomain. An offer's text is its ``description`` then its ``requireme
 (``min``, ``max`` as numbers or numeric strings, ``currency``, ``period`` such as "month" or
 "year") is the budget with its period. Where: the ``remote``, ``hybrid`` and ``on_site`` flags,
 and each of ``locations`` (its city or name, and country), else the offer's ``location`` line.
-The date is ``published_at`` ("2026-09-18 13:27:28 UTC"), else ``created_at``.
+The date is ``published_at`` ("2026-09-18 13:27:28 UTC"), else ``created_at``. The link is
+``careers_url`` (a company's own careers domain), else ``{board}.recruitee.com/o/{slug}``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.normalize.budgets import budget_fields, named_period, salary_range
@@ -25,6 +27,11 @@ from charlee_collector.sources.boards import BoardConfig, BoardSource
 def _located(where: Mapping[str, Any]) -> str | None:
     named = [text(where.get("city")) or text(where.get("name")), text(where.get("country"))]
     return ", ".join(name for name in named if name) or None
+
+
+def _offer_page(board: str | None, slug: str | None) -> str | None:
+    """The offer's page on the company's Recruitee site, for offers that do not give their own."""
+    return f"https://{board}.recruitee.com/o/{quote(slug, safe='')}" if board and slug else None
 
 
 class RecruiteeSource(BoardSource):
@@ -65,7 +72,7 @@ class RecruiteeSource(BoardSource):
                 external_id=text(offer.get("id")) or text(offer.get("slug")),
                 title=text(offer.get("title")),
                 description=description,
-                url=text(offer.get("careers_url")),
+                url=text(offer.get("careers_url")) or _offer_page(config.board, text(offer.get("slug"))),
                 client_name=text(offer.get("company_name")),
                 client_country=place(
                     where, [name for name in locations if name] or [text(offer.get("location"))]

@@ -50,7 +50,6 @@ class WorkingNomadsSource(Source):
         for job, description in zip(jobs, descriptions, strict=True):
             link = text(job.get("url"))
             number = _JOB_NUMBER.search(link) if link else None
-            tags = text(job.get("tags"))
             opportunity = build_opportunity(
                 external_id=number.group(1) if number else link,
                 title=text(job.get("title")),
@@ -58,7 +57,8 @@ class WorkingNomadsSource(Source):
                 url=link,
                 client_name=text(job.get("company_name")),
                 client_country=place("remote", [text(job.get("location"))]),
-                required_skills=[tag.strip() for tag in tags.split(",")] if tags else [],
+                # One comma-separated string as served (a list would do too): build_opportunity splits it.
+                required_skills=job.get("tags"),
                 category=text(job.get("category_name")),
                 posted_at=text(job.get("pub_date")),
                 raw=job,
