@@ -11,7 +11,6 @@ move a request to another path or host.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field, model_validator
@@ -47,6 +46,3 @@ class BoardSource(Source):
 
     def request_url(self, config: Any) -> str:
         return str(config.url) if config.url else self.board_url.format(board=config.board)
-
-    def request_params(self, config: Any, secrets: Mapping[str, str]) -> dict[str, Any]:
-        return {}
