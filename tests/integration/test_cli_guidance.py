@@ -45,7 +45,7 @@ def test_sources_lists_every_source_one_line_each(cli: Cli) -> None:
     assert all(entry["summary"] for entry in listed)
 
 
-@pytest.mark.parametrize("name", ["remotive", "json_api"])
+@pytest.mark.parametrize("name", ["remotive", "json_api", "lever", "smartrecruiters"])
 def test_sources_name_shows_the_schema_it_validates_with(cli: Cli, name: str) -> None:
     config = REGISTRY[name].Config
     info = cli.json("sources", name)
@@ -71,6 +71,15 @@ def test_remotive_shows_its_limits_and_defaults(cli: Cli) -> None:
     assert keys["url"]["default"] == "https://remotive.com/api/remote-jobs"
     assert keys["keywords"]["type"] == "list of string"
     assert keys["min_budget"]["type"] == "number | string | list of (number | string) | null"
+
+
+def test_a_board_source_shows_board_or_url_and_the_board_pattern(cli: Cli) -> None:
+    keys = {key["name"]: key for key in cli.json("sources", "greenhouse")["keys"]}
+    assert keys["board"]["one_of_required"] == keys["url"]["one_of_required"] == ["board", "url"]
+    assert keys["board"]["limits"] == ["matches ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"]
+    assert keys["keywords"]["one_of_required"] is None
+    shown = cli("sources", "greenhouse").stdout
+    assert shown.count("one of board, url") == 2
 
 
 def test_an_unknown_source_is_one_line(cli: Cli) -> None:

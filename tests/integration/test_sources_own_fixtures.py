@@ -41,6 +41,9 @@ def _by_id(result):
 def test_every_source_has_an_own_fixture_test():
     tested = {"rss", "remoteok", "remotive", "himalayas", "arbeitnow", "jobicy", "hn_freelancer"}
     tested |= {"freelancer_com", "json_api"}
+    # The job boards' own-fixture tests are in test_board_sources_own_fixtures.py.
+    tested |= {"greenhouse", "lever", "ashby", "smartrecruiters", "workable", "recruitee"}
+    tested |= {"workingnomads", "landingjobs"}
     assert set(SOURCE_KEYS) == tested
 
 

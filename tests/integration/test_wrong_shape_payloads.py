@@ -44,6 +44,37 @@ PAIRS = [
     ),
     ("arbeitnow", "remotive.json", '"data" list', '3 records under "jobs" with keys "id", "url"'),
     ("remoteok", "jobicy.json", "a JSON array of objects", '3 records under "jobs"'),
+    (
+        "greenhouse",
+        "jobicy.json",
+        '"jobs" list of objects with "id" and "title"',
+        '"jobSlug", "jobTitle"',
+    ),
+    (
+        "ashby",
+        "himalayas.json",
+        '"jobs" list of objects with "id" and "title"',
+        'the first with keys "title"',
+    ),
+    ("lever", "greenhouse.json", 'a JSON array of postings with "id" and "text"', 'keys "jobs", "meta"'),
+    ("lever", "workingnomads.json", '"id" and "text"', 'the first with keys "url", "title"'),
+    ("smartrecruiters", "greenhouse.json", '"content" list', 'keys "jobs", "meta"'),
+    ("workable", "lever.json", '"jobs" list of objects with "shortcode"', "3 records, the first with keys"),
+    (
+        "workable",
+        "greenhouse.json",
+        '"shortcode" and "title"',
+        '4 records, the first with keys "absolute_url"',
+    ),
+    ("recruitee", "ashby.json", '"offers" list', 'keys "apiVersion", "jobs"'),
+    (
+        "workingnomads",
+        "lever.json",
+        '"url" and "title"',
+        'the first with keys "id", "text", "hostedUrl"',
+    ),
+    ("landingjobs", "recruitee.json", 'a JSON array of jobs with "id" and "title"', 'keys "offers"'),
+    ("landingjobs", "lever.json", '"id" and "title"', 'the first with keys "id", "text"'),
 ]
 
 
@@ -97,6 +128,14 @@ def test_json_api_names_its_items_expression(http_server, http_client, allow_pri
         ("remotive", b'{"jobs": []}'),
         ("arbeitnow", b'{"data": []}'),
         ("remoteok", b'[{"legal": "x"}]'),
+        ("greenhouse", b'{"jobs": [], "meta": {"total": 0}}'),
+        ("lever", b"[]"),
+        ("ashby", b'{"jobs": [{"id": "1", "title": "Hidden", "isListed": false}]}'),
+        ("smartrecruiters", b'{"offset": 0, "limit": 100, "totalFound": 0, "content": []}'),
+        ("workable", b'{"name": "Acme", "jobs": []}'),
+        ("recruitee", b'{"offers": []}'),
+        ("workingnomads", b"[]"),
+        ("landingjobs", b"[]"),
     ],
 )
 def test_an_empty_list_is_still_a_healthy_empty_collection(

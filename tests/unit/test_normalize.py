@@ -125,6 +125,7 @@ def test_find_budget_is_fast_on_pathological_input():
         ("Tue, 21 Oct 2025 19:36:26 +0000", datetime(2025, 10, 21, 19, 36, 26, tzinfo=UTC)),
         ("Tue, 21 Oct 2025 21:36:26 +0200", datetime(2025, 10, 21, 19, 36, 26, tzinfo=UTC)),
         ("March 07, 2018 03:00 UTC", datetime(2018, 3, 7, 3, 0, tzinfo=UTC)),
+        ("2026-09-18 13:27:28 UTC", datetime(2026, 9, 18, 13, 27, 28, tzinfo=UTC)),  # Recruitee
         (1778990421, datetime(2026, 5, 17, 4, 0, 21, tzinfo=UTC)),
         (1778990421000, datetime(2026, 5, 17, 4, 0, 21, tzinfo=UTC)),
         ("1778990421", datetime(2026, 5, 17, 4, 0, 21, tzinfo=UTC)),

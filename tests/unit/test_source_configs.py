@@ -18,7 +18,16 @@ MINIMAL = {
     "hn_freelancer": {},
     "freelancer_com": {},
     "json_api": {"url": "https://api.example.com/jobs", "items": "data[*]"},
+    "greenhouse": {"board": "acme"},
+    "lever": {"board": "acme"},
+    "ashby": {"board": "acme"},
+    "smartrecruiters": {"board": "AcmeRobotics"},
+    "workable": {"board": "acme"},
+    "recruitee": {"board": "acme"},
+    "workingnomads": {},
+    "landingjobs": {},
 }
+BOARDS = ["greenhouse", "lever", "ashby", "smartrecruiters", "workable", "recruitee"]
 
 
 def test_source_keys_are_the_documented_ones():
@@ -103,6 +112,12 @@ def test_defaults_point_at_the_public_apis():
             "headers",
         ),
         ("remoteok", {"min_budget": -3}, "min_budget"),
+        ("greenhouse", {"board": "../admin"}, "board"),
+        ("recruitee", {"board": "evil.example.com"}, "board"),
+        ("lever", {"board": "acme", "region": "us"}, "region"),
+        ("smartrecruiters", {"board": "x", "page_size": 101}, "page_size"),
+        ("landingjobs", {"page_size": 51}, "page_size"),
+        ("landingjobs", {"max_pages": 0}, "max_pages"),
         ("remoteok", {"keywords": [""]}, "keywords.0"),
     ],
 )
@@ -122,3 +137,10 @@ def test_unknown_source_and_non_object_config():
 
 def test_missing_config_means_defaults():
     assert validate_config("remoteok", None).url == "https://remoteok.com/api"
+
+
+@pytest.mark.parametrize("source", BOARDS)
+def test_a_board_source_needs_its_board_or_a_url(source):
+    with pytest.raises(InvalidPlatformConfig, match=r"give 'board' .* or a full 'url'"):
+        validate_config(source, {"keywords": ["python"]})
+    assert validate_config(source, {"url": "https://boards.example.com/jobs"}).board is None

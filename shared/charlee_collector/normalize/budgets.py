@@ -224,3 +224,49 @@ def stated_budget(text: Any, amount: Decimal | None) -> Budget | None:
                 return budget
         at = text.find(digits, at + len(digits))
     return None
+
+
+# What boards write around a period's name: Lever's "per-year-salary", Ashby's "1 YEAR".
+_PERIOD_NAME_NOISE = re.compile(r"^(?:per|1)\s+|\s+(?:salary|wage|pay)$")
+_ONE_OFF = frozenset({"one time", "time", "once", "one off"})
+
+
+def named_period(value: Any) -> BudgetPeriod | None:
+    """The period a board's period field names ("year", "MONTH", "per-hour-wage", "1 YEAR",
+    "one-time" as a fixed amount); ``None`` for anything else ("2 WEEK", "NONE", missing)."""
+    if not isinstance(value, str):
+        return None
+    name = " ".join(value.replace("-", " ").replace("_", " ").split()).casefold()
+    name = _PERIOD_NAME_NOISE.sub("", _PERIOD_NAME_NOISE.sub("", name))
+    return "fixed" if name in _ONE_OFF else PERIOD_NAMES.get(name)
+
+
+def salary_range(minimum: Any, maximum: Any, currency: Any, period: BudgetPeriod | None) -> Budget | None:
+    """A board's structured salary (``min``/``max`` numbers or numeric strings, a currency code,
+    the period its own field names) as a ``Budget`` whose amount is the upper end; ``None`` when
+    neither end is a positive amount. The currency is kept only when it is a code-like string."""
+    low, high = bounded_budget(to_decimal(minimum)), bounded_budget(to_decimal(maximum))
+    amount = max(low, high) if low is not None and high is not None else (high or low)
+    if amount is None:
+        return None
+    code = one_line(currency) if isinstance(currency, str) else None
+    return Budget(
+        amount=amount,
+        currency=code.upper() if code and code.isalpha() else None,
+        contract_type=PERIOD_CONTRACTS.get(period or ""),
+        minimum=low,
+        maximum=high,
+        period=period,
+    )
+
+
+def budget_fields(budget: Budget | None) -> dict[str, Any]:
+    """``build_opportunity``'s budget arguments from one ``Budget`` (all ``None`` without one)."""
+    if budget is None:
+        return {"client_budget": None, "client_currency": None, "contract_type": None, "budget_period": None}
+    return {
+        "client_budget": budget.amount,
+        "client_currency": budget.currency,
+        "contract_type": budget.contract_type,
+        "budget_period": budget.period,
+    }

@@ -54,8 +54,15 @@ def _from_string(text: str) -> datetime | None:
         return parsedate_to_datetime(text)
     except (ValueError, TypeError, IndexError):
         pass
-    # Upwork's "Posted On" line: "March 07, 2018 03:00 UTC".
-    for pattern in ("%B %d, %Y %H:%M UTC", "%B %d, %Y %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+    # Upwork's "Posted On" line: "March 07, 2018 03:00 UTC"; Recruitee's "2026-09-18 13:27:28 UTC".
+    patterns = (
+        "%B %d, %Y %H:%M UTC",
+        "%B %d, %Y %H:%M",
+        "%Y-%m-%d %H:%M:%S UTC",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d",
+    )
+    for pattern in patterns:
         try:
             return datetime.strptime(text, pattern)
         except ValueError:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import httpx
 from pydantic import AfterValidator
@@ -60,8 +60,13 @@ def config_urls(config: BaseSourceConfig) -> dict[str, str]:
     found: dict[str, str] = {}
     for name, info in type(config).model_fields.items():
         value = getattr(config, name)
+        # An optional URL (``WebUrl | None``) keeps its validator inside the union's member.
+        rules = [
+            *info.metadata,
+            *(rule for member in get_args(info.annotation) for rule in get_args(member)[1:]),
+        ]
         if isinstance(value, str) and any(
-            isinstance(rule, AfterValidator) and rule.func is _web_url for rule in info.metadata
+            isinstance(rule, AfterValidator) and rule.func is _web_url for rule in rules
         ):
             found[name] = value
     return found

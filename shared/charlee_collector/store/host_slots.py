@@ -87,6 +87,12 @@ KNOWN_HOSTS: dict[str, HostLimit] = {
     "www.arbeitnow.com": HostLimit(
         1, timedelta(seconds=2), "no published rate found for Arbeitnow: one at a time"
     ),
+    "www.workingnomads.com": HostLimit(
+        1, timedelta(seconds=2), "no published rate found for Working Nomads: one at a time"
+    ),
+    "landing.jobs": HostLimit(
+        1, timedelta(seconds=2), "no published rate found for Landing.jobs: one at a time"
+    ),
 }
 
 # Servers on this machine are our own (tests, benches, a local mirror): no default limit, only

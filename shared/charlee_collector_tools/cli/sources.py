@@ -25,7 +25,10 @@ _LIMITS = {
     "maxLength": "length <= {}",
     "minItems": "items >= {}",
     "maxItems": "items <= {}",
+    "pattern": "matches {}",
 }
+# A schema's keys of which a config must give at least one (``BoardConfig``: ``board`` or ``url``).
+ONE_OF = "x-one-of-required"
 
 
 def _summary(source: Any) -> str:
@@ -65,6 +68,12 @@ def _limits(schema: dict[str, Any]) -> list[str]:
     return found
 
 
+def _required(key: dict[str, Any]) -> str:
+    if key["one_of_required"]:
+        return "one of " + ", ".join(key["one_of_required"])
+    return "yes" if key["required"] else "no"
+
+
 def describe(key: str) -> dict[str, Any]:
     """One source: its summary, minimum interval, keys (type, default, limits) and an example."""
     from charlee_collector.normalize.filters import BaseSourceConfig
@@ -74,6 +83,7 @@ def describe(key: str) -> dict[str, Any]:
     schema = source.Config.model_json_schema()
     defs = schema.get("$defs", {})
     required = set(schema.get("required", []))
+    one_of = list(schema.get(ONE_OF, []))
     keys = []
     for name, prop in schema["properties"].items():
         keys.append(
@@ -81,6 +91,7 @@ def describe(key: str) -> dict[str, Any]:
                 "name": name,
                 "type": _type(prop, defs),
                 "required": name in required,
+                "one_of_required": one_of if name in one_of else None,
                 "default": prop.get("default"),
                 "limits": _limits(prop),
                 "filter": name in BaseSourceConfig.model_fields,
@@ -136,7 +147,7 @@ def sources_command(
                 (
                     key["name"],
                     key["type"],
-                    "yes" if key["required"] else "no",
+                    _required(key),
                     "-" if key["default"] is None else json.dumps(key["default"]),
                     "; ".join(key["limits"]) or "-",
                     "filter" if key["filter"] else "source",

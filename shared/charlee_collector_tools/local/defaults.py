@@ -1,7 +1,8 @@
 """The platforms a fresh local database starts with: one per built-in source that needs no
-credentials, each pointing at the real public feed or API (user 1), each collected no more often
-than its API's terms allow (``Source.min_interval_minutes``, kept in the source module; a test
-holds every seed to it). docs/getting-started.md lists them."""
+credentials and no company's board (the applicant-tracking sources need one), each pointing at
+the real public feed or API (user 1), each collected no more often than its API's terms allow
+(``Source.min_interval_minutes``, kept in the source module; a test holds every seed to it).
+docs/getting-started.md lists them."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ DEFAULT_PLATFORMS: tuple[dict[str, Any], ...] = (
         "config": {},
         "collection_interval_minutes": 60,
     },
+    {"name": "Working Nomads", "source": "workingnomads", "config": {}, "collection_interval_minutes": 60},
+    {"name": "Landing.jobs", "source": "landingjobs", "config": {}, "collection_interval_minutes": 60},
 )
 
 
