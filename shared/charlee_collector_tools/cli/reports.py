@@ -36,6 +36,7 @@ from charlee_collector_tools.cli.common import (
     table,
     when,
 )
+from charlee_collector_tools.cli.opportunity_view import print_opportunities
 
 if TYPE_CHECKING:
     from charlee_collector.normalize.filters import BudgetMinimums
@@ -309,25 +310,7 @@ def opportunities_command(
     if not rows:
         err.print("no opportunities match")
         return
-    out.print(
-        table(
-            None,
-            ["ID", "Platform", "Title", "Client", "Posted", "Budget", "Status", "URL"],
-            [
-                (
-                    r["id"],
-                    r["platform_name"],
-                    clip(r["title"], 70),
-                    clip(r["client_name"], 30),
-                    when(r["posted_at"]),
-                    format_budget(r["client_budget"], r["client_currency"], r["budget_period"]),
-                    r["status"],
-                    r["url"] or "",
-                )
-                for r in rows
-            ],
-        )
-    )
+    print_opportunities(out, rows)
 
 
 @opportunities_app.command("mark")
