@@ -41,10 +41,10 @@ DISPATCH_CONTEXT_SECONDS = 900
 # Collector invocations at once; each runs COLLECTOR_CONCURRENCY records of its batch at once.
 BATCHES_IN_FLIGHT = 4
 SUMMARY_CHUNK = 500  # message ids per query: databases cap the parameters of one statement
-# How fetching/client.py ends a TransientSourceError's message: true while SQS retries it, not once the
-# message is dead-lettered (the summary drops it there).
 # The outcome of a message naming no platform: acknowledged by the collector, no run recorded.
 UNKNOWN = "unknown"
+# How fetching/client.py ends a TransientSourceError's message: true while SQS retries it, not once the
+# message is dead-lettered (the summary drops it there).
 RETRY_HINT = re.compile(r"[;,.]?\s*the collection will be retried\b")
 
 # What the handlers see on this machine; they read the environment as they do in Lambda.
