@@ -16,6 +16,8 @@ help: ## list the targets
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-cli.txt shared/requirements.in pyproject.toml
 	@test -n "$(PYTHON)" || { echo "no python3.11+ found"; exit 1; }
+	@# pip is quiet (-q) and the first install takes a minute or more: say what is happening first.
+	@echo "installing the project and its dependencies into $(VENV) with pip (a minute or two the first time; again only when a requirements file changes)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt

@@ -5,6 +5,7 @@ show and flush the outbox, as real subprocesses."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,19 @@ def test_a_failing_webhook_keeps_the_event_pending_until_events_publish(
 def test_events_list_without_events_says_so(cli: Cli) -> None:
     listed = cli("events", "list")
     assert listed.stdout == "" and listed.stderr.strip() == "no events yet"
+
+
+def test_a_webhook_nobody_listens_on_is_logged_as_what_happened(cli: Cli) -> None:
+    with socket.socket() as sock:  # a port just freed: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+
+    run = cli("local", "run", "--no-seed", "--log-level", "warning", env={"EVENTS_WEBHOOK_URL": closed})
+
+    [refused] = [json.loads(line) for line in run.stderr.splitlines() if "event refused" in line]
+    assert refused["message"] == "event refused by the bus; it stays in the outbox"
+    assert refused["bus"] == "local"
+    assert refused["error"] == (
+        "WebhookFailed: the webhook could not be reached: connection refused (is its server running?)"
+    )
+    assert "EventBridge" not in run.stderr

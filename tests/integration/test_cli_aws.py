@@ -9,9 +9,11 @@ platform's message reaches the DLQ after maxReceiveCount receives; ``dlq list`` 
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -234,3 +236,68 @@ def test_redrive_whose_delete_fails_says_so(
     assert "duplicates, not losses" in result.stderr and "AccessDenied" in result.stderr
     assert [m["Body"] for m in moto_queues.messages(moto_queues.queue_url)] == [body]
     assert moto_queues.depth(moto_queues.dlq_url) == {"visible": 0, "in_flight": 1}
+
+
+def test_poll_accounts_for_every_message_and_logs_each_line_once(
+    cli: Cli, moto_queues: MotoQueues, http_server, pg_engine: Engine
+) -> None:
+    http_server.route("/feed.xml", body=rss())
+    feed = add_feed(pg_engine, "Feed", http_server.url("/feed.xml"))
+    other = add_feed(pg_engine, "Other", http_server.url("/feed.xml"))
+    for platform_id in (feed, other, 987_654):
+        aws_send(moto_queues, json.dumps({"platform_id": platform_id}))
+
+    polled = cli("local", "poll", "--queue-url", moto_queues.queue_url, "--log-level", "info")
+
+    # The message naming no platform is acknowledged (as in AWS) and has a row of its own.
+    assert "Polled 3 message(s)" in polled.stdout
+    rows = {line.split("│")[1].strip(): line for line in polled.stdout.splitlines() if "│" in line}
+    assert set(rows) == {str(feed), str(other), "987654"}
+    assert "│ unknown " in rows["987654"]
+    assert (
+        "no platform 987654 (unknown or deleted): message acknowledged, nothing collected" in rows["987654"]
+    )
+    # Each handler log line once: the JSON line, not a second plain copy of it.
+    lines = polled.stderr.strip().splitlines()
+    assert [line for line in lines if "collection finished" in line] == [
+        line for line in lines if line.startswith('{"level":"INFO"') and "collection finished" in line
+    ]
+    assert len([line for line in lines if "collection finished" in line]) == 2
+    assert not [line for line in lines if "platform unknown or deleted" in line and not line.startswith("{")]
+    assert (
+        lines[-1] == "1 message(s) named no platform: acknowledged, nothing collected (see the Error column)"
+    )
+
+    as_json = cli("local", "poll", "--queue-url", moto_queues.queue_url, "--json")
+    assert as_json.json == []  # the queue is empty now: every message was taken
+
+
+def test_poll_forever_shows_progress_without_a_terminal_and_stops_on_sigterm(
+    cli: Cli, moto_queues: MotoQueues, http_server, pg_engine: Engine
+) -> None:
+    http_server.route("/feed.xml", body=rss())
+    feed = add_feed(pg_engine, "Feed", http_server.url("/feed.xml"))
+    aws_send(moto_queues, json.dumps({"platform_id": feed}))
+    command = [
+        sys.executable, "-m", "charlee_collector", "local", "poll", "--forever",
+        "--queue-url", moto_queues.queue_url,
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, env=cli.base_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        stream = process.stderr
+        assert stream is not None
+        first: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: first.put(stream.readline()), daemon=True).start()
+        progress = first.get(timeout=60)  # waits for the condition: the first progress line
+        assert progress.rstrip().endswith("polling: 1 done, 0 to retry (1 message(s) so far)"), progress
+        process.send_signal(signal.SIGTERM)  # while it waits for more messages
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert process.returncode == 0
+    assert stderr.strip().splitlines() == ["stopped"]
+    assert "Polled 1 message(s)" in stdout and "│ Feed " in stdout

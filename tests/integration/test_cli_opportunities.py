@@ -162,3 +162,34 @@ def test_bad_input_is_one_line_and_exit_2(argv: list[str], fragment: str, tmp_pa
     result = Cli(tmp_path)("opportunities", *argv, expect=2)
     one_line_error(result, fragment)
     assert result.stdout == ""
+
+
+def test_urls_stay_on_one_line_on_an_80_column_terminal(cli: Cli, http_server) -> None:
+    urls = [
+        f"https://jobs.example.org/remote-jobs/initech-senior-python-developer-django-aws-{n}"
+        for n in range(3)
+    ]
+    items = "".join(
+        f"<item><title>Senior Python Developer (Django, AWS) for a long project {n}</title>"
+        f"<link>{url}</link><guid>{url}</guid><pubDate>Mon, 01 Jun 2026 10:00:00 +0000</pubDate></item>"
+        for n, url in enumerate(urls)
+    )
+    http_server.route(
+        "/long.xml", body=f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'
+    )
+    cli("collect", str(add(cli, "We Work Remotely", "rss", {"url": http_server.url("/long.xml")})))
+
+    narrow = cli.on_terminal("opportunities", columns=80)
+    assert narrow.code == 0 and narrow.stderr == ""
+    lines = narrow.stdout.splitlines()
+    for url in urls:  # each URL whole on a line of its own, under its opportunity's line
+        [at] = [n for n, line in enumerate(lines) if line.strip() == url]
+        assert "Senior Python Developer" in lines[at - 1] and len(lines[at - 1]) <= 80
+    wide = cli.on_terminal("opportunities", columns=200)
+    assert "URL" in wide.stdout.splitlines()[1]  # the table, each URL whole in its cell
+    for url in urls:
+        assert len([line for line in wide.stdout.splitlines() if url in line]) == 1
+    piped = cli("opportunities", env={"COLUMNS": "80"})  # a pipe: the table with whole cells, always
+    assert (
+        all(any(url in line for line in piped.stdout.splitlines()) for url in urls) and "URL" in piped.stdout
+    )

@@ -393,3 +393,30 @@ def test_request_urls_with_secrets_are_not_logged(http_server, allow_private_net
     with build_client(allow_private_networks) as client, caplog.at_level(logging.DEBUG):
         get(client, http_server.url("/api") + "?api_key=TOPSECRET", settings=allow_private_networks)
     assert "TOPSECRET" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("errno", "advice", "not_said"),
+    [
+        # The resolver answered that the name does not exist: the url is what to check.
+        (socket.EAI_NONAME, "check the host name in the platform's url", "offline"),
+        # No answer at all (what an offline machine's resolver gives): the name may well be right.
+        (
+            socket.EAI_AGAIN,
+            "no DNS answer came: check this machine's network and DNS (is it offline?)",
+            "host name",
+        ),
+    ],
+)
+def test_a_failed_lookup_names_its_cause(
+    monkeypatch: pytest.MonkeyPatch, http_client, errno: int, advice: str, not_said: str
+) -> None:
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        raise socket.gaierror(errno, "the resolver's own words")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)  # the machine's resolver, not ours
+    with pytest.raises(TransientSourceError) as raised:
+        _get(http_client, Settings(), "https://jobs.example.org/feed")
+    message = str(raised.value)
+    assert "could not resolve host 'jobs.example.org' ([Errno" in message and advice in message
+    assert not_said not in message

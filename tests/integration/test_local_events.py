@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import replace
 from typing import Any
 
@@ -71,8 +72,27 @@ def test_a_webhook_on_a_private_address_needs_private_networks_allowed(http_serv
     http_server.route("/hook", body="ok")
     settings = Settings(events_webhook_url=http_server.url("/hook"))  # private networks refused
     answer = LocalEventBus(settings).put_events(Entries=[entry()])
-    assert answer["Entries"][0]["ErrorCode"] == "WebhookFailed"
+    assert answer["Entries"][0] == {
+        "ErrorCode": "WebhookFailed",
+        "ErrorMessage": "the webhook could not be reached: its URL is refused (http or https only; "
+        "a private or loopback address needs COLLECTOR_ALLOW_PRIVATE_NETWORKS=true)",
+    }
     assert http_server.requests_to("/hook") == []
+
+
+def test_a_webhook_nobody_listens_on_is_named_unreachable_with_the_cause(
+    allow_private_networks: Settings,
+) -> None:
+    with socket.socket() as sock:  # a port just freed: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    bus = LocalEventBus(replace(allow_private_networks, events_webhook_url=url))
+    answer = bus.put_events(Entries=[entry()])
+    bus.close()
+    assert answer["Entries"][0] == {
+        "ErrorCode": "WebhookFailed",
+        "ErrorMessage": "the webhook could not be reached: connection refused (is its server running?)",
+    }
 
 
 def test_entries_are_checked_as_eventbridge_checks_them() -> None:

@@ -44,7 +44,7 @@ from charlee_collector.store.tables import platforms, runs
 from charlee_collector_tools.local.handlers import LocalLambdaContext, scheduled_event
 from charlee_collector_tools.local.poller import sqs_event
 from tests.support.aws import Queues
-from tests.support.factories import add_platform
+from tests.support.factories import add_platform, add_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "SUPER-SECRET-VALUE-123"
@@ -295,6 +295,25 @@ def test_the_dispatcher_emits_due_dispatched_failures_and_cold_start(
     assert finished[0]["function_name"] == "DispatcherFunction"
 
 
+def test_a_scheduled_tick_counts_the_silent_sources(env: Queues, pg_engine: Engine, output: Output) -> None:
+    with pg_engine.begin() as conn:
+        silent = add_platform(conn, auto_collect=False)
+        add_runs(conn, silent, [19, 0, 0, 0])
+        healthy = add_platform(conn, auto_collect=False)
+        add_runs(conn, healthy, [19, 0, 0, 19])
+
+    dispatch({"user_id": 1})  # on demand: not a tick, no count
+    assert Metric.PLATFORMS_SILENT not in metric_values(output.emf())
+    dispatch(scheduled_event())
+
+    blobs = output.emf()
+    assert metric_values(blobs)[Metric.PLATFORMS_SILENT] == [1]
+    assert units(blobs)[Metric.PLATFORMS_SILENT] == "Count"
+    assert_low_cardinality(blobs)
+    [warning] = [line for line in output.logs() if line["message"].startswith("sources gone silent")]
+    assert (warning["level"], warning["silent"], warning["platform_ids"]) == ("WARNING", 1, [silent])
+
+
 def test_concurrent_records_lose_no_metric_value(
     env: Queues, pg_engine: Engine, http_server: Any, output: Output, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -373,6 +392,7 @@ def test_every_metric_name_is_emitted_by_some_path(
     monkeypatch.setenv("EVENT_BUS_NAME", "charlee-events")
     runtime.reset()
     dispatch({"user_id": 424_242})
+    dispatch(scheduled_event())  # a scheduled tick counts the silent sources (PlatformsSilent)
     # The database unreachable from the collector: the record goes back with no run (RecordsFailed).
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@127.0.0.1:9/x")
     runtime.reset()

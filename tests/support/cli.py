@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import select
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -26,6 +28,9 @@ SCRUBBED_PREFIXES = (
     "HTTP_",
     "DISPATCH_",
 )
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,36 @@ class Cli:
         if result.code in (0, 1, 2):
             assert "Traceback" not in result.stderr, result.stderr
         return result
+
+    def on_terminal(self, *args: str, columns: int, timeout: float = 120) -> Result:
+        """Run the command with stdout on a pseudo-terminal ``columns`` wide (as a person sees it);
+        stdout comes back with its escape sequences removed and line ends as ``\n``."""
+        main, child = os.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "charlee_collector", *args],
+            stdout=child,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env={**self.base_env(), "COLUMNS": str(columns)},
+        )
+        os.close(child)
+        chunks: list[bytes] = []
+        try:
+            while select.select([main], [], [], timeout)[0]:
+                try:
+                    data = os.read(main, 65536)
+                except OSError:  # EIO: the command ended and its side of the terminal closed
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            _, stderr = process.communicate(timeout=timeout)
+        finally:
+            os.close(main)
+            if process.poll() is None:
+                process.kill()
+        stdout = ANSI_ESCAPE.sub("", b"".join(chunks).decode("utf-8")).replace("\r\n", "\n")
+        return Result(process.returncode, stdout, stderr.decode("utf-8"))
 
     def json(self, *args: str, expect: int = 0) -> Any:
         """Run with ``--json``: stdout must be exactly one JSON document."""

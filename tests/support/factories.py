@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert
 
 from charlee_collector.core.clock import utcnow
 from charlee_collector.core.opportunity import Opportunity
-from charlee_collector.store.tables import platforms
+from charlee_collector.store.tables import platforms, runs
 
 
 def add_platform(conn: Connection, **overrides: Any) -> int:
@@ -50,6 +51,23 @@ def add_platforms(conn: Connection, count: int, **overrides: Any) -> list[int]:
         rows.append(row)
     result = conn.execute(insert(platforms).returning(platforms.c.id), rows)
     return [int(x) for x in result.scalars()]
+
+
+def add_runs(conn: Connection, platform_id: int, fetched: Sequence[int], *, outcome: str = "success") -> None:
+    """One run per count in ``fetched``, oldest first, 15 minutes apart and ending now."""
+    now = utcnow()
+    rows = [
+        {
+            "platform_id": platform_id,
+            "trigger": "schedule",
+            "started_at": now - timedelta(minutes=15 * (len(fetched) - n)),
+            "finished_at": now - timedelta(minutes=15 * (len(fetched) - n)),
+            "outcome": outcome,
+            "fetched": count,
+        }
+        for n, count in enumerate(fetched, start=1)
+    ]
+    conn.execute(insert(runs), rows)
 
 
 def opportunity(n: int, *, title: str | None = None, posted_at: datetime | None = None) -> Opportunity:

@@ -400,6 +400,15 @@ def test_failing_and_paused_platforms_alarm(template: dict[str, Any]) -> None:
     assert (paused["ComparisonOperator"], paused["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
+def test_a_silent_source_alarms(template: dict[str, Any]) -> None:
+    # PlatformsSilent is a gauge from each scheduled tick: any silent platform alarms, and the
+    # window spans two ticks, so it always holds a value while the schedule runs.
+    alarm = find_alarm(template, ref("MetricsNamespace"), "PlatformsSilent", service="charlee-dispatcher")
+    assert alarm["Statistic"] == "Maximum"
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert default(template, alarm["Period"]) * alarm["EvaluationPeriods"] == 2 * schedule_seconds(template)
+
+
 def test_collector_p95_duration_alarms_at_80_percent_of_its_timeout(template: dict[str, Any]) -> None:
     alarm = find_alarm(template, "AWS/Lambda", "Duration", FunctionName=ref("CollectorFunction"))
     timeout_ms = cfn_yaml.function_properties(template, "CollectorFunction")["Timeout"] * 1000
@@ -431,7 +440,13 @@ def test_custom_metric_dimensions_are_the_ones_powertools_attaches(template: dic
 def test_dispatch_metrics_belong_to_the_dispatcher_and_the_rest_to_the_collector(
     template: dict[str, Any],
 ) -> None:
-    dispatcher = {"PlatformsDue", "PlatformsDispatched", "DispatchFailures", "OutboxOldestPendingAge"}
+    dispatcher = {
+        "PlatformsDue",
+        "PlatformsDispatched",
+        "DispatchFailures",
+        "OutboxOldestPendingAge",
+        "PlatformsSilent",
+    }
     both = {"EventsPublished", "EventsFailed"}  # the collector after its commit, the dispatcher's tick
     seen: dict[str, set[str]] = {}
     for name, dims in cfn_yaml.custom_metrics(template):

@@ -5,6 +5,6 @@
 OpportunitiesCollected outbox; ``collected_event`` the event's shape; ``messages`` the collect
 message and the dispatcher's events, validated; ``sqs_batch`` the collector's SQS batch; ``runtime``
 the clients a process builds once; ``cpu_turns`` turns at the CPU; ``platform_secrets`` credentials;
-``webhook_text`` what a webhook posts.
+``webhook_text`` what a webhook posts; ``source_health`` the tick's count of silent sources.
 May import: sources, politeness, fetching, normalize, store, observability, core.
 """

@@ -236,9 +236,10 @@ def _put_batch(bus: EventBus, rows: Sequence[OutboxRow]) -> tuple[list[int], lis
             ok.append(row.id)
             continue
         reason = f"{answer.get('ErrorCode')}: {answer.get('ErrorMessage') or 'no message'}"
+        # Named by its bus: on this machine the local bus refuses for its webhook, not EventBridge.
         logger.warning(
-            "event refused by EventBridge; it stays in the outbox",
-            extra={"event_id": row.event_id, "error": reason},
+            "event refused by the bus; it stays in the outbox",
+            extra={"event_id": row.event_id, "bus": bus.name, "error": reason},
         )
         refused.append({"b_id": row.id, "b_error": _error(reason)})
     return ok, refused

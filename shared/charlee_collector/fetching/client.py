@@ -165,6 +165,18 @@ def _getaddrinfo(host: str, port: int, timeout: float | None) -> list[Any]:
     return list(answer[0])
 
 
+# The resolver's answers that a name does not exist; any other failure got no answer at all.
+_NO_SUCH_NAME = {getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, name)}
+
+
+def _lookup_advice(exc: BaseException) -> str:
+    """What to check after a failed lookup: the name when the resolver said it does not exist;
+    the network when no answer came (an offline machine or a dead resolver: the name may be right)."""
+    if isinstance(exc, socket.gaierror) and exc.errno in _NO_SUCH_NAME:
+        return "check the host name in the platform's url"
+    return "no DNS answer came: check this machine's network and DNS (is it offline?)"
+
+
 def _resolve(host: str, port: int, timeout: float | None) -> list[IPAddress]:
     """The addresses ``host`` resolves to, looked up within ``timeout`` and the deadline."""
     try:
@@ -181,9 +193,7 @@ def _resolve(host: str, port: int, timeout: float | None) -> list[IPAddress]:
     except (OSError, UnicodeError) as exc:  # gaierror and TimeoutError are OSErrors
         if deadline is not None and deadline.reached():
             raise deadline.error(repr(host)) from exc
-        raise TransientSourceError(
-            f"could not resolve host {host!r} ({exc}): check the host name in the platform's url"
-        ) from exc
+        raise TransientSourceError(f"could not resolve host {host!r} ({exc}): {_lookup_advice(exc)}") from exc
     addresses: list[IPAddress] = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])

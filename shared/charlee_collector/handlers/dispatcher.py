@@ -1,5 +1,6 @@
 """Dispatcher Lambda: the scheduled tick, {"user_id": N} or {"platform_ids": [...]} -> collect messages;
-then the event outbox's pending rows are published and old ones pruned."""
+a scheduled tick then counts the silent sources; then the event outbox's pending rows are published
+and old ones pruned."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from charlee_collector.app import publishing as outbox
 from charlee_collector.app.dispatch import dispatch
 from charlee_collector.app.messages import parse_dispatch_event
 from charlee_collector.app.runtime import get_runtime
+from charlee_collector.app.source_health import report_silent
 from charlee_collector.observability.logger import logger
 from charlee_collector.observability.metrics import metrics
 from charlee_collector.observability.tracer import tracer
@@ -33,6 +35,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         time_left_ms=context.get_remaining_time_in_millis,
         margin_ms=runtime.settings.time_margin_ms,
     )
+    if request.kind == "schedule":
+        report_silent(runtime.engine)  # the PlatformsSilent gauge; never raises
     # Then what the collectors could not publish, and pruning; never raises (app/publishing.py).
     outbox.tick(
         runtime.engine,

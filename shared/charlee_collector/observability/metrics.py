@@ -41,6 +41,9 @@ class Metric(StrEnum):
     OPPORTUNITIES_UPDATED = "OpportunitiesUpdated"
     COLLECTION_DURATION = "CollectionDuration"
     PLATFORMS_PAUSED = "PlatformsPaused"
+    # From the dispatcher's scheduled tick: platforms whose successful runs stopped yielding items
+    # (store/silence.py), a gauge.
+    PLATFORMS_SILENT = "PlatformsSilent"
     # The event outbox (app/publishing.py): entries EventBridge accepted / refused, from the collector
     # (right after its commit) and the dispatcher (its tick); the age from the dispatcher only.
     EVENTS_PUBLISHED = "EventsPublished"

@@ -2,8 +2,9 @@
 
 ``engine`` one engine per process; ``tables`` the schema as SQLAlchemy Core tables; ``platforms``
 claiming, releasing, loading and locking platforms; ``opportunities`` the bulk upsert; ``runs``
-recording a run and moving its platform on; ``host_slots`` per-host request limits and leases;
-``migrate`` and ``migrations/`` Alembic; ``unsupported_databases`` the refusal of anything else.
+recording a run and moving its platform on; ``silence`` the sources whose runs stopped yielding;
+``host_slots`` per-host request limits and leases; ``migrate`` and ``migrations/`` Alembic;
+``unsupported_databases`` the refusal of anything else.
 
 May import: observability, core. Every function takes a connection and never commits.
 """

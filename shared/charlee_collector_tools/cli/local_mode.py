@@ -5,13 +5,17 @@ from __future__ import annotations
 import io
 import os
 import re
+import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from charlee_collector.core.clock import utcnow
 from charlee_collector.core.limits import MAX_INTERVAL_MINUTES
 from charlee_collector_tools.cli.common import (
     BadInput,
@@ -30,7 +34,12 @@ from charlee_collector_tools.cli.common import (
     table,
     when,
 )
-from charlee_collector_tools.local.runner import BATCHES_IN_FLIGHT, TickReport
+from charlee_collector_tools.local.runner import BATCHES_IN_FLIGHT, UNKNOWN, TickReport
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from charlee_collector_tools.local.poller import Poller, PollStats
 
 app = typer.Typer(
     cls=SuggestingGroup,
@@ -101,6 +110,11 @@ def print_summary(report: TickReport, as_json: bool, *, title: str, see: str) ->
                     [(p.message_id, clip(p.problem, 160)) for p in report.poison],
                 )
             )
+    unknown = sum(p.outcome == UNKNOWN for p in report.platforms)
+    if unknown:
+        err.print(
+            f"{unknown} message(s) named no platform: acknowledged, nothing collected (see the Error column)"
+        )
     for problem in report.handler_errors:
         err.print(labelled("collector handler failed a whole batch:", "red", problem))
     if report.failed:
@@ -274,11 +288,11 @@ def poll(
             )
             try:
                 with err.status("polling") as status:
-                    poller.on_batch = lambda s: status.update(
-                        f"polling: {s.succeeded} done, {s.failed} to retry"
-                    )
+                    poller.on_batch = _progress(status, lines=forever and not err.is_terminal)
                     if forever:
-                        poller.run_forever()
+                        with _stop_on_sigterm(poller):
+                            poller.run_forever()
+                        err.print("stopped")  # it returns only when SIGTERM stopped it between batches
                     else:
                         poller.drain()
             except KeyboardInterrupt:
@@ -304,6 +318,37 @@ def poll(
     print_summary(report, as_json, title=title, see="`charlee-collector dlq list`")
     if report.failed and not exit_zero:
         raise typer.Exit(1)
+
+
+def _progress(status: Status, *, lines: bool) -> Callable[[PollStats], None]:
+    """What ``local poll`` shows after each batch: the spinner's text, or with ``lines`` (--forever
+    with no terminal to hold a spinner: a service's log) one line per batch on stderr."""
+
+    def show(stats: PollStats) -> None:
+        text = f"polling: {stats.succeeded} done, {stats.failed} to retry"
+        if lines:
+            err.print(f"{when(utcnow())} {text} ({stats.messages} message(s) so far)")
+        else:
+            status.update(text)
+
+    return show
+
+
+@contextmanager
+def _stop_on_sigterm(poller: Poller) -> Iterator[None]:
+    """SIGTERM (systemd, docker stop, kill) stops ``run_forever`` as Ctrl-C does, so the summary is
+    printed: the batch in hand is settled first; a wait for messages is cut short at once."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        poller.stop()
+        if poller.receiving:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command("stop")

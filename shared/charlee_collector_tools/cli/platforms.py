@@ -16,6 +16,7 @@ from charlee_collector.core.limits import MAX_INTERVAL_MINUTES
 from charlee_collector.core.opportunity import format_budget
 from charlee_collector.core.scheduling import check_interval
 from charlee_collector.fetching.client import Fetcher
+from charlee_collector.store.silence import silent_platforms
 from charlee_collector.store.tables import opportunities, platforms, runs
 from charlee_collector_tools.cli.common import (
     BadInput,
@@ -434,8 +435,10 @@ def show_(platform_id: PlatformId, as_json_: JsonFlag = False) -> None:
                 select(runs).where(runs.c.platform_id == platform_id).order_by(runs.c.id.desc()).limit(5)
             ).mappings()
         ]
+        silence = next(iter(silent_platforms(conn, [platform_id])), None)
     if as_json_:
-        print_json({**as_json(row), "opportunities": count, "recent_runs": recent})
+        silent = {"recent_fetched": list(silence.recent), "usual_fetched": silence.usual} if silence else None
+        print_json({**as_json(row), "opportunities": count, "recent_runs": recent, "silent": silent})
         return
     fields = [
         ("id", row["id"]),
@@ -455,6 +458,7 @@ def show_(platform_id: PlatformId, as_json_: JsonFlag = False) -> None:
         ("last error", row["last_error"] or "-"),
         ("last error at", when(row["last_error_at"])),
         ("paused at", when(row["paused_at"])),
+        ("silent", silence.describe() if silence else "no"),
         ("created", when(row["created_at"])),
     ]
     out.print(table(f"Platform {row['id']}", ["Field", "Value"], fields))

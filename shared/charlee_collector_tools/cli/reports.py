@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select, update
 from charlee_collector.app.messages import IdRange
 from charlee_collector.core.clock import utcnow
 from charlee_collector.core.opportunity import format_budget
+from charlee_collector.store.silence import silent_platforms
 from charlee_collector.store.tables import opportunities, platforms, runs
 from charlee_collector_tools.cli.common import (
     BadInput,
@@ -35,6 +36,7 @@ from charlee_collector_tools.cli.common import (
     table,
     when,
 )
+from charlee_collector_tools.cli.opportunity_view import print_opportunities
 
 if TYPE_CHECKING:
     from charlee_collector.normalize.filters import BudgetMinimums
@@ -308,25 +310,7 @@ def opportunities_command(
     if not rows:
         err.print("no opportunities match")
         return
-    out.print(
-        table(
-            None,
-            ["ID", "Platform", "Title", "Client", "Posted", "Budget", "Status", "URL"],
-            [
-                (
-                    r["id"],
-                    r["platform_name"],
-                    clip(r["title"], 70),
-                    clip(r["client_name"], 30),
-                    when(r["posted_at"]),
-                    format_budget(r["client_budget"], r["client_currency"], r["budget_period"]),
-                    r["status"],
-                    r["url"] or "",
-                )
-                for r in rows
-            ],
-        )
-    )
+    print_opportunities(out, rows)
 
 
 @opportunities_app.command("mark")
@@ -376,7 +360,11 @@ def status_command(
     endpoint_url: SqsEndpointUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
-    """What needs attention: platforms due, failing and paused, the last runs, the queues."""
+    """What needs attention: platforms due, failing, paused and silent, the last runs, the queues.
+
+    Silent: the last 3 successful runs each fetched under a tenth of what the platform usually
+    yields (the median of the 10 successful runs before them).
+    """
     from charlee_collector_tools.cli.collecting import due_now, due_since
 
     now = utcnow()
@@ -408,6 +396,19 @@ def status_command(
                     select(*columns).where(platforms.c.paused_at.is_not(None)).order_by(platforms.c.paused_at)
                 ).mappings()
             ]
+            silences = {s.platform_id: s for s in silent_platforms(conn)}
+            silent = [
+                {
+                    **dict(r),
+                    "recent_fetched": list(silences[r["id"]].recent),
+                    "usual_fetched": silences[r["id"]].usual,
+                }
+                for r in conn.execute(
+                    select(platforms.c.id, platforms.c.name, platforms.c.source)
+                    .where(platforms.c.id.in_(list(silences)))
+                    .order_by(platforms.c.id)
+                ).mappings()
+            ]
             last_runs = [
                 dict(r)
                 for r in conn.execute(
@@ -435,12 +436,16 @@ def status_command(
                 "due": due,
                 "failing": failing,
                 "paused": paused,
+                "silent": silent,
                 "last_runs": last_runs,
                 "queues": queues,
             }
         )
         return
-    out.print(f"{total} platform(s); {len(due)} due now, {len(failing)} failing, {len(paused)} paused")
+    out.print(
+        f"{total} platform(s); {len(due)} due now, {len(failing)} failing, {len(paused)} paused, "
+        f"{len(silent)} silent"
+    )
     if due:
         out.print(
             table(
@@ -477,6 +482,30 @@ def status_command(
                     (p["id"], p["name"], p["source"], when(p["paused_at"]), clip(p["last_error"], 90))
                     for p in paused
                 ],
+            )
+        )
+    if silent:
+        out.print(
+            table(
+                "Silent: successful runs that fetch (almost) nothing",
+                ["ID", "Name", "Source", "Last fetched", "Usually"],
+                [
+                    (
+                        p["id"],
+                        p["name"],
+                        p["source"],
+                        ", ".join(str(n) for n in p["recent_fetched"]),
+                        f"{p['usual_fetched']:g}",
+                    )
+                    for p in silent
+                ],
+            )
+        )
+        err.print(
+            labelled(
+                f"{len(silent)} source(s) went silent:",
+                "yellow",
+                "check each one's URL and what it serves (`charlee-collector platforms show ID`)",
             )
         )
     if last_runs:

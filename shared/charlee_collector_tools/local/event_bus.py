@@ -76,10 +76,32 @@ class LocalEventBus:
                 client = self._client
             response = client.post(url, content=body, headers={"Content-Type": content_type})
         except (httpx.HTTPError, SourceError, ValueError) as exc:
-            return f"the webhook could not be reached: {type(exc).__name__}"
+            return f"the webhook could not be reached: {_unreachable(exc)}"
         if not 200 <= response.status_code < 300:
             return f"the webhook answered HTTP {response.status_code}"
         return None
+
+
+def _unreachable(exc: Exception) -> str:
+    """Why a post did not reach the webhook, in words that never hold its URL (a secret)."""
+    import httpx
+
+    from charlee_collector.core.errors import SourceError
+
+    if isinstance(exc, httpx.TimeoutException):
+        return "it did not answer in time"
+    if isinstance(exc, SourceError | httpx.UnsupportedProtocol | ValueError):
+        return (
+            "its URL is refused (http or https only; a private or loopback address needs "
+            "COLLECTOR_ALLOW_PRIVATE_NETWORKS=true)"
+        )
+    # The socket's own words ("Connection refused", "Name or service not known"), never the URL.
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"{cause.strerror.lower()} (is its server running?)"
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
 
 
 def _invalid(entry: dict[str, Any]) -> str | None:

@@ -72,13 +72,15 @@ class DeadLetter:
 @dataclass
 class PollStats:
     """What the poller did: ``received`` counts receives (a retried message is received again),
-    ``message_ids`` the distinct messages."""
+    ``message_ids`` the distinct messages, ``acknowledged`` the body of each one the handler
+    took (deleted from the queue), by message id."""
 
     batches: int = 0
     received: int = 0
     succeeded: int = 0
     failed: int = 0
     message_ids: set[str] = field(default_factory=set)
+    acknowledged: dict[str, str] = field(default_factory=dict)
     handler_errors: list[str] = field(default_factory=list)
     dead_lettered: list[DeadLetter] = field(default_factory=list)
 
@@ -117,6 +119,9 @@ class Poller:
         self.max_receive_count = max_receive_count  # the queue's RedrivePolicy; None: no DLQ known
         self.stats = PollStats()
         self._stats_lock = threading.Lock()
+        self._stopping = threading.Event()
+        # True while waiting in ReceiveMessage: nothing is in hand, so a stop may cut the wait short.
+        self.receiving = False
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """Receive one batch and run it through the handler; returns how many messages came."""
@@ -126,13 +131,17 @@ class Poller:
             return self._run_batch(wait_seconds)
 
     def _run_batch(self, wait_seconds: int) -> int:
-        messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=BATCH_SIZE,
-            WaitTimeSeconds=wait_seconds,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        self.receiving = True
+        try:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=BATCH_SIZE,
+                WaitTimeSeconds=wait_seconds,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+        finally:
+            self.receiving = False
         if not messages:
             return 0
         by_id = {m["MessageId"]: m for m in messages}
@@ -153,6 +162,7 @@ class Poller:
             self.stats.batches += 1
             self.stats.received += len(messages)
             self.stats.message_ids.update(by_id)
+            self.stats.acknowledged.update((m["MessageId"], m["Body"]) for m in succeeded)
             self.stats.succeeded += len(succeeded)
             self.stats.failed += len(failed)
             self.stats.dead_lettered.extend(self._last_receives(failed))
@@ -224,7 +234,11 @@ class Poller:
                 return
             time.sleep(idle_wait_seconds)  # in flight elsewhere, or a retry delay running
 
+    def stop(self) -> None:
+        """Ask ``run_forever`` to return once the batch in hand is settled (a signal handler may call it)."""
+        self._stopping.set()
+
     def run_forever(self, *, wait_seconds: int = 20) -> None:
-        """Long-poll and process until interrupted (Ctrl-C)."""
-        while True:
+        """Long-poll and process until ``stop`` (or Ctrl-C)."""
+        while not self._stopping.is_set():
             self.poll_once(wait_seconds=wait_seconds)

@@ -41,6 +41,8 @@ DISPATCH_CONTEXT_SECONDS = 900
 # Collector invocations at once; each runs COLLECTOR_CONCURRENCY records of its batch at once.
 BATCHES_IN_FLIGHT = 4
 SUMMARY_CHUNK = 500  # message ids per query: databases cap the parameters of one statement
+# The outcome of a message naming no platform: acknowledged by the collector, no run recorded.
+UNKNOWN = "unknown"
 # How fetching/client.py ends a TransientSourceError's message: true while SQS retries it, not once the
 # message is dead-lettered (the summary drops it there).
 RETRY_HINT = re.compile(r"[;,.]?\s*the collection will be retried\b")
@@ -98,6 +100,10 @@ def quiet_logs(level: str) -> None:
     if isinstance(handler, logging.StreamHandler):
         handler.setStream(sys.stderr)
     logger.setLevel(level.upper())
+    # The service logger writes its own JSON line; Powertools keeps it from reaching the root
+    # handlers that existed when it was built, not the one basicConfig just added: without this,
+    # every handler line came twice (once as JSON, once as "LEVEL name: message").
+    logging.getLogger(logger.name).propagate = False
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,7 @@ class TickReport:
     @property
     def failed(self) -> bool:
         return bool(self.dead_lettered or self.handler_errors) or any(
-            p.outcome not in ("success", "not_modified", "rate_limited", "deferred", "skipped")
+            p.outcome not in ("success", "not_modified", "rate_limited", "deferred", "skipped", UNKNOWN)
             for p in self.platforms
         )
 
@@ -329,7 +335,7 @@ def tick_report(engine: Engine, stats: PollStats, dead: Sequence[DeadLetter], **
         except InvalidMessage as exc:
             poison.append(PoisonMessage(letter.message_id, str(exc)))
     return TickReport(
-        platforms=summarize(engine, stats.message_ids, dead_platforms),
+        platforms=summarize(engine, stats.message_ids, dead_platforms, acknowledged=stats.acknowledged),
         dead_lettered=list(dead),
         poison=poison,
         messages=stats.messages,
@@ -338,11 +344,19 @@ def tick_report(engine: Engine, stats: PollStats, dead: Sequence[DeadLetter], **
     )
 
 
-def summarize(engine: Engine, message_ids: set[str], dead: Sequence[int] = ()) -> list[PlatformOutcome]:
+def summarize(
+    engine: Engine,
+    message_ids: set[str],
+    dead: Sequence[int] = (),
+    *,
+    acknowledged: Mapping[str, str] | None = None,
+) -> list[PlatformOutcome]:
     """This tick's runs (found by the message ids the poller delivered), per platform.
 
     ``dead``: the platforms whose message was dead-lettered; their last error is final, so it
-    loses the "will be retried" of a transient failure.
+    loses the "will be retried" of a transient failure. ``acknowledged``: the bodies of the
+    messages the handler took, by id; one that left no run named no platform (the collector
+    acknowledges it and records nothing), and gets a row of its own, outcome ``unknown``.
     """
     rows: list[Any] = []
     ids = sorted(message_ids)
@@ -385,4 +399,29 @@ def summarize(engine: Engine, message_ids: set[str], dead: Sequence[int] = ()) -
         outcomes.append(
             PlatformOutcome(platform_id, "?", "failed", error="no run recorded; message dead-lettered")
         )
+    outcomes.extend(_without_a_run(acknowledged or {}, {row["message_id"] for row in rows}))
     return sorted(outcomes, key=lambda o: o.platform_id)
+
+
+def _without_a_run(acknowledged: Mapping[str, str], ran: set[str]) -> list[PlatformOutcome]:
+    """A row for each acknowledged message that left no run: its platform does not exist."""
+    from charlee_collector.app.messages import parse_collect_message
+    from charlee_collector.core.errors import InvalidMessage
+
+    outcomes = []
+    for message_id, body in acknowledged.items():
+        if message_id in ran:
+            continue
+        try:
+            platform_id = parse_collect_message(body).platform_id
+        except InvalidMessage:  # the collector fails such a message: it is never acknowledged
+            continue
+        outcomes.append(
+            PlatformOutcome(
+                platform_id,
+                "?",
+                UNKNOWN,
+                error=f"no platform {platform_id} (unknown or deleted): message acknowledged, nothing collected",
+            )
+        )
+    return outcomes
