@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,6 +27,7 @@ from charlee_collector_tools.cli import (
     reports,
     sources,
 )
+from charlee_collector_tools.cli.click_errors import ClickException, UsageError, is_no_args_help
 from charlee_collector_tools.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -40,12 +41,6 @@ from charlee_collector_tools.cli.common import (
     open_engine,
     options,
 )
-
-try:  # typer 0.2x carries its own copy of click; older releases use click itself
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import ClickException, UsageError  # type: ignore[assignment]
-    from click.exceptions import NoArgsIsHelpError  # type: ignore[assignment]
 
 app = typer.Typer(
     cls=SuggestingGroup,
@@ -118,7 +113,7 @@ def _explain(exc: BaseException) -> tuple[str, int] | None:
     return message, EXIT_USAGE if usage else EXIT_FAILED
 
 
-def usage_line(exc: ClickException) -> str:
+def usage_line(exc: Any) -> str:
     """Click's message on one line, pointing to the command's help (instead of Click's three:
     usage, hint, error)."""
     message = " ".join(exc.format_message().split())
@@ -126,7 +121,7 @@ def usage_line(exc: ClickException) -> str:
     return f"{message} (see `{ctx.command_path} --help`)" if ctx is not None else message
 
 
-def global_option_line(exc: ClickException) -> str | None:
+def global_option_line(exc: Any) -> str | None:
     """For an option of ``charlee-collector`` itself (``--db``, ``--version``) given after the
     command: where it goes instead, on one line; None for any other error."""
     name = getattr(exc, "option_name", None)
@@ -164,11 +159,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except CliError as exc:
         exc.show()
         code = exc.exit_code
-    except NoArgsIsHelpError as exc:  # a group without its command: its help
-        exc.show()
-        code = exc.exit_code
-    except ClickException as exc:  # usage errors: a bad option, a missing argument; one line
-        err.print(error_line(global_option_line(exc) or usage_line(exc)))
+    except ClickException as exc:
+        if is_no_args_help(exc):  # a group without its command: its help
+            exc.show()
+        else:  # usage errors: a bad option, a missing argument; one line
+            err.print(error_line(global_option_line(exc) or usage_line(exc)))
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")

@@ -22,20 +22,16 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
-from typer.core import TyperGroup
-
-try:  # typer 0.2x carries its own copy of click; older releases use click itself
-    from typer._click.exceptions import UsageError
-except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import UsageError  # type: ignore[assignment]
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import URL, Connection, Engine
+from typer.core import TyperGroup
 
 import charlee_collector
 from charlee_collector.app.messages import PLATFORM_IDS, USER_IDS, IdRange
 from charlee_collector.core.settings import Settings
+from charlee_collector_tools.cli.click_errors import UsageError
 from charlee_collector_tools.local.runner import PlatformOutcome
 
 EXIT_FAILED = 1
