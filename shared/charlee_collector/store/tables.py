@@ -168,13 +168,20 @@ event_outbox = Table(
     Column("published_at", UTCDateTime),
     Column("attempts", Integer, nullable=False, default=0, server_default=text("0")),
     Column("last_error", Text),
+    # Refused MAX_ATTEMPTS times (migration 0006): no longer pending, kept to be seen.
+    Column("dead_lettered_at", UTCDateTime),
     UniqueConstraint("event_id", name="uq_event_outbox_event_id"),
     Index(
         "ix_event_outbox_pending",
         "id",
-        postgresql_where=text("published_at IS NULL"),
+        postgresql_where=text("published_at IS NULL AND dead_lettered_at IS NULL"),
     ),
     Index("ix_event_outbox_published", "published_at"),
+    Index(
+        "ix_event_outbox_dead_lettered",
+        "dead_lettered_at",
+        postgresql_where=text("dead_lettered_at IS NOT NULL"),
+    ),
 )
 
 

@@ -1,0 +1,54 @@
+"""The event outbox: refused events back off, and end dead-lettered after ``MAX_ATTEMPTS``.
+
+``event_outbox.dead_lettered_at`` is set when EventBridge refused an event ``MAX_ATTEMPTS`` times
+(app/publishing.py): the row is no longer pending, no claim takes it again, and ``events list``
+shows it. A refused row's ``claimed_until`` now holds when it may be tried again (its backoff),
+so the claim, which already skips rows whose ``claimed_until`` is ahead, passes over it. The
+pending index now leaves dead-lettered rows out as it leaves published ones out.
+
+Existing rows keep every value: pending rows stay pending (NULL: not dead-lettered), whatever
+their attempts; a row refused again from now on backs off and ends by the new rule.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from charlee_collector.store.tables import UTCDateTime
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("event_outbox", sa.Column("dead_lettered_at", UTCDateTime()))
+    op.drop_index("ix_event_outbox_pending", table_name="event_outbox")
+    op.create_index(
+        "ix_event_outbox_pending",
+        "event_outbox",
+        ["id"],
+        postgresql_where=sa.text("published_at IS NULL AND dead_lettered_at IS NULL"),
+    )
+    op.create_index(
+        "ix_event_outbox_dead_lettered",
+        "event_outbox",
+        ["dead_lettered_at"],
+        postgresql_where=sa.text("dead_lettered_at IS NOT NULL"),
+    )
+
+
+def downgrade() -> None:
+    # A dead-lettered row becomes a pending one again: 0005's publisher tries it on its next tick.
+    op.drop_index("ix_event_outbox_dead_lettered", table_name="event_outbox")
+    op.drop_index("ix_event_outbox_pending", table_name="event_outbox")
+    op.drop_column("event_outbox", "dead_lettered_at")
+    op.create_index(
+        "ix_event_outbox_pending", "event_outbox", ["id"], postgresql_where=sa.text("published_at IS NULL")
+    )
