@@ -4,7 +4,7 @@ EventBridge itself (moto) refuses an entry whose detail is not JSON (``Malformed
 time. A refused row backs off on its own schedule and the claims pass over it, so the rows after it
 are published on the same tick; refused ``MAX_ATTEMPTS`` times, it is dead-lettered: no longer
 pending, counted by ``EventsDeadLettered``, shown by ``events list``. A bus that cannot be reached
-at all (a closed port) backs rows off without bringing them nearer that end.
+at all (a closed port) ends the tick's publishing and never brings a row nearer that end.
 """
 
 from __future__ import annotations
@@ -67,9 +67,9 @@ def test_refused_events_at_the_head_never_hold_up_the_ones_after_them(
     assert [e["detail"]["event_id"] for e in event_bus.delivered()] == ["newer-event"]
     rows = _state(pg_engine)
     assert {rows[f"refused-{n:03d}"].attempts for n in range(HEAD)} == {1}
-    # The next tick passes over them while they back off; an operator's flush does too.
+    # The next tick passes over them while they back off; an operator's flush offers them again.
     assert outbox.tick(pg_engine, bus).failed == 0
-    assert outbox.publish_pending(pg_engine, bus, max_rows=1_000_000).failed == 0
+    assert outbox.publish_pending(pg_engine, bus, max_rows=1_000_000, flush=True).failed == HEAD
 
 
 def test_an_event_refused_every_time_ends_dead_lettered_counted_and_listed(
@@ -86,8 +86,12 @@ def test_an_event_refused_every_time_ends_dead_lettered_counted_and_listed(
         row = _state(pg_engine)["refused-always"]
         assert row.attempts == attempt
         if attempt < outbox.MAX_ATTEMPTS:
-            assert row.dead_lettered_at is None and row.claimed_until == now + outbox.retry_delay(attempt)
-            now = row.claimed_until
+            assert row.dead_lettered_at is None and row.retry_at == now + outbox.retry_delay(attempt)
+            assert (
+                outbox.publish_pending(pg_engine, bus, clock=_at(row.retry_at - timedelta(seconds=1))).failed
+                == 0
+            )
+            now = row.retry_at
     assert summary.dead_lettered == 1 and _emitted(Metric.EVENTS_DEAD_LETTERED) == 1
     assert (row.dead_lettered_at, row.published_at) == (now, None)
     # No longer pending: never offered again, and not what the pending-age alarm measures.
@@ -111,7 +115,7 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_a_bus_that_cannot_be_reached_backs_events_off_without_ending_them(pg_engine: Engine) -> None:
+def test_a_bus_that_cannot_be_reached_ends_the_tick_and_never_ends_an_event(pg_engine: Engine) -> None:
     now = utcnow()
     _enqueue(pg_engine, [f"waiting-{n:03d}" for n in range(HEAD)], at=now - timedelta(hours=1))
     unreachable = boto3.client(
@@ -128,8 +132,7 @@ def test_a_bus_that_cannot_be_reached_backs_events_off_without_ending_them(pg_en
         summary = outbox.publish_pending(pg_engine, bus, clock=_at(now))
         # One claim, then the call ends: every PutEvents of it failed as a whole.
         assert (summary.failed, summary.unanswered, summary.dead_lettered) == (outbox.CLAIM_SIZE,) * 2 + (0,)
-        now += outbox.RETRY_MAX
 
     rows = _state(pg_engine)
-    assert {row.dead_lettered_at for row in rows.values()} == {None}
+    assert {(row.dead_lettered_at, row.retry_at) for row in rows.values()} == {(None, None)}
     assert max(row.attempts for row in rows.values()) > outbox.MAX_ATTEMPTS

@@ -370,11 +370,9 @@ def test_every_metric_name_is_emitted_by_some_path(
         {"platform_id": 987_654},
         "not json",
     )
-    # The tick publishes the event the collector could not, once its backoff passed
-    # (EventsPublished, the outbox's age), and dead-letters one EventBridge refused every time
+    # The tick publishes the event the collector could not (EventsPublished, the outbox's age), and dead-letters one EventBridge refused every time
     # (a detail that is not JSON, on its last attempt: EventsDeadLettered).
     with pg_engine.begin() as conn:
-        conn.execute(update(event_outbox).values(claimed_until=None))
         row_id = outbox.enqueue(conn, CollectedEvent("refused", 1, 1, 1, "not json"), now=utcnow())
         conn.execute(
             update(event_outbox)

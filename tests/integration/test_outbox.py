@@ -108,7 +108,7 @@ def test_refused_entries_stay_pending_and_the_next_tick_publishes_each_once(
     assert rows[refused].published_at is None and rows[refused].attempts == 1
     assert rows[refused].last_error == "ThrottlingException: Rate exceeded"
     # Backing off: offered again once its delay (one minute after a first refusal) has passed.
-    assert rows[refused].claimed_until > utcnow() + outbox.retry_delay(1) - timedelta(seconds=30)
+    assert rows[refused].retry_at > utcnow() + outbox.retry_delay(1) - timedelta(seconds=30)
     assert first.oldest_pending_seconds > 0
     bus = outbox.EventBus(event_bus.client, event_bus.name)
     assert outbox.tick(pg_engine, bus).published == 0

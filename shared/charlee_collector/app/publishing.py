@@ -7,10 +7,11 @@ with ``FOR UPDATE SKIP LOCKED`` and a lease (no row is sent by two at once), and
 (or dead-lettered) more than ``RETENTION`` ago. No failure here fails a collection: a row not
 published stays pending for a later tick (docs/faults.md, "Events"), so delivery is at least once,
 deduplicated by ``event_id``. A row EventBridge refuses backs off on its own schedule (``retry_delay``:
-its ``claimed_until`` moves ahead, and claims pass over it), so it never holds up the rows after
+its ``retry_at``, which a tick's claims pass over until then), so it never holds up the rows after
 it; refused ``MAX_ATTEMPTS`` times, it is dead-lettered (``dead_lettered_at``, the
 ``EventsDeadLettered`` metric and its alarm). A PutEvents call that failed as a whole (the bus
-unreachable, throttled) backs its rows off too, without bringing them nearer their end.
+unreachable) releases its rows for the next tick and ends the tick's publishing; it never brings
+a row nearer its end. An operator's flush (``events publish``) does not wait for the backoff.
 """
 
 from __future__ import annotations
@@ -120,14 +121,16 @@ _ROW_COLUMNS = (_t.id, _t.event_id, _t.detail_type, _t.detail, _t.created_at)
 
 
 def claim_pending(
-    conn: Connection, *, now: datetime, limit: int = CLAIM_SIZE, after_id: int = 0
+    conn: Connection, *, now: datetime, limit: int = CLAIM_SIZE, after_id: int = 0, flush: bool = False
 ) -> list[OutboxRow]:
-    """Take up to ``limit`` pending rows nobody holds, oldest first (ids above ``after_id``), for LEASE."""
+    """Take up to ``limit`` pending rows nobody holds, oldest first (ids above ``after_id``), for
+    LEASE; rows backing off after a refusal only once their ``retry_at`` came (or, ``flush``, at once)."""
     free = or_(_t.claimed_until.is_(None), _t.claimed_until <= now)
+    due = [] if flush else [or_(_t.retry_at.is_(None), _t.retry_at <= now)]
     ids = (
         conn.execute(
             select(_t.id)
-            .where(_PENDING, free, _t.id > after_id)
+            .where(_PENDING, free, *due, _t.id > after_id)
             .order_by(_t.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -211,7 +214,13 @@ def publish_rows(
             conn.execute(
                 update(event_outbox)
                 .where(_t.id.in_(published), _PENDING)
-                .values(published_at=now, claimed_until=None, attempts=_t.attempts + 1, last_error=None)
+                .values(
+                    published_at=now,
+                    claimed_until=None,
+                    retry_at=None,
+                    attempts=_t.attempts + 1,
+                    last_error=None,
+                )
             )
         if failed:
             attempts: dict[int, int] = dict(
@@ -227,7 +236,8 @@ def publish_rows(
                 update(event_outbox)
                 .where(_t.id == bindparam("b_id"))
                 .values(
-                    claimed_until=bindparam("b_until"),
+                    claimed_until=None,
+                    retry_at=bindparam("b_retry"),
                     last_error=bindparam("b_error"),
                     dead_lettered_at=bindparam("b_dead"),
                 ),
@@ -251,13 +261,14 @@ def publish_rows(
 
 
 def _refused(failure: dict[str, Any], attempts: int, now: datetime) -> dict[str, Any]:
-    """The row's new state: backing off, or dead-lettered after MAX_ATTEMPTS refusals. A call that
-    failed as a whole (nothing refused the entry itself) backs off but never ends a row."""
-    dead = not failure["unanswered"] and attempts >= MAX_ATTEMPTS
+    """The row's new state: backing off, or dead-lettered after MAX_ATTEMPTS refusals. A row of a
+    call that failed as a whole (nothing refused the entry itself) is released for the next tick."""
+    refused = not failure["unanswered"]
+    dead = refused and attempts >= MAX_ATTEMPTS
     return {
         "b_id": failure["b_id"],
         "b_error": failure["b_error"],
-        "b_until": None if dead else now + retry_delay(attempts),
+        "b_retry": now + retry_delay(attempts) if refused and not dead else None,
         "b_dead": now if dead else None,
     }
 
@@ -320,8 +331,10 @@ def publish_pending(
     time_left_ms: Callable[[], int] = lambda: 1 << 30,
     margin_ms: int = 10_000,
     max_rows: int = MAX_PER_TICK,
+    flush: bool = False,
 ) -> PublishSummary:
-    """Publish pending rows, oldest first, claim by claim, while time and MAX_PER_TICK allow.
+    """Publish pending rows, oldest first, claim by claim, while time and MAX_PER_TICK allow
+    (``flush``: an operator's, rows backing off included).
 
     Each row is tried once per call (the claims move past it, and a refused row backs off): a
     row EventBridge refuses every time never holds up the rows after it, and ends dead-lettered.
@@ -333,7 +346,7 @@ def publish_pending(
     while time_left_ms() > margin_ms and summary.published + summary.failed < max_rows:
         with engine.begin() as conn:
             limit = min(CLAIM_SIZE, max_rows - summary.published - summary.failed)
-            rows = claim_pending(conn, now=clock(), limit=limit, after_id=after_id)
+            rows = claim_pending(conn, now=clock(), limit=limit, after_id=after_id, flush=flush)
         if not rows:
             break
         after_id = rows[-1].id

@@ -168,7 +168,9 @@ event_outbox = Table(
     Column("published_at", UTCDateTime),
     Column("attempts", Integer, nullable=False, default=0, server_default=text("0")),
     Column("last_error", Text),
-    # Refused MAX_ATTEMPTS times (migration 0006): no longer pending, kept to be seen.
+    # Migration 0006: when a refused row may be offered again (its backoff), and when it was
+    # refused MAX_ATTEMPTS times (no longer pending, kept to be seen).
+    Column("retry_at", UTCDateTime),
     Column("dead_lettered_at", UTCDateTime),
     UniqueConstraint("event_id", name="uq_event_outbox_event_id"),
     Index(

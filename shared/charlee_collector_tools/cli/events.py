@@ -4,9 +4,10 @@
 stack's PostgreSQL through DATABASE_URL): published and dead-lettered rows (kept
 ``publishing.RETENTION``) and pending ones. ``publish`` sends what is pending, oldest first, with the
 code the dispatcher's tick runs: to the stack's bus with ``--bus-name`` (or EVENT_BUS_NAME), else
-to the local bus (and its webhook, EVENTS_WEBHOOK_URL). Rows a collector still holds (its lease, at
-most ``publishing.LEASE``), and refused rows backing off, are left for later. Exit 1 when an event
-was refused (it backs off with its error, or is dead-lettered after ``publishing.MAX_ATTEMPTS``).
+to the local bus (and its webhook, EVENTS_WEBHOOK_URL), rows backing off after a refusal included
+(the operator's flush does not wait for their ``retry_at``). Rows a collector still holds (its
+lease, at most ``publishing.LEASE``) are left to it. Exit 1 when an event was refused (it backs
+off with its error, or is dead-lettered after ``publishing.MAX_ATTEMPTS``).
 """
 
 from __future__ import annotations
@@ -113,13 +114,14 @@ def publish_command(
         str | None, typer.Option("--endpoint-url", callback=check_url, help="A non-AWS EventBridge endpoint.")
     ] = None,
 ) -> None:
-    """Publish every pending event now, oldest first (after an outage); refused ones stay pending."""
+    """Publish every pending event now, oldest first (after an outage), those backing off after a
+    refusal included; refused ones stay pending (dead-lettered after their last attempt)."""
     from charlee_collector.app import publishing as outbox
 
     settings = replace(command_settings(), event_bus_name=bus_name)
     bus, where = command_event_bus(settings, endpoint_url=endpoint_url)
     with open_engine() as engine:
-        summary = outbox.publish_pending(engine, bus, max_rows=PUBLISH_ALL)
+        summary = outbox.publish_pending(engine, bus, max_rows=PUBLISH_ALL, flush=True)
         with engine.connect() as conn:
             left = _pending(conn)
     if summary.failed:
@@ -130,10 +132,7 @@ def publish_command(
         )
     err.print(f"published {summary.published} event(s) to {where}")
     if left:
-        err.print(
-            f"{left} event(s) still held by a collector or backing off after a refusal; a later tick "
-            "publishes them"
-        )
+        err.print(f"{left} event(s) still held by a collector; the next tick publishes them")
 
 
 def command_event_bus(settings: Settings, *, endpoint_url: str | None = None) -> tuple[EventBus, str]:
@@ -162,9 +161,11 @@ def _detail(text: str) -> Any:
 
 
 def _state(row: dict[str, Any]) -> str:
-    """Published (when), dead-lettered (when), or pending."""
+    """Published (when), dead-lettered (when), or pending (backing off until when)."""
     if row["dead_lettered_at"] is not None:
         return f"dead-lettered {when(row['dead_lettered_at'])}"
+    if row["published_at"] is None and row["retry_at"] is not None:
+        return f"pending, retry {when(row['retry_at'])}"
     return when(row["published_at"], empty="pending")
 
 

@@ -1,13 +1,13 @@
 """The event outbox: refused events back off, and end dead-lettered after ``MAX_ATTEMPTS``.
 
+``event_outbox.retry_at`` holds when a row EventBridge refused may be offered again (its backoff):
+a tick's claim passes over it until then (an operator's ``events publish`` does not wait for it).
 ``event_outbox.dead_lettered_at`` is set when EventBridge refused an event ``MAX_ATTEMPTS`` times
 (app/publishing.py): the row is no longer pending, no claim takes it again, and ``events list``
-shows it. A refused row's ``claimed_until`` now holds when it may be tried again (its backoff),
-so the claim, which already skips rows whose ``claimed_until`` is ahead, passes over it. The
-pending index now leaves dead-lettered rows out as it leaves published ones out.
+shows it. The pending index now leaves dead-lettered rows out as it leaves published ones out.
 
-Existing rows keep every value: pending rows stay pending (NULL: not dead-lettered), whatever
-their attempts; a row refused again from now on backs off and ends by the new rule.
+Existing rows keep every value: pending rows stay pending (NULL: due now, not dead-lettered),
+whatever their attempts; a row refused again from now on backs off and ends by the new rule.
 
 Revision ID: 0006
 Revises: 0005
@@ -28,6 +28,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("event_outbox", sa.Column("retry_at", UTCDateTime()))
     op.add_column("event_outbox", sa.Column("dead_lettered_at", UTCDateTime()))
     op.drop_index("ix_event_outbox_pending", table_name="event_outbox")
     op.create_index(
@@ -49,6 +50,7 @@ def downgrade() -> None:
     op.drop_index("ix_event_outbox_dead_lettered", table_name="event_outbox")
     op.drop_index("ix_event_outbox_pending", table_name="event_outbox")
     op.drop_column("event_outbox", "dead_lettered_at")
+    op.drop_column("event_outbox", "retry_at")
     op.create_index(
         "ix_event_outbox_pending", "event_outbox", ["id"], postgresql_where=sa.text("published_at IS NULL")
     )
