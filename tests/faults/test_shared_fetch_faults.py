@@ -51,11 +51,20 @@ def sharing(allow_private_networks: Settings) -> Settings:
 
 
 def _collect(
-    engine: Engine, client: httpx.Client, settings: Settings, platform_id: int, *, trigger: str = "schedule"
+    engine: Engine,
+    client: httpx.Client,
+    settings: Settings,
+    platform_id: int,
+    *,
+    trigger: str | None = "schedule",
 ) -> CollectResult | Exception:
-    """One collection (``trigger="on_demand"``: forced, as the CLI and a typed message are); a
-    failure SQS would retry comes back as its exception."""
-    message = CollectMessage.model_validate({"platform_id": platform_id, "trigger": trigger})
+    """One collection; ``trigger=None``: the message a person types, ``{"platform_id": N}``
+    (on demand, so forced, as the CLI's ``collect`` is). A failure SQS would retry comes back as
+    its exception."""
+    body: dict[str, Any] = {"platform_id": platform_id}
+    if trigger is not None:
+        body["trigger"] = trigger
+    message = CollectMessage.model_validate(body)
     try:
         return collect_platform(
             engine, client, message, settings, secret_reader=lambda _arn: {"token": TOKEN}
@@ -196,7 +205,7 @@ def test_an_on_demand_collection_fetches_afresh_and_refreshes_the_answer_for_eve
     first, second = _json_api(pg_engine, http_server.url("/jobs"), 2)
 
     scheduled = _collect(pg_engine, http_client, sharing, first)
-    now = _collect(pg_engine, http_client, sharing, first, trigger="on_demand")
+    now = _collect(pg_engine, http_client, sharing, first, trigger=None)
     shared = _collect(pg_engine, http_client, sharing, second)
 
     assert isinstance(scheduled, CollectResult) and scheduled.inserted == 1
