@@ -45,6 +45,7 @@ _ERROR_KINDS: dict[str, type[SourceError]] = {
 
 
 def _masked(text: str, secrets: Iterable[str]) -> str:
+    # The key hashes the values masked only (what ``stored_text`` adds would change every key).
     from charlee_collector.observability.redaction import mask_values
 
     return mask_values(text, secrets)
@@ -312,14 +313,7 @@ def fail(
     """Give up the lease; a transient or permanent ``error`` is kept (masked: ``stored_text``) for
     the collectors that waited."""
     values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
-    kind = next((name for name, cls in _ERROR_KINDS.items() if isinstance(error, cls)), None)
-    if error is not None and kind is not None:
-        values.update(
-            error_kind=kind,
-            error=stored_text(str(error), secrets),
-            error_status=error.http_status,
-            failed_at=now,
-        )
+    values.update(_failure_values(error, now, secrets))
     conn.execute(
         update(fetch_cache)
         .where(fetch_cache.c.key == key, fetch_cache.c.lease_owner == owner)
