@@ -133,12 +133,17 @@ class ResettingProxy:
     """A TCP proxy to PostgreSQL that, when armed, resets (RST) the next client connection that
     sends anything, after the bytes have left the client: the client's write succeeds and its
     read meets ``ConnectionResetError``, what a backend dying with unread input or a dropped NAT
-    entry looks like to pg8000."""
+    entry looks like to pg8000. ``lose_reply_holding(marker)`` drops the server's next answer that
+    holds ``marker`` and closes the client's connection instead, the answer unread: with
+    ``b"COMMIT"`` (the tag of the server's CommandComplete), a commit the server made whose reply
+    was lost (a failover at commit)."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.accepted = 0
         self._armed = False
+        self._lose_reply_holding: bytes | None = None
+        self.replies_lost = 0
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
@@ -153,6 +158,19 @@ class ResettingProxy:
     def reset_next_sender(self) -> None:
         with self._lock:
             self._armed = True
+
+    def lose_reply_holding(self, marker: bytes) -> None:
+        with self._lock:
+            self._lose_reply_holding = marker
+
+    def _loses(self, data: bytes) -> bool:
+        """Whether ``data`` from the server is the answer to lose (once)."""
+        with self._lock:
+            if self._lose_reply_holding is None or self._lose_reply_holding not in data:
+                return False
+            self._lose_reply_holding = None
+            self.replies_lost += 1
+            return True
 
     def _disarm(self) -> bool:
         """Whether the proxy was armed (it is not any more)."""
@@ -183,6 +201,12 @@ class ResettingProxy:
                     source.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     source.close()
                     _close(target)
+                    return
+                if not may_reset and self._loses(data):
+                    # The server answered (the statement is done); the client never reads it:
+                    # its connection ends (shut down, which wakes the pump reading from it).
+                    _close(target)
+                    _close(source)
                     return
                 target.sendall(data)
         except OSError:

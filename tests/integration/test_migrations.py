@@ -320,3 +320,58 @@ def test_0005_adds_the_shared_fetch_tables_keeping_every_row(empty_engine: Engin
         assert "shared_fetch" not in {c["name"] for c in inspect(conn).get_columns("collection_runs")}
         assert conn.execute(text("SELECT count(*) FROM collection_runs")).scalar_one() == 1
         assert conn.execute(select(platforms.c.etag)).scalar_one() == '"v1"'
+
+
+def test_0006_adds_dead_letters_to_the_outbox_keeping_every_row(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine, "0005")
+    now = utcnow()
+    # 0005's rows, written as 0005 knew the table: pending (refused 12 times already), published.
+    columns = "event_id, detail_type, user_id, platform_id, run_id, detail, created_at"
+    with empty_engine.begin() as conn:
+        for event_id, attempts, published in (("pending", 12, None), ("published", 1, now)):
+            conn.execute(
+                text(
+                    f"INSERT INTO event_outbox ({columns}, attempts, last_error, published_at) "
+                    "VALUES (:e, 'OpportunitiesCollected', 1, 1, 1, '{}', :now, :a, 'refused', :p)"
+                ),
+                {"e": event_id, "now": now, "a": attempts, "p": published},
+            )
+
+    migrate.upgrade(empty_engine, "0006")
+    with empty_engine.begin() as conn:
+        rows = {
+            row.event_id: row
+            for row in conn.execute(
+                select(
+                    event_outbox.c.event_id,
+                    event_outbox.c.attempts,
+                    event_outbox.c.last_error,
+                    event_outbox.c.published_at,
+                    event_outbox.c.dead_lettered_at,
+                )
+            )
+        }
+        # Every row as it was; none dead-lettered by the upgrade, whatever its attempts.
+        assert {
+            k: (r.attempts, r.last_error, r.published_at, r.dead_lettered_at) for k, r in rows.items()
+        } == {
+            "pending": (12, "refused", None, None),
+            "published": (1, "refused", now, None),
+        }
+        conn.execute(
+            event_outbox.update().where(event_outbox.c.event_id == "pending").values(dead_lettered_at=now)
+        )
+    indexes = {i["name"]: i for i in inspect(empty_engine).get_indexes("event_outbox")}
+    assert "ix_event_outbox_dead_lettered" in indexes
+    assert "dead_lettered_at IS NULL" in str(indexes["ix_event_outbox_pending"]["dialect_options"])
+
+    migrate.downgrade(empty_engine, "0005")
+    with empty_engine.connect() as conn:
+        assert not {"retry_at", "dead_lettered_at"} & {
+            c["name"] for c in inspect(conn).get_columns("event_outbox")
+        }
+        # A dead-lettered row is pending again for 0005's publisher.
+        assert (
+            conn.execute(text("SELECT count(*) FROM event_outbox WHERE published_at IS NULL")).scalar_one()
+            == 1
+        )

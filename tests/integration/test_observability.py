@@ -32,7 +32,9 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 from sqlalchemy import URL, Engine, select, update
 
+from charlee_collector.app import publishing as outbox
 from charlee_collector.app import runtime
+from charlee_collector.app.collected_event import CollectedEvent
 from charlee_collector.app.sqs_batch import ConcurrentSqsProcessor
 from charlee_collector.core.aws import forget_secrets
 from charlee_collector.core.clock import utcnow
@@ -40,7 +42,7 @@ from charlee_collector.handlers import collector as collector_body
 from charlee_collector.observability.logger import logger
 from charlee_collector.observability.metrics import METRIC_NAMES, POWERTOOLS_METRICS, Metric
 from charlee_collector.store import host_slots as host_limits
-from charlee_collector.store.tables import platforms, runs
+from charlee_collector.store.tables import event_outbox, platforms, runs
 from charlee_collector_tools.local.handlers import LocalLambdaContext, scheduled_event
 from charlee_collector_tools.local.poller import sqs_event
 from tests.support.aws import Queues
@@ -387,7 +389,15 @@ def test_every_metric_name_is_emitted_by_some_path(
         {"platform_id": 987_654},
         "not json",
     )
-    # The tick publishes the event the collector could not (EventsPublished, the outbox's age).
+    # The tick publishes the event the collector could not (EventsPublished, the outbox's age), and dead-letters one EventBridge refused every time
+    # (a detail that is not JSON, on its last attempt: EventsDeadLettered).
+    with pg_engine.begin() as conn:
+        row_id = outbox.enqueue(conn, CollectedEvent("refused", 1, 1, 1, "not json"), now=utcnow())
+        conn.execute(
+            update(event_outbox)
+            .where(event_outbox.c.id == row_id)
+            .values(claimed_until=None, attempts=outbox.MAX_ATTEMPTS - 1)
+        )
     boto3.client("events").create_event_bus(Name="charlee-events")
     monkeypatch.setenv("EVENT_BUS_NAME", "charlee-events")
     runtime.reset()

@@ -107,10 +107,14 @@ def test_refused_entries_stay_pending_and_the_next_tick_publishes_each_once(
     rows = {row.event_id: row for row in _rows(pg_engine)}
     assert rows[refused].published_at is None and rows[refused].attempts == 1
     assert rows[refused].last_error == "ThrottlingException: Rate exceeded"
-    assert rows[refused].claimed_until is None  # released: the next tick may take it at once
+    # Backing off: offered again once its delay (one minute after a first refusal) has passed.
+    assert rows[refused].retry_at > utcnow() + outbox.retry_delay(1) - timedelta(seconds=30)
     assert first.oldest_pending_seconds > 0
+    bus = outbox.EventBus(event_bus.client, event_bus.name)
+    assert outbox.tick(pg_engine, bus).published == 0
 
-    second = outbox.tick(pg_engine, outbox.EventBus(event_bus.client, event_bus.name))
+    after_backoff = utcnow() + outbox.LEASE + outbox.retry_delay(1) + timedelta(seconds=2)
+    second = outbox.tick(pg_engine, bus, clock=lambda: after_backoff)
 
     assert (second.published, second.failed, second.oldest_pending_seconds) == (1, 0, 0.0)
     delivered = Counter(event["detail"]["event_id"] for event in event_bus.delivered())
@@ -130,7 +134,10 @@ def test_a_collection_whose_entry_is_refused_still_succeeds(
 
     (row,) = _rows(pg_engine)
     assert (row.published_at, row.attempts) == (None, 1)
-    assert outbox.tick(pg_engine, outbox.EventBus(event_bus.client, event_bus.name)).published == 1
+    later = lambda: utcnow() + outbox.retry_delay(1)  # noqa: E731  (its backoff has passed)
+    assert (
+        outbox.tick(pg_engine, outbox.EventBus(event_bus.client, event_bus.name), clock=later).published == 1
+    )
     assert len(event_bus.delivered()) == 1
 
 

@@ -59,9 +59,17 @@ def sharing(allow_private_networks: Settings) -> Settings:
 
 
 def _collect(
-    engine: Engine, client: httpx.Client, settings: Settings, platform_id: int, **kw: Any
+    engine: Engine,
+    client: httpx.Client,
+    settings: Settings,
+    platform_id: int,
+    *,
+    trigger: str = "schedule",
+    **kw: Any,
 ) -> CollectResult:
-    return collect_platform(engine, client, CollectMessage(platform_id=platform_id), settings, **kw)
+    """One collection as the dispatcher's message asks for it (``trigger="on_demand"``: forced)."""
+    message = CollectMessage.model_validate({"platform_id": platform_id, "trigger": trigger})
+    return collect_platform(engine, client, message, settings, **kw)
 
 
 def _concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -175,7 +183,7 @@ def test_collections_that_waited_share_the_failure_of_the_fetch(pg_engine: Engin
     waiting = [threading.Event(), threading.Event()]
     calls: list[str] = []
 
-    def failing_upstream(request: Request) -> HttpResponse:
+    def failing_upstream(request: Request, turn: object) -> HttpResponse:
         calls.append("upstream")
         entered.set()
         assert fail_now.wait(30)

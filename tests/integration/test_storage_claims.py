@@ -13,7 +13,14 @@ from sqlalchemy import Connection, Engine, event, select
 
 from charlee_collector.core.clock import utcnow
 from charlee_collector.core.settings import SchedulingPolicy
-from charlee_collector.store.platforms import Claim, claim_due_platforms, claim_platforms, release_claims
+from charlee_collector.store.platforms import (
+    CLAIM_LEASE,
+    Claim,
+    claim_due_platforms,
+    claim_platforms,
+    release_claims,
+    settle_claims,
+)
 from charlee_collector.store.runs import RunRecord, finish_run
 from charlee_collector.store.tables import platforms
 from tests.support.factories import add_platform, add_platforms
@@ -77,19 +84,22 @@ def test_oldest_first_and_limit(pg_engine: Engine) -> None:
     assert [c.platform_id for c in rest] == [hour_ago, minute_ago]
 
 
-def test_claim_moves_next_collection_one_interval_forward(pg_engine: Engine) -> None:
+def test_claim_leases_the_platform_and_a_settled_send_moves_it_one_interval_forward(
+    pg_engine: Engine,
+) -> None:
     previous = NOW - 7 * MINUTE
+    lease = NOW + CLAIM_LEASE
     with pg_engine.begin() as conn:
         platform_id = add_platform(conn, user_id=42, source="remoteok", collection_interval_minutes=30)
         other_id = add_platform(conn, next_collection_at=previous, collection_interval_minutes=15)
 
         claims = claim_due_platforms(conn, now=NOW, limit=10)
         assert claims == [
-            Claim(
-                platform_id, 42, "remoteok", previous_next_collection_at=None, claimed_until=NOW + 30 * MINUTE
-            ),
-            Claim(other_id, 1, "rss", previous_next_collection_at=previous, claimed_until=NOW + 15 * MINUTE),
+            Claim(platform_id, 42, "remoteok", None, claimed_until=NOW + 30 * MINUTE, lease_until=lease),
+            Claim(other_id, 1, "rss", previous, claimed_until=NOW + 15 * MINUTE, lease_until=lease),
         ]
+        assert _next_at(conn, platform_id) == _next_at(conn, other_id) == lease  # until the send is settled
+        assert settle_claims(conn, sent=claims) == 2
         assert _next_at(conn, platform_id) == NOW + 30 * MINUTE
         assert _next_at(conn, other_id) == NOW + 15 * MINUTE
 
@@ -101,6 +111,29 @@ def test_claim_moves_next_collection_one_interval_forward(pg_engine: Engine) -> 
     with pg_engine.begin() as conn:
         again = claim_due_platforms(conn, now=NOW + 15 * MINUTE, limit=10)
     assert [c.platform_id for c in again] == [other_id]
+
+
+def test_a_lease_never_outlasts_the_interval(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
+        every_minute = add_platform(conn, collection_interval_minutes=1)
+        (claim,) = claim_due_platforms(conn, now=NOW, limit=10)
+    assert (claim.platform_id, claim.lease_until, claim.claimed_until) == (
+        every_minute,
+        NOW + MINUTE,
+        NOW + MINUTE,
+    )
+
+
+def test_a_claim_nobody_settles_is_due_again_when_its_lease_ends(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
+        platform_id = add_platform(conn, collection_interval_minutes=6 * 60)
+        (lost,) = claim_due_platforms(conn, now=NOW, limit=10)
+    with pg_engine.begin() as conn:
+        assert claim_due_platforms(conn, now=NOW + CLAIM_LEASE - MINUTE, limit=10) == []
+        (again,) = claim_due_platforms(conn, now=NOW + CLAIM_LEASE, limit=10)
+        assert again.platform_id == platform_id
+        # The lost claim's settling, come late, leaves the new claim alone.
+        assert settle_claims(conn, sent=[lost]) == 0
 
 
 def test_release_restores_the_previous_next_collection(pg_engine: Engine) -> None:
@@ -157,7 +190,7 @@ def test_release_leaves_a_platform_claimed_again(pg_engine: Engine) -> None:
 
     with pg_engine.begin() as conn:
         assert release_claims(conn, stale) == 0
-        assert _next_at(conn, platform_id) == later + 15 * MINUTE
+        assert _next_at(conn, platform_id) == later + CLAIM_LEASE  # the second claim's lease
 
 
 def test_claim_platforms_of_a_user_takes_every_active_one_due_or_not(pg_engine: Engine) -> None:
@@ -173,7 +206,8 @@ def test_claim_platforms_of_a_user_takes_every_active_one_due_or_not(pg_engine: 
         assert [c.platform_id for c in claims] == [due, not_due, paused, manual_only]
         assert {c.user_id for c in claims} == {7}
         assert claims[1].previous_next_collection_at == NOW + 60 * MINUTE
-        assert all(_next_at(conn, c.platform_id) == NOW + 15 * MINUTE for c in claims)
+        assert all(_next_at(conn, c.platform_id) == NOW + CLAIM_LEASE for c in claims)
+        assert all(c.claimed_until == NOW + 15 * MINUTE for c in claims)
 
         assert claim_platforms(conn, now=NOW, user_id=999) == []
 
@@ -187,7 +221,7 @@ def test_claim_platforms_by_id(pg_engine: Engine) -> None:
         claims = claim_platforms(conn, now=NOW, platform_ids=[inactive, not_due, 10_000])
         # The collector decides what to do with an inactive one (a skipped run); unknown ids vanish.
         assert [c.platform_id for c in claims] == [not_due, inactive]
-        assert _next_at(conn, not_due) == NOW + 15 * MINUTE
+        assert _next_at(conn, not_due) == NOW + CLAIM_LEASE
         assert _next_at(conn, not_asked) is None
 
         assert claim_platforms(conn, now=NOW, platform_ids=[]) == []

@@ -174,6 +174,7 @@ def collect_platform(
         logger.info("collection skipped", extra={"reason": skip_reason})
         return finish("skipped", error=skip_reason)
     deadline = deadline or Deadline(settings.collection_deadline_seconds)
+    gate: PoliteFetches | None = None
     try:
         if platform.credentials_secret:  # refused: a permanent failure of this collection
             refusal = refuse_outside_prefix(platform.credentials_secret, settings.platform_secret_prefix)
@@ -187,6 +188,7 @@ def collect_platform(
             credentials_secret=platform.credentials_secret,
             secrets=secrets,
             interval_minutes=platform.collection_interval_minutes,
+            fresh=bool(message.force),  # on demand means now: never the stored response of an earlier fetch
             deadline=deadline,
         )
         fetched = sources.fetch_platform(
@@ -209,14 +211,14 @@ def collect_platform(
         return finish("rate_limited", http_status=exc.http_status, retry_at=exc.retry_at, error=str(exc))
     except TransientSourceError as exc:
         logger.warning("transient source failure; SQS will redeliver", extra={"error": str(exc)})
-        finish("failed", http_status=exc.http_status, error=str(exc))
+        finish("failed", http_status=exc.http_status, error=str(exc), counts_failure=_counts(gate, exc))
         metrics.add_metric(name=Metric.COLLECTION_RETRIED, unit="Count", value=1)
         raise
-    except PermanentSourceError as exc:
-        logger.warning("permanent source failure; message acknowledged", extra={"error": str(exc)})
-        return finish("failed", http_status=exc.http_status, error=str(exc))
-    except SourceError as exc:  # the hierarchy's root: treat an unclassified source error as permanent
-        return finish("failed", http_status=exc.http_status, error=str(exc))
+    except SourceError as exc:  # permanent, or an unclassified source error (treated as permanent)
+        if isinstance(exc, PermanentSourceError):
+            logger.warning("permanent source failure; message acknowledged", extra={"error": str(exc)})
+        counted = _counts(gate, exc)  # an unreadable body is not served again
+        return finish("failed", http_status=exc.http_status, error=str(exc), counts_failure=counted)
 
     if fetched.outcome == "not_modified":
         return finish("not_modified", http_status=fetched.http_status, shared_fetch=shared_fetch)
@@ -285,6 +287,11 @@ def _write_event(
     )
     event = build_event(facts, counts.written)
     return enqueue(conn, event, now=run.finished_at) if event else None
+
+
+def _counts(gate: PoliteFetches | None, exc: SourceError) -> bool:
+    """Whether a failure counts toward backoff and pause: once per shared answer (the gate says)."""
+    return gate.settle_failure(exc) if gate is not None else True
 
 
 def _skip_reason(platform: PlatformRecord, message: CollectMessage) -> str | None:

@@ -1,8 +1,10 @@
 """Claim due platforms, send one collect message each, release what could not be sent.
 
-``dispatch`` commits its claims before sending: a claim is a row lock plus a moved
-``next_collection_at`` in one transaction, so two dispatchers never enqueue a platform twice, and one
-that dies before sending leaves its platforms claimed for one interval. A scheduled tick overlaps
+``dispatch`` commits its claims before sending: a claim is a row lock plus a leased
+``next_collection_at`` in one transaction, so two dispatchers never enqueue a platform twice. Once
+the sends are answered, the sent platforms move on one interval and the unsent ones are released
+(``settle_claims``); a claim never settled (a lost COMMIT reply, a dispatcher that died, a database
+gone before the settling) expires with its lease (``CLAIM_LEASE``) and is due at the next tick. A scheduled tick overlaps
 the next claim with the sends of the one before (at most two outstanding, one thread pool), checks
 the time guard before each claim, and sends or releases every claim it took before it returns.
 """
@@ -22,7 +24,7 @@ from charlee_collector.core.clock import utcnow
 from charlee_collector.core.settings import Settings
 from charlee_collector.observability.logger import logger
 from charlee_collector.observability.metrics import Metric, metrics
-from charlee_collector.store.platforms import Claim, claim_due_platforms, claim_platforms, release_claims
+from charlee_collector.store.platforms import Claim, claim_due_platforms, claim_platforms, settle_claims
 
 SQS_BATCH = 10  # SendMessageBatch takes at most 10 entries
 # SendMessageBatch calls in flight at once. SQS serves many in parallel and each call is mostly a
@@ -138,13 +140,16 @@ class _Sending:
         return cls(claims, futures)
 
     def finish(self, engine: Engine) -> DispatchSummary:
-        """Wait for every send, release the claims whose message did not go out, and count them."""
+        """Wait for every send, settle the claims (sent: one interval on; unsent: released, due
+        again at once), and count them. A database error here leaves the claims leased: they
+        expire on their own (``CLAIM_LEASE``), and the error fails the invocation."""
         # _send_batch turns every failure into "unsent", so result() does not raise.
         unsent = [c for future in self.futures for c in future.result()]
-        if unsent:
-            # Released claims become due again at once, so the next tick (or loop) picks them up.
+        unsent_ids = {c.platform_id for c in unsent}
+        sent = [c for c in self.claims if c.platform_id not in unsent_ids]
+        if self.claims:
             with engine.begin() as conn:
-                release_claims(conn, unsent)
+                settle_claims(conn, sent=sent, unsent=unsent)
         return DispatchSummary(
             due=len(self.claims), dispatched=len(self.claims) - len(unsent), failed=len(unsent)
         )

@@ -4,8 +4,14 @@
 upsert and the run, leased to its collector, which publishes it after the commit
 (``publish_written``). The dispatcher's ``tick`` publishes what is still pending, claimed oldest first
 with ``FOR UPDATE SKIP LOCKED`` and a lease (no row is sent by two at once), and prunes rows published
-more than ``RETENTION`` ago. No failure here fails a collection: a row not published stays pending
-for a later tick (docs/faults.md, "Events"), so delivery is at least once, deduplicated by ``event_id``.
+(or dead-lettered) more than ``RETENTION`` ago. No failure here fails a collection: a row not
+published stays pending for a later tick (docs/faults.md, "Events"), so delivery is at least once,
+deduplicated by ``event_id``. A row EventBridge refuses backs off on its own schedule (``retry_delay``:
+its ``retry_at``, which a tick's claims pass over until then), so it never holds up the rows after
+it; refused ``MAX_ATTEMPTS`` times, it is dead-lettered (``dead_lettered_at``, the
+``EventsDeadLettered`` metric and its alarm). A PutEvents call that failed as a whole (the bus
+unreachable) releases its rows for the next tick and ends the tick's publishing; it never brings
+a row nearer its end. An operator's flush (``events publish``) does not wait for the backoff.
 """
 
 from __future__ import annotations
@@ -27,13 +33,18 @@ BATCH = 10  # PutEvents takes at most 10 entries
 CLAIM_SIZE = 100  # rows per claim of a tick: ten PutEvents calls
 MAX_PER_TICK = 5_000  # a backlog drains over several ticks instead of holding one up
 LEASE = timedelta(minutes=2)  # far above one publish (seconds), far below a schedule period
+# A refused row waits 1, 2, 4, ... minutes, at most an hour, before it is offered again; after
+# MAX_ATTEMPTS refusals (about five hours of ticks) it is dead-lettered.
+RETRY_BASE = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=1)
+MAX_ATTEMPTS = 10
 RETENTION = timedelta(days=7)
 PRUNE_BATCH = 1_000
 PRUNE_BATCHES = 20
 ERROR_LIMIT = 500
 
 _t = event_outbox.c
-_PENDING = _t.published_at.is_(None)
+_PENDING = _t.published_at.is_(None) & _t.dead_lettered_at.is_(None)
 
 
 @dataclass(frozen=True)
@@ -60,9 +71,11 @@ class PublishSummary:
     """What publishing did: entries accepted and refused, rows pruned, the oldest pending age."""
 
     published: int = 0
-    failed: int = 0
+    failed: int = 0  # refused or not answered this time (dead-lettered ones among them)
     pruned: int = 0
     oldest_pending_seconds: float = 0.0
+    dead_lettered: int = 0
+    unanswered: int = 0  # of ``failed``: in a PutEvents call that failed as a whole
 
     def __add__(self, other: PublishSummary) -> PublishSummary:
         return PublishSummary(
@@ -70,6 +83,8 @@ class PublishSummary:
             self.failed + other.failed,
             self.pruned + other.pruned,
             max(self.oldest_pending_seconds, other.oldest_pending_seconds),
+            self.dead_lettered + other.dead_lettered,
+            self.unanswered + other.unanswered,
         )
 
     def as_dict(self) -> dict[str, float]:
@@ -106,14 +121,16 @@ _ROW_COLUMNS = (_t.id, _t.event_id, _t.detail_type, _t.detail, _t.created_at)
 
 
 def claim_pending(
-    conn: Connection, *, now: datetime, limit: int = CLAIM_SIZE, after_id: int = 0
+    conn: Connection, *, now: datetime, limit: int = CLAIM_SIZE, after_id: int = 0, flush: bool = False
 ) -> list[OutboxRow]:
-    """Take up to ``limit`` pending rows nobody holds, oldest first (ids above ``after_id``), for LEASE."""
+    """Take up to ``limit`` pending rows nobody holds, oldest first (ids above ``after_id``), for
+    LEASE; rows backing off after a refusal only once their ``retry_at`` came (or, ``flush``, at once)."""
     free = or_(_t.claimed_until.is_(None), _t.claimed_until <= now)
+    due = [] if flush else [or_(_t.retry_at.is_(None), _t.retry_at <= now)]
     ids = (
         conn.execute(
             select(_t.id)
-            .where(_PENDING, free, _t.id > after_id)
+            .where(_PENDING, free, *due, _t.id > after_id)
             .order_by(_t.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -174,10 +191,16 @@ def _warn_no_bus_once() -> None:
         logger.warning("no event bus configured (EVENT_BUS_NAME); events wait in the outbox")
 
 
+def retry_delay(attempts: int) -> timedelta:
+    """How long a row refused ``attempts`` times waits before it is offered again."""
+    return min(RETRY_BASE * 2 ** max(attempts - 1, 0), RETRY_MAX)
+
+
 def publish_rows(
     engine: Engine, bus: EventBus, rows: Sequence[OutboxRow], *, clock: Callable[[], datetime] = utcnow
 ) -> PublishSummary:
-    """PutEvents in batches of BATCH; accepted rows are marked published, refused ones released."""
+    """PutEvents in batches of BATCH; accepted rows are marked published, refused ones back off
+    (``retry_delay``) or, refused ``MAX_ATTEMPTS`` times, are dead-lettered."""
     published: list[int] = []
     failed: list[dict[str, Any]] = []
     for start in range(0, len(rows), BATCH):
@@ -185,29 +208,74 @@ def publish_rows(
         published += ok
         failed += refused
     now = clock()
+    dead = 0
     with engine.begin() as conn:
         if published:
             conn.execute(
                 update(event_outbox)
                 .where(_t.id.in_(published), _PENDING)
-                .values(published_at=now, claimed_until=None, attempts=_t.attempts + 1, last_error=None)
+                .values(
+                    published_at=now,
+                    claimed_until=None,
+                    retry_at=None,
+                    attempts=_t.attempts + 1,
+                    last_error=None,
+                )
             )
         if failed:
+            attempts: dict[int, int] = dict(
+                conn.execute(
+                    update(event_outbox)
+                    .where(_t.id.in_([f["b_id"] for f in failed]))
+                    .values(attempts=_t.attempts + 1)
+                    .returning(_t.id, _t.attempts)
+                ).all()
+            )
+            settled = [_refused(f, attempts.get(f["b_id"], 1), now) for f in failed]
             conn.execute(
                 update(event_outbox)
                 .where(_t.id == bindparam("b_id"))
-                .values(claimed_until=None, attempts=_t.attempts + 1, last_error=bindparam("b_error")),
-                failed,
+                .values(
+                    claimed_until=None,
+                    retry_at=bindparam("b_retry"),
+                    last_error=bindparam("b_error"),
+                    dead_lettered_at=bindparam("b_dead"),
+                ),
+                settled,
             )
+            dead = sum(1 for f in settled if f["b_dead"] is not None)
     if published:
         metrics.add_metric(name=Metric.EVENTS_PUBLISHED, unit="Count", value=len(published))
     if failed:
         metrics.add_metric(name=Metric.EVENTS_FAILED, unit="Count", value=len(failed))
-    return PublishSummary(published=len(published), failed=len(failed))
+    if dead:
+        metrics.add_metric(name=Metric.EVENTS_DEAD_LETTERED, unit="Count", value=dead)
+        logger.error(
+            "events dead-lettered: EventBridge refused them every time",
+            extra={"count": dead, "attempts": MAX_ATTEMPTS},
+        )
+    unanswered = sum(1 for f in failed if f["unanswered"])
+    return PublishSummary(
+        published=len(published), failed=len(failed), dead_lettered=dead, unanswered=unanswered
+    )
+
+
+def _refused(failure: dict[str, Any], attempts: int, now: datetime) -> dict[str, Any]:
+    """The row's new state: backing off, or dead-lettered after MAX_ATTEMPTS refusals. A row of a
+    call that failed as a whole (nothing refused the entry itself) is released for the next tick."""
+    refused = not failure["unanswered"]
+    dead = refused and attempts >= MAX_ATTEMPTS
+    return {
+        "b_id": failure["b_id"],
+        "b_error": failure["b_error"],
+        "b_retry": now + retry_delay(attempts) if refused and not dead else None,
+        "b_dead": now if dead else None,
+    }
 
 
 def _put_batch(bus: EventBus, rows: Sequence[OutboxRow]) -> tuple[list[int], list[dict[str, Any]]]:
-    """One PutEvents call: the ids accepted, and {b_id, b_error} for each refused."""
+    """One PutEvents call: the ids accepted, and {b_id, b_error, unanswered} for each refused
+    (``unanswered``: the call failed as a whole, the entry itself was not refused)."""
     entries = [
         {
             "Source": SOURCE,
@@ -226,7 +294,8 @@ def _put_batch(bus: EventBus, rows: Sequence[OutboxRow]) -> tuple[list[int], lis
             "PutEvents failed; the events stay in the outbox",
             extra={"event_ids": [r.event_id for r in rows], "error": str(exc)},
         )
-        return [], [{"b_id": row.id, "b_error": _error(f"PutEvents failed: {exc}")} for row in rows]
+        error = _error(f"PutEvents failed: {exc}")
+        return [], [{"b_id": row.id, "b_error": error, "unanswered": True} for row in rows]
     answers = response.get("Entries") or []
     ok: list[int] = []
     refused: list[dict[str, Any]] = []
@@ -241,7 +310,7 @@ def _put_batch(bus: EventBus, rows: Sequence[OutboxRow]) -> tuple[list[int], lis
             "event refused by the bus; it stays in the outbox",
             extra={"event_id": row.event_id, "bus": bus.name, "error": reason},
         )
-        refused.append({"b_id": row.id, "b_error": _error(reason)})
+        refused.append({"b_id": row.id, "b_error": _error(reason), "unanswered": False})
     return ok, refused
 
 
@@ -263,25 +332,28 @@ def publish_pending(
     time_left_ms: Callable[[], int] = lambda: 1 << 30,
     margin_ms: int = 10_000,
     max_rows: int = MAX_PER_TICK,
+    flush: bool = False,
 ) -> PublishSummary:
-    """Publish pending rows, oldest first, claim by claim, while time and MAX_PER_TICK allow.
+    """Publish pending rows, oldest first, claim by claim, while time and MAX_PER_TICK allow
+    (``flush``: an operator's, rows backing off included).
 
-    Each row is tried once per call (the claims move past it): a row EventBridge refuses every
-    time stays pending (and ages into the alarm) but never holds up the rows after it. A claim
-    of which nothing was accepted ends the call: the bus refuses, and spinning cannot help.
+    Each row is tried once per call (the claims move past it, and a refused row backs off): a
+    row EventBridge refuses every time never holds up the rows after it, and ends dead-lettered.
+    A claim whose PutEvents calls all failed as a whole ends the call: the bus cannot be reached,
+    and spinning cannot help.
     """
     summary = PublishSummary()
     after_id = 0
     while time_left_ms() > margin_ms and summary.published + summary.failed < max_rows:
         with engine.begin() as conn:
             limit = min(CLAIM_SIZE, max_rows - summary.published - summary.failed)
-            rows = claim_pending(conn, now=clock(), limit=limit, after_id=after_id)
+            rows = claim_pending(conn, now=clock(), limit=limit, after_id=after_id, flush=flush)
         if not rows:
             break
         after_id = rows[-1].id
         done = publish_rows(engine, bus, rows, clock=clock)
         summary += done
-        if done.failed and not done.published:
+        if done.unanswered and done.unanswered == done.failed and not done.published:
             break
     return summary
 
@@ -294,17 +366,19 @@ def prune_published(
     batch: int = PRUNE_BATCH,
     batches: int = PRUNE_BATCHES,
 ) -> int:
-    """Delete rows published longer than ``retention`` ago, oldest first, at most batch x batches."""
+    """Delete rows published (or dead-lettered) longer than ``retention`` ago, oldest first, at
+    most batch x batches of each."""
     pruned = 0
-    for _ in range(batches):
-        old = select(_t.id).where(_t.published_at < now - retention).order_by(_t.published_at).limit(batch)
-        with engine.begin() as conn:
-            deleted = max(
-                conn.execute(delete(event_outbox).where(_t.id.in_(old.scalar_subquery()))).rowcount, 0
-            )
-        pruned += deleted
-        if deleted < batch:
-            break
+    for column in (_t.published_at, _t.dead_lettered_at):
+        for _ in range(batches):
+            old = select(_t.id).where(column < now - retention).order_by(column).limit(batch)
+            with engine.begin() as conn:
+                deleted = max(
+                    conn.execute(delete(event_outbox).where(_t.id.in_(old.scalar_subquery()))).rowcount, 0
+                )
+            pruned += deleted
+            if deleted < batch:
+                break
     return pruned
 
 

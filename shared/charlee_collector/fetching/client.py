@@ -17,6 +17,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -326,8 +327,21 @@ class Request:
         return replace(self, etag=etag, last_modified=last_modified)
 
 
-# Makes a request upstream (over the network), within the fetcher's deadline.
-Upstream = Callable[[Request], "HttpResponse"]
+class HostTurn(Protocol):
+    """Wraps each hop's exchange with the host it asks (a redirect's target is another hop): the
+    gate takes a slot on that host before it and gives it back after; a failure raised inside
+    (a 429 among them) belongs to that host."""
+
+    def __call__(self, url: httpx.URL) -> AbstractContextManager[None]: ...
+
+
+def any_time(url: httpx.URL) -> AbstractContextManager[None]:
+    """The ``HostTurn`` of a request outside any gate: every hop at once."""
+    return nullcontext()
+
+
+# Makes a request upstream (over the network), within the fetcher's deadline, each hop in its turn.
+Upstream = Callable[[Request, HostTurn], "HttpResponse"]
 
 
 class RequestGate(Protocol):
@@ -566,11 +580,11 @@ class Fetcher:
             return self.gate.get(request, self.upstream)
         return self.upstream(request)
 
-    def upstream(self, request: Request) -> HttpResponse:
-        """The request itself, over the network, within the deadline."""
+    def upstream(self, request: Request, turn: HostTurn = any_time) -> HttpResponse:
+        """The request itself, over the network, within the deadline, each hop in its ``turn``."""
         token = _sending.set(self.deadline)
         try:
-            return _fetch(self.client, request, self.settings, self.deadline)
+            return _fetch(self.client, request, self.settings, self.deadline, turn)
         finally:
             _sending.reset(token)
 
@@ -591,8 +605,11 @@ def get(
     )
 
 
-def _fetch(client: httpx.Client, request: Request, settings: Settings, deadline: Deadline) -> HttpResponse:
-    """Send ``request``, following redirects (each hop checked), and read the answer."""
+def _fetch(
+    client: httpx.Client, request: Request, settings: Settings, deadline: Deadline, turn: HostTurn
+) -> HttpResponse:
+    """Send ``request``, following redirects (each hop checked, and sent in its host's ``turn``),
+    and read the answer; a failure of a hop's answer is raised inside that hop's turn."""
     current, etag, last_modified = request.url, request.etag, request.last_modified
     request_headers = dict(request.headers)
     if etag:
@@ -602,10 +619,11 @@ def _fetch(client: httpx.Client, request: Request, settings: Settings, deadline:
     origin = (current.scheme, current.host, current.port)
     for _hop in range(MAX_REDIRECTS + 1):
         check_destination(current, settings)
-        status, response_headers, body = _send(client, current, request_headers, settings, deadline)
-        location = response_headers.get("location")
-        if status not in _REDIRECTS or not location:
-            break
+        with turn(current):
+            status, response_headers, body = _send(client, current, request_headers, settings, deadline)
+            location = response_headers.get("location")
+            if status not in _REDIRECTS or not location:
+                return _answer(current, status, response_headers, body, request_headers)
         try:
             current = current.join(location)
         except (httpx.InvalidURL, ValueError) as exc:
@@ -613,17 +631,26 @@ def _fetch(client: httpx.Client, request: Request, settings: Settings, deadline:
         if (current.scheme, current.host, current.port) != origin:
             # Credentials and validators belong to the first origin; never hand them to another.
             request_headers = {k: v for k, v in request_headers.items() if k.lower() == "accept"}
-    else:
-        raise PermanentSourceError(
-            f"more than {MAX_REDIRECTS} redirects starting at {redact_url(request.url)} (a redirect loop?): "
-            "point the platform's url at the final address"
-        )
+    raise PermanentSourceError(
+        f"more than {MAX_REDIRECTS} redirects starting at {redact_url(request.url)} (a redirect loop?): "
+        "point the platform's url at the final address"
+    )
+
+
+def _answer(
+    url: httpx.URL,
+    status: int,
+    response_headers: httpx.Headers,
+    body: bytes,
+    request_headers: Mapping[str, str],
+) -> HttpResponse:
+    """The final hop's answer as a response, or the failure its status means."""
     if status == 304:
         if not {"If-None-Match", "If-Modified-Since"} & request_headers.keys():
             # Nothing to be "not modified" against (none stored, or dropped at a redirect to another
             # origin): a cache or server fault, and not a collection.
             raise TransientSourceError(
-                f"{current.host} answered 304 Not Modified for {redact_url(current)} to a request that "
+                f"{url.host} answered 304 Not Modified for {redact_url(url)} to a request that "
                 "was not conditional: nothing to collect; the collection will be retried",
                 http_status=304,
             )
@@ -632,18 +659,18 @@ def _fetch(client: httpx.Client, request: Request, settings: Settings, deadline:
             status=304,
             body=b"",
             headers=dict(response_headers),
-            url=str(current),
-            etag=response_headers.get("etag") or etag,
-            last_modified=response_headers.get("last-modified") or last_modified,
+            url=str(url),
+            etag=response_headers.get("etag") or request_headers.get("If-None-Match"),
+            last_modified=response_headers.get("last-modified") or request_headers.get("If-Modified-Since"),
             not_modified=True,
         )
     if not 200 <= status < 300:
-        raise _status_error(status, current, response_headers)
+        raise _status_error(status, url, response_headers)
     return HttpResponse(
         status=status,
         body=body,
         headers=dict(response_headers),
-        url=str(current),
+        url=str(url),
         etag=response_headers.get("etag"),
         last_modified=response_headers.get("last-modified"),
         not_modified=False,

@@ -48,6 +48,8 @@ class Metric(StrEnum):
     # (right after its commit) and the dispatcher (its tick); the age from the dispatcher only.
     EVENTS_PUBLISHED = "EventsPublished"
     EVENTS_FAILED = "EventsFailed"
+    # Events EventBridge refused publishing.MAX_ATTEMPTS times: no longer offered (alarmed).
+    EVENTS_DEAD_LETTERED = "EventsDeadLettered"
     OUTBOX_OLDEST_PENDING_AGE = "OutboxOldestPendingAge"
 
 

@@ -1,7 +1,8 @@
 """No secret in a log line: registered values in every form, URL userinfo, credential parameters, tokens.
 
 ``register_secret_values`` adds values (the database password is added on its own);
-``redact`` masks a text; ``mask_values`` masks given values only; ``scrub`` walks a structure.
+``redact`` masks a text; ``mask_values`` masks given values only; ``mask_secrets`` both (what every
+stored text of a collection passes); ``scrub`` walks a structure.
 """
 
 from __future__ import annotations
@@ -143,6 +144,13 @@ def redact(text: str) -> str:
     text = _URL_USERINFO.sub(_mask_userinfo, text)
     text = _SECRET_QUERY.sub(lambda m: m[1] + REDACTED, text)
     return _AUTH_TOKEN.sub(lambda m: f"{m[1]} {REDACTED}", text)
+
+
+def mask_secrets(text: str, values: Iterable[object] = ()) -> str:
+    """``text`` as a collection may store it: ``values`` (the platform's secrets) masked in every
+    form, then what ``redact`` masks. The one masking of the run's error, ``last_error`` and every
+    text the politeness layer keeps (the shared response's URLs and failure, host names)."""
+    return redact(mask_values(text, values))
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:

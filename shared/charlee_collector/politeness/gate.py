@@ -2,17 +2,24 @@
 
 ``PoliteFetches`` is the ``RequestGate`` of a collection's ``Fetcher`` (built in ``app/collect.py``): a
 fresh response of the request's key is shared, no request made (``shared_fetches``); else the
-collection takes the key's lease, or waits for the fetch in flight, and the upstream request takes
-a slot on its host first (``store/host_slots.py``). No slot or shared fetch soon enough raises
+collection takes the key's lease, or waits for the fetch in flight. An on-demand collection
+(``fresh``) is never served a response fetched before it asked: it fetches (or waits for the
+fetch in flight) and the answer refreshes the key for everyone. Every hop of an upstream request
+takes a slot on the host that answers it (``store/host_slots.py``): spacing, slots and a
+Retry-After hold belong to that host, hop by hop. No slot or shared fetch soon enough raises
 ``FetchDeferred`` (a ``deferred`` run, the message acknowledged); a database error here becomes
-``TransientSourceError``. The rules and why: docs/fetching.md, "Politeness at scale".
+``TransientSourceError``. A body no reader could parse is not served again (``settle_failure``).
+Every text kept for others passes ``shared_fetches.stored_text``. The rules and why:
+docs/fetching.md, "Politeness at scale".
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -37,6 +44,14 @@ from charlee_collector.store import host_slots as host_limits
 DEADLINE_RESERVE_SECONDS = 5.0
 
 
+@dataclass(frozen=True)
+class _Served:
+    """A response this collection read: its key and the version (None: not stored)."""
+
+    key: str
+    fetched_at: datetime | None
+
+
 class PoliteFetches:
     """The gate of one collection of one platform (see the module docstring)."""
 
@@ -49,6 +64,7 @@ class PoliteFetches:
         credentials_secret: str | None,
         secrets: Mapping[str, str] | None,
         interval_minutes: int,
+        fresh: bool = False,
         deadline: Deadline | None = None,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
@@ -61,31 +77,66 @@ class PoliteFetches:
         self.secret_values = [value for value in (secrets or {}).values() if value]
         seconds = min(settings.shared_fetch_window_seconds, interval_minutes * 60)
         self.window = timedelta(seconds=seconds)
+        self.fresh = fresh  # on demand: only a response fetched after the request was made serves it
         self.lease_for = timedelta(seconds=settings.collection_deadline_seconds)
         self.owner = uuid.uuid4().hex
         self.clock = clock
         self.sleep = sleep
         # None until a request is made; then True once any body came from another's fetch.
         self.shared: bool | None = None
+        self._served: list[_Served] = []
+        self._raised: BaseException | None = None  # the last failure ``get`` raised ...
+        self._raised_shared = False  # ... and whether it was another collection's fetch's
 
     def get(self, request: Request, upstream: Upstream) -> HttpResponse:
-        """``request`` answered: fetched upstream under a host slot, or shared, or deferred.
+        """``request`` answered: fetched upstream under host slots, or shared, or deferred.
 
         A platform with credentials never fetches over http://: ``PermanentSourceError``."""
         if self.secret_values:
             refusal = refuse_in_clear([str(request.url)])
             if refusal:
                 raise PermanentSourceError(refusal)
+        self._raised_shared = False
         try:
             if self.window <= timedelta(0):
                 self._note(shared=False)
-                return self._upstream(request.url, lambda: upstream(request))[0]
+                return self._upstream(request, upstream)[0]
             return self._shared(request, upstream)
         except DBAPIError as exc:
-            raise TransientSourceError(
+            self._raised = TransientSourceError(
                 f"the database did not answer for the shared fetch of {request.url.host} "
                 f"({type(exc).__name__}); the collection will be retried"
-            ) from exc
+            )
+            raise self._raised from exc
+        except BaseException as exc:
+            self._raised = exc
+            raise
+
+    def settle_failure(self, exc: BaseException) -> bool:
+        """Whether the collection's failure ``exc`` counts toward the platform's backoff and pause.
+
+        A failure shared from another collection's fetch does not: that fetch counted it, once.
+        A failure raised after the gate answered is a body that could not be read: the responses
+        this collection read are not served again (the next collection fetches; the collections
+        waiting for the same fetch share this failure), and it counts for the first reader to
+        find it unreadable only: once per shared answer, whoever fetched it.
+        """
+        if exc is self._raised:
+            return not self._raised_shared
+        if not isinstance(exc, SourceError) or not self._served:
+            return True
+        counts = False
+        with self.engine.begin() as conn:
+            for served in self._served:
+                first = fetch_cache.refuse(
+                    conn, served.key, served.fetched_at, exc, now=self.clock(), secrets=self.secret_values
+                )
+                counts = counts or first or served.fetched_at is None
+        return counts
+
+    def host_of(self, url: httpx.URL) -> str:
+        """``url``'s host as the host tables keep it: masked like every stored text."""
+        return fetch_cache.stored_text(url.host, self.secret_values)[:255]
 
     def _note(self, *, shared: bool) -> None:
         self.shared = bool(self.shared) or shared
@@ -117,18 +168,22 @@ class PoliteFetches:
                     window=self.window,
                     lease_for=self.lease_for,
                     waiting_since=waiting_since,
+                    fetched_since=waiting_since if self.fresh else None,
+                    secrets=self.secret_values,
                 )
-                if claim.state == "leased":  # the host slot's first try, in the same transaction
+                if claim.state == "leased":  # the first hop's slot: a first try, in the same transaction
                     slot = host_limits.try_acquire(
-                        conn, url.host, self.owner, now=now, lease_for=self.lease_for
+                        conn, self.host_of(url), self.owner, now=now, lease_for=self.lease_for
                     )
             if claim.state == "fresh":
                 self._note(shared=True)
+                self._served.append(_Served(key, claim.entry.fetched_at))
                 return _for_platform(claim.entry.response(url), etag, last_modified)
             if claim.state == "leased":
                 break
             failure = claim.entry.failure_since(waiting_since)
             if claim.state == "failed" and failure is not None:
+                self._raised_shared = True
                 raise failure
             if time.monotonic() >= give_up:
                 retry_at = claim.entry.lease_until or now
@@ -153,8 +208,9 @@ class PoliteFetches:
         # Conditional GET with the key's validators, only while their body is still stored.
         key_etag, key_modified = (entry.etag, entry.last_modified) if entry.body is not None else (None, None)
         shared_request = request.with_validators(key_etag, key_modified)
-        response, stored = self._upstream(url, lambda: upstream(shared_request), entry=entry, slot=slot)
+        response, stored = self._upstream(shared_request, upstream, entry=entry, slot=slot)
         self._note(shared=False)
+        self._served.append(_Served(entry.key, stored.fetched_at if stored else None))
         if not response.not_modified:
             return _for_platform(response, etag, last_modified)  # as fetched: real headers, final URL
         if stored is None or stored.body is None:  # nothing stored to serve: as fetched
@@ -163,71 +219,93 @@ class PoliteFetches:
 
     def _upstream(
         self,
-        url: httpx.URL,
-        call: Callable[[], HttpResponse],
+        request: Request,
+        upstream: Upstream,
         *,
         entry: fetch_cache.CacheEntry | None = None,
         slot: host_limits.SlotAnswer | None = None,
     ) -> tuple[HttpResponse, fetch_cache.CacheEntry | None]:
-        """One request under a slot of its host (``slot``: one granted already, or the first try's
-        answer). The slot is given back in one transaction with what the request leaves for
-        others: for a shared request (``entry``, the key's row as leased), the response or failure
-        its waiters read, and a Retry-After hold on the host (the key's row first, then the host's:
-        the order of claim)."""
-        host = url.host
+        """One request, each hop under a slot of its host (``_HostTurns``; ``slot``: the first
+        try's answer for the first hop). For a shared request (``entry``, the key's row as
+        leased), the response or failure is kept for the collections that read or wait for it."""
+        turns = _HostTurns(self, first=slot, first_host=self.host_of(request.url))
         try:
-            if slot is not None and slot.lease_id is not None:
-                lease = slot
-            else:  # waits, defers, or raises for a held host (another try first)
-                lease = host_limits.acquire(
-                    self.engine,
-                    host,
-                    self.owner,
-                    lease_for=self.lease_for,
-                    wait_seconds=self._wait_budget(self.settings.host_slot_wait_seconds),
-                    clock=self.clock,
-                    sleep=self.sleep,
-                )
-        except BaseException as exc:  # no slot (deferred, held): the key's lease is given up
-            if entry is not None:
-                with self.engine.begin() as conn:
-                    self._give_up(conn, entry, exc, now=self.clock())
-            raise
-        try:
-            response = call()
+            response = upstream(request, turns)
         except BaseException as exc:
-            # A transient failure without a status: the host gave no answer (its spacing is given back).
-            answered = not (isinstance(exc, TransientSourceError) and exc.http_status is None)
             with self.engine.begin() as conn:
-                now = self.clock()
-                if entry is not None:
-                    self._give_up(conn, entry, exc, now=now)
-                host_limits.release(conn, host, lease, answered=answered, now=now)
-                if isinstance(exc, RateLimited):
-                    host_limits.hold(conn, host, exc.retry_at, now=now)
+                turns.close(conn)  # a first slot never used (a refused destination) goes back
+                if entry is not None:  # the key's lease given up; its waiters read the failure
+                    self._give_up(conn, entry, exc, now=self.clock())
             raise
         stored = None
         with self.engine.begin() as conn:
-            now = self.clock()
+            turns.close(conn)
             if entry is not None:
                 stored = fetch_cache.store(
                     conn,
                     entry,
                     self.owner,
                     response,
-                    requested=url,
-                    now=now,
+                    requested=request.url,
+                    now=self.clock(),
                     window=self.window,
                     secrets=self.secret_values,
                 )
-            host_limits.release(conn, host, lease, now=now)
         return response, stored
 
     def _give_up(
         self, conn: Connection, entry: fetch_cache.CacheEntry, exc: BaseException, *, now: datetime
     ) -> None:
         """The key's lease given up; a source's failure is kept for the collections that waited."""
-        fetch_cache.fail(conn, entry.key, self.owner, exc if isinstance(exc, SourceError) else None, now=now)
+        error = exc if isinstance(exc, SourceError) else None
+        fetch_cache.fail(conn, entry.key, self.owner, error, now=now, secrets=self.secret_values)
+
+
+class _HostTurns:
+    """The ``HostTurn`` of one upstream request: each hop's exchange holds a slot on the host that
+    answers it, given back when the hop ends; a Retry-After holds the host that sent it."""
+
+    def __init__(self, gate: PoliteFetches, *, first: host_limits.SlotAnswer | None, first_host: str) -> None:
+        self.gate = gate
+        # A slot the claim's transaction already granted on the request's own host (first hop).
+        self.granted = first if first is not None and first.lease_id is not None else None
+        self.first_host = first_host
+
+    @contextmanager
+    def __call__(self, url: httpx.URL) -> Iterator[None]:
+        gate, host = self.gate, self.gate.host_of(url)
+        lease = None
+        if host == self.first_host:
+            lease, self.granted = self.granted, None
+        if lease is None:  # waits, defers, or raises for a held host (another try first)
+            lease = host_limits.acquire(
+                gate.engine,
+                host,
+                gate.owner,
+                lease_for=gate.lease_for,
+                wait_seconds=gate._wait_budget(gate.settings.host_slot_wait_seconds),
+                clock=gate.clock,
+                sleep=gate.sleep,
+            )
+        try:
+            yield
+        except BaseException as exc:
+            # A transient failure without a status: the host gave no answer (its spacing is given back).
+            answered = not (isinstance(exc, TransientSourceError) and exc.http_status is None)
+            with gate.engine.begin() as conn:
+                now = gate.clock()
+                host_limits.release(conn, host, lease, answered=answered, now=now)
+                if isinstance(exc, RateLimited):
+                    host_limits.hold(conn, host, exc.retry_at, now=now)
+            raise
+        with gate.engine.begin() as conn:
+            host_limits.release(conn, host, lease, now=gate.clock())
+
+    def close(self, conn: Connection) -> None:
+        """Give back, in ``conn``'s transaction, a granted first slot no hop used (unanswered)."""
+        if self.granted is not None:
+            host_limits.release(conn, self.first_host, self.granted, answered=False, now=self.gate.clock())
+            self.granted = None
 
 
 def _for_platform(response: HttpResponse, etag: str | None, last_modified: str | None) -> HttpResponse:

@@ -1,8 +1,9 @@
 """The shared fetch cache: one stored response per request key, shared by every platform with it.
 
 ``request_key`` hashes (SHA-256) the source, the final URL with its query, the headers the source
-sets and the credentials secret's ARN (never its value; secret values are masked first), so no
-secret reaches a row. ``claim`` reads a key's row and, when it is not fresh, takes the fetch's lease
+sets and the credentials secret's ARN (never its value; secret values are masked first), and every
+text a row keeps (its URLs, host, failure) passes ``stored_text``, the masking of the run's own
+error, so no secret reaches a row. ``claim`` reads a key's row and, when it is not fresh, takes the fetch's lease
 if nobody holds it: one collector fetches a key at a time; ``store`` and ``fail`` keep its response or
 its failure, which the collectors that waited share. A row is fresh for the window, bounded by the
 smallest interval of its readers; ``prune`` removes long-expired rows (docs/fetching.md).
@@ -44,9 +45,18 @@ _ERROR_KINDS: dict[str, type[SourceError]] = {
 
 
 def _masked(text: str, secrets: Iterable[str]) -> str:
+    # The key hashes the values masked only (what ``stored_text`` adds would change every key).
     from charlee_collector.observability.redaction import mask_values
 
     return mask_values(text, secrets)
+
+
+def stored_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` as the politeness layer may store it: masked as the run's error is
+    (``mask_secrets``: the platform's secret values, then credentials in any form), cleaned."""
+    from charlee_collector.observability.redaction import mask_secrets
+
+    return stored_error(mask_secrets(text, [value for value in secrets if value])) or ""
 
 
 def request_key(
@@ -145,10 +155,14 @@ def claim(
     window: timedelta,
     lease_for: timedelta,
     waiting_since: datetime | None = None,
+    fetched_since: datetime | None = None,
+    secrets: Iterable[str] = (),
 ) -> Claim:
     """Read the key's row, taking the lease of its fetch when it is stale and nobody holds it.
 
     A fetch that failed since ``waiting_since`` (the caller was waiting for it) is ``failed``.
+    With ``fetched_since`` (an on-demand collection), only a response fetched at or after it is
+    fresh: an older one is fetched again (or the fetch in flight waited for).
     Runs in the caller's transaction; the lease is the caller's once that commits.
     """
     # Locked at once, fresh or not: a stale row (the common case, a platform's own request) is
@@ -159,8 +173,8 @@ def claim(
     new_row = {
         "key": key,
         "source": source,
-        "host": url.host,
-        "url": redact_url(url)[:2048],
+        "host": stored_text(url.host, secrets)[:255],
+        "url": stored_text(redact_url(url), secrets)[:2048],
         "lease_owner": owner,
         "lease_until": now + lease_for,
     }
@@ -168,7 +182,8 @@ def claim(
     entry = CacheEntry(**row._mapping)
     if inserted:
         return Claim("leased", entry)
-    if entry.fresh(now, window):
+    recent = fetched_since is None or (entry.fetched_at is not None and entry.fetched_at >= fetched_since)
+    if recent and entry.fresh(now, window):
         _lower_expiry(conn, entry, window)
         return Claim("fresh", entry)
     if entry.leased_by_other(owner, now):
@@ -230,7 +245,7 @@ def store(
         "failed_at": None,
     }
     if not response.not_modified:
-        final = None if response.url == str(requested) else _masked(response.url, [s for s in secrets if s])
+        final = None if response.url == str(requested) else stored_text(response.url, secrets)
         values.update(
             status=response.status,
             body=zlib.compress(response.body, COMPRESSION_LEVEL),
@@ -246,14 +261,59 @@ def store(
     return dataclasses.replace(claimed, **values)
 
 
-def fail(conn: Connection, key: str, owner: str, error: SourceError | None, *, now: datetime) -> None:
-    """Give up the lease; a transient or permanent ``error`` is kept for the collectors that waited."""
-    values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
-    kind = next((name for name, cls in _ERROR_KINDS.items() if isinstance(error, cls)), None)
-    if error is not None and kind is not None:
-        values.update(
-            error_kind=kind, error=stored_error(str(error)), error_status=error.http_status, failed_at=now
+def refuse(
+    conn: Connection,
+    key: str,
+    fetched_at: datetime | None,
+    error: SourceError,
+    *,
+    now: datetime,
+    secrets: Iterable[str] = (),
+) -> bool:
+    """Serve the response of ``key`` fetched at ``fetched_at`` no more: a reader could not parse
+    it (``error``). Its body and validators are dropped, so the next collection fetches it whole
+    (an unconditional GET), and ``error`` is kept as the key's failure for the collections that
+    were waiting for that fetch. True when this call dropped it: the first reader to find it
+    unreadable (another reader first, or another fetch since: False)."""
+    if fetched_at is None:
+        return False
+    values = _failure_values(error, now, secrets)
+    result = conn.execute(
+        update(fetch_cache)
+        .where(
+            fetch_cache.c.key == key, fetch_cache.c.fetched_at == fetched_at, fetch_cache.c.body.is_not(None)
         )
+        .values(body=None, body_bytes=None, etag=None, last_modified=None, expires_at=now, **values)
+    )
+    return result.rowcount == 1
+
+
+def _failure_values(error: SourceError | None, now: datetime, secrets: Iterable[str]) -> dict[str, Any]:
+    """The columns that keep ``error`` for the waiters (none for an error that is not a source's)."""
+    kind = next((name for name, cls in _ERROR_KINDS.items() if isinstance(error, cls)), None)
+    if error is None or kind is None:
+        return {}
+    return {
+        "error_kind": kind,
+        "error": stored_text(str(error), secrets),
+        "error_status": error.http_status,
+        "failed_at": now,
+    }
+
+
+def fail(
+    conn: Connection,
+    key: str,
+    owner: str,
+    error: SourceError | None,
+    *,
+    now: datetime,
+    secrets: Iterable[str] = (),
+) -> None:
+    """Give up the lease; a transient or permanent ``error`` is kept (masked: ``stored_text``) for
+    the collectors that waited."""
+    values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+    values.update(_failure_values(error, now, secrets))
     conn.execute(
         update(fetch_cache)
         .where(fetch_cache.c.key == key, fetch_cache.c.lease_owner == owner)

@@ -69,11 +69,11 @@ def validate_config(source: str, config: Mapping[str, Any] | None) -> BaseSource
 
 
 def _redacted(exc: SourceError, secrets: Mapping[str, str]) -> SourceError:
-    from charlee_collector.observability.redaction import mask_values, redact
+    from charlee_collector.observability.redaction import mask_secrets
 
-    # The one door every stored error passes (collection_runs.error, last_error): the platform's
-    # secrets in every form a message gives them, then what the log filter masks as well.
-    message = redact(mask_values(str(exc), secrets.values()))
+    # The door every error of a source passes before it is stored (collection_runs.error,
+    # last_error); the politeness layer's stored texts pass the same ``mask_secrets``.
+    message = mask_secrets(str(exc), secrets.values())
     if message != str(exc):
         exc.args = (message,)
     return exc

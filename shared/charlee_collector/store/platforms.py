@@ -1,4 +1,9 @@
-"""Platforms: claim the due ones (or the ones asked for), release unsent claims, load and lock one.
+"""Platforms: claim the due ones (or the ones asked for), settle claims once sent, load and lock one.
+
+A claim is a lease: it moves ``next_collection_at`` only ``CLAIM_LEASE`` ahead, and ``settle_claims``
+moves a sent platform on to its interval (or releases an unsent one). A claim nobody settles (the
+claim's COMMIT reply lost, the database gone between the send and the settling) expires on its
+own: the platform is due again at the next tick, not one interval later.
 
 Every function takes an open ``Connection`` and never commits: the caller owns the transaction.
 Lock order, so concurrent collections of one platform queue instead of deadlocking: the
@@ -10,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -32,16 +37,23 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from charlee_collector.core.limits import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from charlee_collector.store.tables import UTCDateTime, platforms
 
+# How long a claim holds a platform before its send is confirmed: far above one dispatcher
+# invocation (its Lambda timeout is 60 s), so no live dispatcher's claim is taken twice, and
+# below the schedule's period (15 minutes), so a lost claim is due again at the next tick.
+CLAIM_LEASE = timedelta(minutes=5)
+
 
 @dataclass(frozen=True)
 class Claim:
-    """A platform the dispatcher took: its next collection was moved to ``claimed_until``."""
+    """A platform the dispatcher took: its next collection is ``lease_until`` until the message is
+    sent (``settle_claims``), then ``claimed_until``, one interval ahead."""
 
     platform_id: int
     user_id: int
     source: str
     previous_next_collection_at: datetime | None
     claimed_until: datetime
+    lease_until: datetime
 
 
 @dataclass(frozen=True)
@@ -93,7 +105,7 @@ def due_platforms_query(now: datetime, limit: int) -> Select[Any]:
 
 
 def claim_due_platforms(conn: Connection, *, now: datetime, limit: int) -> list[Claim]:
-    """Claim up to ``limit`` due platforms, moving each one's next collection one interval ahead."""
+    """Claim up to ``limit`` due platforms, each leased (``CLAIM_LEASE``) until its send is settled."""
     return _claim(conn, due_platforms_query(now, limit), now, order=_due_order)
 
 
@@ -139,31 +151,35 @@ def _claim_on_demand(conn: Connection, now: datetime, *where: ColumnElement[bool
 def _claim(
     conn: Connection, query: Select[Any], now: datetime, *, order: Callable[[Claim], Any]
 ) -> list[Claim]:
-    """One statement: lock the rows (skipping those others hold) and move them, returning both.
+    """One statement: lock the rows (skipping those others hold) and lease them, returning both.
 
-    RETURNING keeps no order: the claims are sorted by ``order``, as the query's ORDER BY did.
+    The lease is ``CLAIM_LEASE``, or the interval when that is shorter. RETURNING keeps no order:
+    the claims are sorted by ``order``, as the query's ORDER BY did.
     """
     locked = query.cte("claimed")
     # Clamped as scheduling.bounded_interval clamps: a row out of range must not fail the claim.
     minutes = func.least(
         func.greatest(locked.c.collection_interval_minutes, MIN_INTERVAL_MINUTES), MAX_INTERVAL_MINUTES
     )
-    interval = func.make_interval(0, 0, 0, 0, 0, minutes)
-    moved = type_coerce(literal(now, UTCDateTime) + interval, UTCDateTime)
+    lease_minutes = func.least(minutes, int(CLAIM_LEASE.total_seconds() // 60))
+    start = literal(now, UTCDateTime)
+    moved = type_coerce(start + func.make_interval(0, 0, 0, 0, 0, minutes), UTCDateTime)
+    leased = type_coerce(start + func.make_interval(0, 0, 0, 0, 0, lease_minutes), UTCDateTime)
     stmt = (
         update(platforms)
         .where(platforms.c.id == locked.c.id)
-        .values(next_collection_at=moved, updated_at=now)
+        .values(next_collection_at=leased, updated_at=now)
         .returning(
             platforms.c.id,
             platforms.c.user_id,
             platforms.c.source,
             locked.c.next_collection_at.label("previous"),
+            moved.label("moved"),
             platforms.c.next_collection_at,
         )
     )
     claims = [
-        Claim(row.id, row.user_id, row.source, row.previous, row.next_collection_at)
+        Claim(row.id, row.user_id, row.source, row.previous, row.moved, row.next_collection_at)
         for row in conn.execute(stmt)
     ]
     return sorted(claims, key=order)
@@ -175,25 +191,30 @@ def _due_order(claim: Claim) -> tuple[bool, datetime | None, int]:
     return (previous is not None, previous, claim.platform_id)
 
 
-def release_claims(conn: Connection, claims: Iterable[Claim]) -> int:
-    """Give back claims whose message was not sent, so the next tick picks them up.
-
-    A claim is released only while it is still ours: a platform collected (or claimed again) in
-    the meantime has another ``next_collection_at`` and is left alone.
+def settle_claims(conn: Connection, *, sent: Iterable[Claim] = (), unsent: Iterable[Claim] = ()) -> int:
+    """Move each sent claim's platform one interval ahead (``claimed_until``), and give unsent
+    ones back (their previous ``next_collection_at``), so the next tick picks them up; the rows
+    settled. Only a claim still leased is touched: a platform collected (or claimed again)
+    meanwhile has another ``next_collection_at`` and is left alone.
     """
-    params = [
-        {"b_id": c.platform_id, "b_claimed": c.claimed_until, "b_prev": c.previous_next_collection_at}
-        for c in claims
+    params = [{"b_id": c.platform_id, "b_lease": c.lease_until, "b_next": c.claimed_until} for c in sent] + [
+        {"b_id": c.platform_id, "b_lease": c.lease_until, "b_next": c.previous_next_collection_at}
+        for c in unsent
     ]
     if not params:
         return 0
     result = conn.execute(
         update(platforms)
-        .where(platforms.c.id == bindparam("b_id"), platforms.c.next_collection_at == bindparam("b_claimed"))
-        .values(next_collection_at=bindparam("b_prev")),
+        .where(platforms.c.id == bindparam("b_id"), platforms.c.next_collection_at == bindparam("b_lease"))
+        .values(next_collection_at=bindparam("b_next")),
         params,
     )
     return max(result.rowcount, 0)
+
+
+def release_claims(conn: Connection, claims: Iterable[Claim]) -> int:
+    """Give back claims whose message was not sent (``settle_claims`` with nothing sent)."""
+    return settle_claims(conn, unsent=claims)
 
 
 def load_platform(conn: Connection, platform_id: int, *, lock: bool = False) -> PlatformRecord | None:

@@ -46,6 +46,9 @@ class RunRecord:
     last_modified: str | None = None
     attempt: int = 1  # SQS's receive count: redeliveries of one message are one failure, not five
     shared_fetch: bool | None = None  # whether a body came from the shared fetch cache
+    # False: a failure another collection's fetch of the same shared answer already counted
+    # (politeness/gate.py ``settle_failure``): recorded, not counted toward backoff or pause.
+    counts_failure: bool = True
 
 
 @dataclass(frozen=True)
@@ -185,8 +188,9 @@ def finish_run(
     elif run.outcome == "deferred" and run.retry_at is not None:
         # No slot on the host yet (politeness/gate.py): due again when it opens; not a failure.
         values["next_collection_at"] = run.retry_at
-    elif run.outcome == "failed" and run.attempt > 1:
-        # SQS is retrying a message whose first attempt already counted: note the error only.
+    elif run.outcome == "failed" and (run.attempt > 1 or not run.counts_failure):
+        # SQS is retrying a message whose first attempt already counted, or the failure was a
+        # shared answer's that its fetcher counted once: note the error only.
         values.update(last_error=error, last_error_at=now)
     elif run.outcome == "failed":
         failures += 1

@@ -168,13 +168,22 @@ event_outbox = Table(
     Column("published_at", UTCDateTime),
     Column("attempts", Integer, nullable=False, default=0, server_default=text("0")),
     Column("last_error", Text),
+    # Migration 0006: when a refused row may be offered again (its backoff), and when it was
+    # refused MAX_ATTEMPTS times (no longer pending, kept to be seen).
+    Column("retry_at", UTCDateTime),
+    Column("dead_lettered_at", UTCDateTime),
     UniqueConstraint("event_id", name="uq_event_outbox_event_id"),
     Index(
         "ix_event_outbox_pending",
         "id",
-        postgresql_where=text("published_at IS NULL"),
+        postgresql_where=text("published_at IS NULL AND dead_lettered_at IS NULL"),
     ),
     Index("ix_event_outbox_published", "published_at"),
+    Index(
+        "ix_event_outbox_dead_lettered",
+        "dead_lettered_at",
+        postgresql_where=text("dead_lettered_at IS NOT NULL"),
+    ),
 )
 
 

@@ -344,15 +344,16 @@ def dispatch_command(
             if summary.failed:
                 raise typer.Exit(1)
             return
-        from charlee_collector.store.platforms import claim_due_platforms
+        from charlee_collector.store.platforms import Claim, claim_due_platforms, settle_claims
 
-        ids: list[int] = []
+        claimed: list[Claim] = []
         while True:
             with engine.begin() as conn:
                 claims = claim_due_platforms(conn, now=utcnow(), limit=current.dispatch_batch_size)
-            ids.extend(c.platform_id for c in claims)
+            claimed.extend(claims)
             if len(claims) < current.dispatch_batch_size:
                 break
+        ids = [c.platform_id for c in claimed]
         if not ids:
             if as_json:
                 print_json([])
@@ -360,4 +361,8 @@ def dispatch_command(
                 err.print("nothing is due")
             return
         results = collect_in_process(engine, ids, trigger="schedule", force=False)
+        with engine.begin() as conn:
+            # Collected here, as a sent message is collected: what a run did not move on (a
+            # failure counted elsewhere, a skip) moves one interval on, as the dispatcher's does.
+            settle_claims(conn, sent=claimed)
     report(results, "Dispatched and collected here", as_json)

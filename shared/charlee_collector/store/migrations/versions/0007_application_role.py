@@ -23,7 +23,7 @@ from alembic import op
 from charlee_collector.store.app_role import APP_GROUP
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
