@@ -1,6 +1,6 @@
 """``charlee-collector``: the operator command (``app``, run by ``main``).
 
-``migrate`` (here); ``platforms``; ``sources``; ``collect`` and ``dispatch`` (``collecting``,
+``migrate`` (here); ``platforms`` (``import``/``export``: ``platform_transfer``); ``sources``; ``collect`` and ``dispatch`` (``collecting``,
 ``waiting``); ``runs``, ``opportunities`` and ``status`` (``reports``); ``dlq`` (``dead_letters``);
 ``events``; ``hosts``; ``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
 ``DATABASE_URL`` (or ``DB_SECRET_ARN``), else the embedded PostgreSQL (data in
@@ -23,6 +23,7 @@ from charlee_collector_tools.cli import (
     events,
     hosts,
     local_mode,
+    platform_transfer,
     platforms,
     reports,
     sources,
@@ -59,6 +60,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+platforms.app.command("import")(platform_transfer.import_command)
+platforms.app.command("export")(platform_transfer.export_command)
 app.add_typer(platforms.app, name="platforms")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(events.app, name="events")
