@@ -96,8 +96,8 @@ def import_command(
     good = [row for row in checked if isinstance(row, PlatformRow)]
     bad = rows.bad + [row for row in checked if isinstance(row, BadRow)]
     bad.sort(key=lambda row: int(row.where.split()[-1]))
-    for row in bad:
-        err.print((warning_line if skip_bad else error_line)(f"{file} {row.where}: {row.reason}"))
+    for bad_row in bad:
+        err.print((warning_line if skip_bad else error_line)(f"{file} {bad_row.where}: {bad_row.reason}"))
     if bad and not skip_bad:
         raise BadInput(f"{len(bad)} bad row(s) in {file}: nothing imported (--skip-bad imports the others)")
     if not good:
