@@ -41,6 +41,7 @@ def _by_id(result):
 def test_every_source_has_an_own_fixture_test():
     tested = {"rss", "remoteok", "remotive", "himalayas", "arbeitnow", "jobicy", "hn_freelancer"}
     tested |= {"freelancer_com", "json_api"}
+    tested |= {"upwork"}  # on its documented shape: tests/integration/test_upwork_source.py
     assert set(SOURCE_KEYS) == tested
 
 

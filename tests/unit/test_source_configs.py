@@ -18,6 +18,7 @@ MINIMAL = {
     "hn_freelancer": {},
     "freelancer_com": {},
     "json_api": {"url": "https://api.example.com/jobs", "items": "data[*]"},
+    "upwork": {},
 }
 
 

@@ -64,7 +64,9 @@ class PoliteFetches:
     def get(self, request: Request, upstream: Upstream) -> HttpResponse:
         """``request`` answered: fetched upstream under a host slot, or shared, or deferred."""
         try:
-            if self.window <= timedelta(0):
+            # A POST's answer depends on its body, which is no part of the key: never shared (and
+            # a source whose data may be kept only briefly, Upwork's, leaves none in the cache).
+            if self.window <= timedelta(0) or request.method != "GET":
                 self._note(shared=False)
                 return self._upstream(request.url, lambda: upstream(request))[0]
             return self._shared(request, upstream)

@@ -13,6 +13,7 @@ from charlee_collector.sources.jobicy import JobicySource
 from charlee_collector.sources.json_api import JsonApiSource
 from charlee_collector.sources.remoteok import RemoteOkSource
 from charlee_collector.sources.remotive import RemotiveSource
+from charlee_collector.sources.upwork import UpworkSource
 
 REGISTRY: dict[str, Source] = {
     source.key: source
@@ -26,6 +27,7 @@ REGISTRY: dict[str, Source] = {
         HnFreelancerSource(),
         FreelancerComSource(),
         JsonApiSource(),
+        UpworkSource(),
     )
 }
 
