@@ -8,7 +8,7 @@ with 400 ``invalid_grant``; ``refreshes`` counts the refreshes it granted, and `
 (a callable) runs before each is answered (a test lines up concurrent collectors there).
 ``POST /graphql`` answers 401 to any token but the current access token, else by ``mode``:
 ``"jobs"`` (``jobs`` paged by ``pagination_eq``), ``"errors"`` (HTTP 200 with ``errors`` and no
-data) or ``"rate_limited"`` (429 with Retry-After).
+data), ``"rate_limited"`` (429 with Retry-After) or ``"unauthorized"`` (401 to every token).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class UpworkServer:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self.lock:
             self.graphql_requests.append({"authorization": authorization, **request})
-            if authorization != f"Bearer {self.access_token}":
+            if authorization != f"Bearer {self.access_token}" or self.mode == "unauthorized":
                 return 401, {"message": "Unauthorized"}, {}
         if self.mode == "rate_limited":
             return 429, {"message": "Too Many Requests"}, {"Retry-After": "120"}
