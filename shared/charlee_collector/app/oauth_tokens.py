@@ -212,6 +212,19 @@ class SecretsManagerTokens:
         except Exception as exc:
             raise _aws_failure(exc, f"credentials secret {name} cannot be written") from None
 
+    def save(self, name: str, values: Mapping[str, str]) -> None:
+        """``write``, creating the secret when there is none (the operator's ``upwork authorize``;
+        the collector only ever writes a secret that exists)."""
+        try:
+            self.client.create_secret(Name=name, SecretString=json.dumps(dict(values)))
+            return
+        except Exception as exc:
+            from charlee_collector.core.aws import aws_error_code
+
+            if aws_error_code(exc) != "ResourceExistsException":
+                raise _aws_failure(exc, f"credentials secret {name} cannot be created") from None
+        self.write(name, values)
+
 
 def _aws_failure(exc: Exception, what: str) -> SourceError:
     from charlee_collector.core.aws import aws_cause, aws_error_code

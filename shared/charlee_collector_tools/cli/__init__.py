@@ -1,8 +1,9 @@
 """``charlee-collector``: the operator command (``app``, run by ``main``).
 
-``migrate`` (here); ``platforms`` (``import``/``export``: ``platform_transfer``); ``sources``; ``collect`` and ``dispatch`` (``collecting``,
-``waiting``); ``runs``, ``opportunities`` and ``status`` (``reports``); ``dlq`` (``dead_letters``);
-``events``; ``hosts``; ``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
+``migrate`` (here); ``platforms`` (``import``/``export``: ``platform_transfer``); ``sources``;
+``collect`` and ``dispatch`` (``collecting``, ``waiting``); ``runs``, ``opportunities`` and ``status``
+(``reports``); ``dlq`` (``dead_letters``); ``events``; ``hosts``; ``upwork authorize|purge``;
+``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
 ``DATABASE_URL`` (or ``DB_SECRET_ARN``), else the embedded PostgreSQL (data in
 ``$CHARLEE_HOME/pgdata``), started, created and upgraded on first use and running until
 ``local stop``. Exit codes are in ``common``; every command and option in docs/cli.md.
@@ -27,6 +28,7 @@ from charlee_collector_tools.cli import (
     platforms,
     reports,
     sources,
+    upwork,
 )
 from charlee_collector_tools.cli.common import (
     EXIT_FAILED,
@@ -67,6 +69,7 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(events.app, name="events")
 app.add_typer(hosts.app, name="hosts")
 app.add_typer(local_mode.app, name="local")
+app.add_typer(upwork.app, name="upwork")
 app.command("collect")(collecting.collect_command)
 app.command("dispatch")(collecting.dispatch_command)
 app.command("runs")(reports.runs_command)

@@ -376,8 +376,10 @@ def status_command(
     endpoint_url: SqsEndpointUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
-    """What needs attention: platforms due, failing and paused, the last runs, the queues."""
+    """What needs attention: platforms due, failing and paused, the last runs, OAuth grants whose
+    refresh token dies soon, the queues."""
     from charlee_collector_tools.cli.collecting import due_now, due_since
+    from charlee_collector_tools.cli.upwork import grant_health, print_grants
 
     now = utcnow()
     columns = [
@@ -417,6 +419,7 @@ def status_command(
                     .limit(10)
                 ).mappings()
             ]
+        grants = grant_health(engine, now=now)  # reads their secrets: only when such platforms exist
     queues: dict[str, Any] | None = None
     if queue_url or dlq_url:
         from charlee_collector_tools.cli.dlq import depth, dlq_of
@@ -436,6 +439,7 @@ def status_command(
                 "failing": failing,
                 "paused": paused,
                 "last_runs": last_runs,
+                "oauth_grants": [grant.as_json() for grant in grants],
                 "queues": queues,
             }
         )
@@ -481,6 +485,7 @@ def status_command(
         )
     if last_runs:
         out.print(runs_table("Last runs", last_runs))
+    print_grants(grants)
     if queues:
         rows = [
             (name, q["url"], q["visible"], q["in_flight"], q["delayed"])
