@@ -270,6 +270,11 @@ def test_secrets_are_readable_only_where_needed(template: dict[str, Any]) -> Non
     assert database in collector
     (platforms,) = [r for r in collector if r != database]
     assert platforms["Fn::Sub"].endswith(":secret:charlee/platforms/*")
+    # Rotated OAuth2 tokens are written back: those secrets only, by the collector only.
+    (oauth,) = role_actions(template, "CollectorRole")["secretsmanager:PutSecretValue"]
+    assert oauth["Fn::Sub"].endswith(":secret:charlee/platforms/oauth/*")
+    for role in ("DispatcherRole", "MigrateRole"):
+        assert "secretsmanager:PutSecretValue" not in role_actions(template, role)
 
 
 def test_queue_permissions_are_scoped_to_the_queues(template: dict[str, Any]) -> None:
