@@ -50,6 +50,8 @@ REFRESH_WARNING = timedelta(days=4)
 # The longest a collector waits for another's refresh (one token request, one secret write).
 LOCK_WAIT_SECONDS = 30.0
 REQUIRED_KEYS = ("client_id", "client_secret", "token_url", "refresh_token")
+# The only secrets the collector may write (template.yaml, WriteRotatedOAuthTokens).
+OAUTH_SECRETS_PREFIX = "charlee/platforms/oauth/"
 AUTHORIZE_AGAIN = "run `charlee-collector upwork authorize` again"
 
 
@@ -233,7 +235,7 @@ def _aws_failure(exc: Exception, what: str) -> SourceError:
     if code in ("ResourceNotFoundException", "AccessDeniedException", "InvalidRequestException"):
         return PermanentSourceError(
             f"{what} ({code}): check its name and the collector's policy (tokens live under "
-            "charlee/platforms/oauth/)"
+            f"{OAUTH_SECRETS_PREFIX})"
         )
     return TransientSourceError(f"{what}: {aws_cause(exc)}")
 

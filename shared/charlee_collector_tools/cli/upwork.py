@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import typer
 from sqlalchemy import Engine, select
 
+from charlee_collector.app.oauth_tokens import OAUTH_SECRETS_PREFIX
 from charlee_collector.core.clock import utcnow
 from charlee_collector.core.errors import SourceError
 from charlee_collector.sources.upwork import AUTHORIZE_URL, TOKEN_URL
@@ -42,7 +43,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-GRANT_NAME = "charlee/platforms/oauth/upwork"  # where the collector may write (template.yaml)
+GRANT_NAME = f"{OAUTH_SECRETS_PREFIX}upwork"
 # Upwork asks for a redirect URI registered with the API key; a page that does not load is fine:
 # the operator copies the address it was sent to.
 DEFAULT_REDIRECT_URI = "https://localhost/charlee-collector/upwork"
