@@ -1,12 +1,14 @@
-"""Upwork's data is kept at most 24 hours: descriptions and raw bodies purged, the rest kept."""
+"""Upwork's data is kept at most 24 hours: descriptions and raw bodies purged, the rest kept, and
+none of it in the shared response cache."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 
 import httpx
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 
 from charlee_collector.app.collect import collect_platform
 from charlee_collector.app.messages import CollectMessage
@@ -14,7 +16,7 @@ from charlee_collector.app.retention import PurgeSummary, purge_expired, purgeab
 from charlee_collector.core.clock import utcnow
 from charlee_collector.core.settings import Settings
 from charlee_collector.store.opportunities import upsert_opportunities
-from charlee_collector.store.tables import opportunities
+from charlee_collector.store.tables import fetch_cache, opportunities
 from tests.support.factories import add_platform, opportunity
 from tests.support.upwork_server import UpworkServer, job_node
 
@@ -65,6 +67,44 @@ def test_purging_goes_in_bounded_batches_and_says_what_is_left(pg_engine: Engine
     assert purge_expired(pg_engine, now=utcnow(), batch=2, max_batches=None) == PurgeSummary(purged=1)
 
 
+def _valid_grant(server: UpworkServer) -> dict[str, str]:
+    return {
+        "client_id": "c",
+        "client_secret": "s",
+        "token_url": server.url("/oauth2/token"),
+        "refresh_token": "refresh-0",
+        "access_token": "access-0",
+        "access_token_expires_at": (utcnow() + timedelta(hours=10)).isoformat(),
+    }
+
+
+def test_upwork_answers_are_never_kept_in_the_shared_response_cache(
+    pg_engine: Engine,
+    upwork_server: UpworkServer,
+    http_client: httpx.Client,
+    allow_private_networks: Settings,
+) -> None:
+    upwork_server.jobs = [job_node(1)]
+    sharing = dataclasses.replace(allow_private_networks, shared_fetch_window_seconds=900.0)
+    with pg_engine.begin() as conn:
+        ids = [
+            add_platform(
+                conn, source="upwork", config={"url": upwork_server.url("/graphql")}, credentials_secret="g"
+            )
+            for _ in range(2)
+        ]
+    grant = _valid_grant(upwork_server)
+
+    for pid in ids:
+        message = CollectMessage(platform_id=pid)
+        result = collect_platform(pg_engine, http_client, message, sharing, secret_reader=lambda name: grant)
+        assert (result.outcome, result.inserted) == ("success", 1)
+
+    assert len(upwork_server.graphql_requests) == 2  # the same request and secret: asked twice
+    with pg_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(fetch_cache)).scalar_one() == 0
+
+
 def test_the_same_job_collected_again_after_the_purge_stays_purged(
     pg_engine: Engine,
     upwork_server: UpworkServer,
@@ -72,14 +112,7 @@ def test_the_same_job_collected_again_after_the_purge_stays_purged(
     allow_private_networks: Settings,
 ) -> None:
     upwork_server.jobs = [job_node(1)]
-    grant = {
-        "client_id": "c",
-        "client_secret": "s",
-        "token_url": upwork_server.url("/oauth2/token"),
-        "refresh_token": "refresh-0",
-        "access_token": "access-0",
-        "access_token_expires_at": (utcnow() + timedelta(hours=10)).isoformat(),
-    }
+    grant = _valid_grant(upwork_server)
     with pg_engine.begin() as conn:
         pid = add_platform(
             conn, source="upwork", config={"url": upwork_server.url("/graphql")}, credentials_secret="grant"

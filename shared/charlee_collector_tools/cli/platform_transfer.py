@@ -53,7 +53,8 @@ def _checked(row: PlatformRow) -> PlatformRow | BadRow:
         validate(row.source, row.config)
         interval = interval_minutes(row.interval) if row.interval is not None else None
     except CliError as exc:
-        return BadRow(row.where, f"{row.name[:80]!r}: {exc.message.replace('--', '')}")
+        # The checks speak of options (--name, --interval); here they are columns.
+        return BadRow(row.where, f"{row.name[:80]!r}: {exc.message.removeprefix('--')}")
     return PlatformRow(
         row.where, name, row.source, row.config, interval, row.auto_collect, row.credentials_secret
     )
