@@ -151,3 +151,16 @@ def test_request_body_never_splices_config_into_the_query() -> None:
     assert (
         body["query"] == QUERY and body["variables"]["filter"]["searchExpression_eq"] == '"} mutation { x }'
     )
+
+
+def test_a_redirected_post_is_not_followed(http_server, http_client, allow_private_networks) -> None:
+    http_server.redirect("/graphql", "/elsewhere", status=307)
+    http_server.route("/elsewhere", body=b'{"data": {}}')
+    with pytest.raises(PermanentSourceError, match="redirected a POST") as raised:
+        fetch_platform(
+            "upwork",
+            {"url": http_server.url("/graphql")},
+            Fetcher(http_client, allow_private_networks),
+            secrets=TOKENS,
+        )
+    assert raised.value.http_status == 307 and http_server.requests_to("/elsewhere") == []
