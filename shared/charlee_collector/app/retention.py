@@ -1,7 +1,7 @@
 """What a source's terms let us keep only for a while, purged: Upwork's data after 24 hours.
 
 ``purge_expired(engine, now=...)`` empties the description and raw body of every opportunity of a
-source with ``cache_hours`` (``Source.cache_hours``; today only ``upwork``) whose content was written
+source with a limit in ``core.terms.CONTENT_KEPT_HOURS`` (today only ``upwork``) whose content was written
 longer ago than that (``store.retention``), in batches of ``PURGE_BATCH`` rows, one transaction
 each, at most ``max_batches`` of them. The dispatcher runs it on every tick after the outbox
 (``tick``: never raises, a failure waits for the next tick); ``charlee-collector upwork purge`` runs
@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from charlee_collector.core.clock import utcnow
+from charlee_collector.core.terms import CONTENT_KEPT_HOURS
 from charlee_collector.observability.logger import logger
-from charlee_collector.sources import REGISTRY
 from charlee_collector.store.retention import purge_content, purgeable_count
 
 PURGE_BATCH = 1_000
@@ -30,9 +30,8 @@ TICK_BATCHES = 10
 def limited_sources() -> dict[int, list[str]]:
     """Hours -> the sources whose terms allow keeping their content that long."""
     by_hours: dict[int, list[str]] = defaultdict(list)
-    for key, source in REGISTRY.items():
-        if source.cache_hours is not None:
-            by_hours[source.cache_hours].append(key)
+    for key, hours in CONTENT_KEPT_HOURS.items():
+        by_hours[hours].append(key)
     return dict(by_hours)
 
 

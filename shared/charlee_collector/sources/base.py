@@ -220,9 +220,6 @@ class Source(ABC):
     # Whether the credentials secret holds OAuth2 tokens the collector keeps fresh (refreshed under
     # one database lock, app/oauth_tokens.py) rather than a key used as it is.
     oauth_tokens: ClassVar[bool] = False
-    # How long the source's terms let us keep its descriptions and raw bodies (app/retention.py
-    # purges them after that); ``None``: as long as we like.
-    cache_hours: ClassVar[int | None] = None
 
     @abstractmethod
     def parse(self, body: bytes, config: Any) -> list[Opportunity]:

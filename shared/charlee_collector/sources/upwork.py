@@ -47,8 +47,6 @@ DEFAULT_SITE_URL = "https://www.upwork.com"
 # Where the operator authorises the app and the token endpoint (Upwork's python-upwork-oauth2).
 AUTHORIZE_URL = "https://www.upwork.com/ab/account-security/oauth2/authorize"
 TOKEN_URL = "https://www.upwork.com/api/v3/oauth2/token"  # noqa: S105 (an address, not a secret)
-# Upwork's terms: its data may be cached for at most 24 hours (app/retention.py purges it).
-CACHE_HOURS = 24
 ERRORS_SHOWN = 3
 
 EnumName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=60)]
@@ -190,7 +188,7 @@ class UpworkSource(Source):
     Config = UpworkConfig
     # The credentials secret holds OAuth2 tokens that the collector refreshes (app/oauth_tokens.py).
     oauth_tokens = True
-    cache_hours = CACHE_HOURS
+    # Its content is kept 24 hours at most: core/terms.py, purged by app/retention.py.
 
     def request_headers(self, config: UpworkConfig, secrets: Mapping[str, str]) -> dict[str, str]:
         token = secrets.get("access_token")

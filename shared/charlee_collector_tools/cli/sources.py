@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from charlee_collector.core.terms import CONTENT_KEPT_HOURS
 from charlee_collector_tools.cli.common import BadInput, out, print_json, table
 
 # JSON schema limit keywords, as the table shows them.
@@ -92,7 +93,7 @@ def describe(key: str) -> dict[str, Any]:
         "min_interval_minutes": source.min_interval_minutes,
         "interval_terms": source.interval_terms,
         "oauth_tokens": source.oauth_tokens,
-        "cache_hours": source.cache_hours,
+        "cache_hours": CONTENT_KEPT_HOURS.get(key),
         "keys": keys,
         "example": source.example,
         "schema": schema,
