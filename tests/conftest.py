@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.support.http_server",
     "tests.support.moto_server",
     "tests.support.pipeline",
+    "tests.support.upwork_server",
 ]
 
 

@@ -35,7 +35,7 @@ from tests.support.factories import add_platform
 from tests.support.http_server import LocalHTTPServer
 
 TOKEN = "Tok3n-Of-The-Platform"  # what the platform's credentials secret holds
-SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:charlee/platform"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:charlee/stack/platform"
 
 
 @pytest.fixture(autouse=True)

@@ -45,7 +45,7 @@ def test_sources_lists_every_source_one_line_each(cli: Cli) -> None:
     assert all(entry["summary"] for entry in listed)
 
 
-@pytest.mark.parametrize("name", ["remotive", "json_api", "lever", "smartrecruiters"])
+@pytest.mark.parametrize("name", ["remotive", "json_api", "lever", "smartrecruiters", "upwork"])
 def test_sources_name_shows_the_schema_it_validates_with(cli: Cli, name: str) -> None:
     config = REGISTRY[name].Config
     info = cli.json("sources", name)
@@ -62,6 +62,21 @@ def test_sources_name_shows_the_schema_it_validates_with(cli: Cli, name: str) ->
     for field in config.model_fields:
         assert f"│ {field} " in shown
     assert f"--config '{json.dumps(REGISTRY[name].example)}'" in shown
+
+
+def test_upwork_says_how_to_get_its_credentials_and_how_long_its_data_stays(cli: Cli) -> None:
+    info = cli.json("sources", "upwork")
+    assert (info["oauth_tokens"], info["cache_hours"]) == (True, 24)
+    shown = cli("sources", "upwork").stdout
+    # The grant lives in the stack's oauth/ folder, the only secrets the collector may write.
+    assert (
+        "`charlee-collector upwork authorize --client-id ID --secret charlee/<stack>/oauth/upwork`" in shown
+    )
+    assert "--credentials-secret charlee/<stack>/oauth/upwork --config" in shown
+    named = cli("sources", "upwork", env={"PLATFORM_SECRET_PREFIX": "charlee/jobs/"}).stdout
+    assert "--credentials-secret charlee/jobs/oauth/upwork --config" in named
+    assert "purged after that" in shown
+    assert "OAuth2" not in cli("sources", "remotive").stdout
 
 
 def test_remotive_shows_its_limits_and_defaults(cli: Cli) -> None:

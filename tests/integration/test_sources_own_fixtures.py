@@ -44,6 +44,7 @@ def test_every_source_has_an_own_fixture_test():
     # The job boards' own-fixture tests are in test_board_sources_own_fixtures.py.
     tested |= {"greenhouse", "lever", "ashby", "smartrecruiters", "workable", "recruitee"}
     tested |= {"workingnomads", "landingjobs"}
+    tested |= {"upwork"}  # on its documented shape: tests/integration/test_upwork_source.py
     assert set(SOURCE_KEYS) == tested
 
 

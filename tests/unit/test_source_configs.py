@@ -26,6 +26,7 @@ MINIMAL = {
     "recruitee": {"board": "acme"},
     "workingnomads": {},
     "landingjobs": {},
+    "upwork": {},
 }
 BOARDS = ["greenhouse", "lever", "ashby", "smartrecruiters", "workable", "recruitee"]
 

@@ -271,6 +271,15 @@ def role_actions(template: dict[str, Any], role: str) -> dict[str, list[Any]]:
     return granted
 
 
+def test_only_the_collector_writes_secrets_and_only_oauth_grants(template: dict[str, Any]) -> None:
+    # Rotated OAuth2 tokens are written back: the stack's oauth/ folder only, by the collector only
+    # (what it may read is held per mode: test_template_modes.py).
+    (oauth,) = role_actions(template, "CollectorRole")["secretsmanager:PutSecretValue"]
+    assert oauth["Fn::Sub"].endswith(":secret:charlee/${AWS::StackName}/oauth/*")
+    for role in ("DispatcherRole", "MigrateRole"):
+        assert "secretsmanager:PutSecretValue" not in role_actions(template, role)
+
+
 def test_queue_permissions_are_scoped_to_the_queues(template: dict[str, Any]) -> None:
     collect_queue = {"Fn::GetAtt": ["CollectQueue", "Arn"]}
     dispatcher = role_actions(template, "DispatcherRole")

@@ -5,6 +5,7 @@
 OpportunitiesCollected outbox; ``collected_event`` the event's shape; ``messages`` the collect
 message and the dispatcher's events, validated; ``sqs_batch`` the collector's SQS batch; ``runtime``
 the clients a process builds once; ``cpu_turns`` turns at the CPU; ``platform_secrets`` credentials;
-``webhook_text`` what a webhook posts; ``source_health`` the tick's count of silent sources.
+``webhook_text`` what a webhook posts; ``source_health`` the tick's count of silent sources;
+``oauth_tokens`` OAuth2 access tokens kept fresh; ``retention`` content purged when its terms say.
 May import: sources, politeness, fetching, normalize, store, observability, core.
 """

@@ -11,7 +11,7 @@ that is retried by SQS.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ from charlee_collector import sources
 from charlee_collector.app.collected_event import RunFacts, build_event
 from charlee_collector.app.cpu_turns import cpu_turn
 from charlee_collector.app.messages import CollectMessage, parse_collect_message
+from charlee_collector.app.oauth_tokens import PlatformTokens, SecretsManagerTokens, TokenSecrets
 from charlee_collector.app.platform_secrets import read_platform_secret
 from charlee_collector.app.publishing import EventBus, enqueue, publish_written
 from charlee_collector.app.runtime import Runtime
@@ -114,13 +115,16 @@ def collect_platform(
     attempt: int = 1,
     clock: Callable[[], datetime] = utcnow,
     secret_reader: Callable[[str], dict[str, str]] = read_platform_secret,
+    token_secrets: TokenSecrets | None = None,
     event_bus: EventBus | None = None,
     deadline: Deadline | None = None,
 ) -> CollectResult:
     """Run one collection; raises only for failures SQS should retry (transient, database).
 
     Every request of it passes one ``Fetcher``: ``client``, the politeness gate, and ``deadline``
-    (the record's; a new one of ``COLLECTION_DEADLINE_SECONDS`` when none is given).
+    (the record's; a new one of ``COLLECTION_DEADLINE_SECONDS`` when none is given). A source whose
+    secret holds OAuth2 tokens gets a fresh access token first (``oauth_tokens``: refreshed under a
+    database lock, written back to ``token_secrets``, Secrets Manager by default).
 
     A collection that inserted or updated opportunities writes its event in the same
     transaction and publishes it to ``event_bus`` after the commit (app/publishing.py: never raises).
@@ -174,13 +178,10 @@ def collect_platform(
         logger.info("collection skipped", extra={"reason": skip_reason})
         return finish("skipped", error=skip_reason)
     deadline = deadline or Deadline(settings.collection_deadline_seconds)
-    gate: PoliteFetches | None = None
-    try:
-        if platform.credentials_secret:  # refused: a permanent failure of this collection
-            refusal = refuse_outside_prefix(platform.credentials_secret, settings.platform_secret_prefix)
-            if refusal:
-                raise PermanentSourceError(refusal)
-        secrets = secret_reader(platform.credentials_secret) if platform.credentials_secret else None
+    gate: PoliteFetches | None = None  # the last fetch's (a renewed token fetches again)
+
+    def fetch(secrets: Mapping[str, str] | None) -> tuple[sources.FetchResult, bool | None]:
+        nonlocal gate
         gate = PoliteFetches(  # shared fetches and host limits: politeness/
             engine,
             settings,
@@ -200,7 +201,25 @@ def collect_platform(
             secrets=secrets,
             turn=cpu_turn,
         )
-        shared_fetch = gate.shared
+        return fetched, gate.shared
+
+    try:
+        if platform.credentials_secret:  # refused: a permanent failure of this collection
+            refusal = refuse_outside_prefix(platform.credentials_secret, settings.platform_secret_prefix)
+            if refusal:
+                raise PermanentSourceError(refusal)
+        secrets = secret_reader(platform.credentials_secret) if platform.credentials_secret else None
+        if secrets is not None and platform.credentials_secret and sources.uses_oauth_tokens(platform.source):
+            tokens = PlatformTokens(
+                engine,
+                Fetcher(client, settings, deadline=deadline),  # the token endpoint: no gate, no sharing
+                token_secrets or SecretsManagerTokens(),
+                platform.credentials_secret,
+                clock=clock,
+            )
+            fetched, shared_fetch = tokens.collect(secrets, fetch)
+        else:
+            fetched, shared_fetch = fetch(secrets)
     except FetchDeferred as exc:
         logger.info("collection deferred", extra={"retry_at": exc.retry_at.isoformat(), "error": str(exc)})
         return finish("deferred", retry_at=exc.retry_at, error=str(exc))

@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 
 from charlee_collector.core.hosts import is_loopback
 
+# OAuth2 grants (Upwork) live in this folder under the stack's prefix: the only secrets the
+# collector may write (their refresh tokens rotate; template.yaml, WriteRotatedOAuthTokens).
+OAUTH_FOLDER = "oauth/"
 # charlee/<stack>/<name>, as a name or inside a secret's ARN (":secret:charlee/...").
 _SECRET_SHAPE = re.compile(r"charlee/[^/]+/.+")
 
@@ -37,6 +40,12 @@ def refuse_outside_prefix(name: str, prefix: str | None) -> str | None:
     if _SECRET_SHAPE.fullmatch(secret):
         return None
     return f"credentials secret {name} is not named charlee/<stack>/<name>, the only secrets a stack reads"
+
+
+def oauth_secret_name(source: str, prefix: str | None) -> str:
+    """Where an OAuth grant for ``source`` lives by default: ``<prefix>oauth/<source>``, or the
+    shape to fill in (``charlee/<stack>/oauth/<source>``) when no prefix is set."""
+    return f"{prefix or 'charlee/<stack>/'}{OAUTH_FOLDER}{source}"
 
 
 def refuse_in_clear(urls: Iterable[str]) -> str | None:

@@ -2,10 +2,11 @@
 
 A collection fetches through one ``Fetcher``: the client (``build_client``), one ``Deadline`` over all
 its requests (every lookup, connect, read, write), and the gate each ``Request`` passes; ``get`` is
-one GET outside a collection. Each request: a descriptive User-Agent, gzip, conditional GET (304:
-``not_modified``), the body cap, at most ``MAX_REDIRECTS`` checked hops (credentials kept to their
-origin), the SSRF guard (``addresses``) before it and at connect. Transient: connect errors (after
-one retry), timeouts, the deadline, 5xx; ``RateLimited``: 429, 503 with Retry-After; else permanent.
+one GET outside a collection, ``Fetcher.post`` one POST (a GraphQL query, a token refresh). Each
+request: a descriptive User-Agent, gzip, conditional GET (304: ``not_modified``), the body cap, at
+most ``MAX_REDIRECTS`` checked hops (credentials kept to their origin; a POST is never redirected),
+the SSRF guard (``addresses``) before it and at connect. Transient: connect errors (after one
+retry), timeouts, the deadline, 5xx; ``RateLimited``: 429, 503 with Retry-After; else permanent.
 """
 
 from __future__ import annotations
@@ -315,12 +316,15 @@ def build_client(settings: Settings) -> httpx.Client:
 
 @dataclass(frozen=True)
 class Request:
-    """One GET a source asks for: where, with which headers, and the validators of the last answer."""
+    """One request a source asks for: where, with which headers, and the validators of the last
+    answer; a POST (a GraphQL query, a token refresh) carries its ``content``."""
 
     url: httpx.URL
     headers: Mapping[str, str]
     etag: str | None = None
     last_modified: str | None = None
+    method: str = "GET"
+    content: bytes | None = None
 
     def with_validators(self, etag: str | None, last_modified: str | None) -> Request:
         """The same request, conditional on other validators (a shared response's own)."""
@@ -501,7 +505,14 @@ def _timeout(client: httpx.Client, deadline: Deadline) -> httpx.Timeout:
 
 
 def _send(
-    client: httpx.Client, url: httpx.URL, headers: Mapping[str, str], settings: Settings, deadline: Deadline
+    client: httpx.Client,
+    url: httpx.URL,
+    headers: Mapping[str, str],
+    settings: Settings,
+    deadline: Deadline,
+    *,
+    method: str = "GET",
+    content: bytes | None = None,
 ) -> tuple[int, httpx.Headers, bytes]:
     where = f"{url.host} ({redact_url(url)})"
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
@@ -509,7 +520,7 @@ def _send(
             raise deadline.error(where)
         try:
             with client.stream(
-                "GET", url, headers=dict(headers), timeout=_timeout(client, deadline)
+                method, url, headers=dict(headers), content=content, timeout=_timeout(client, deadline)
             ) as response:
                 ok = 200 <= response.status_code < 300
                 body = _read_capped(response, url, settings) if ok else b""
@@ -580,6 +591,13 @@ class Fetcher:
             return self.gate.get(request, self.upstream)
         return self.upstream(request)
 
+    def post(self, url: str, *, content: bytes, headers: Mapping[str, str] | None = None) -> HttpResponse:
+        """POST ``content`` to ``url`` under the same rules as ``get`` (no validators, no redirects)."""
+        request = replace(request_for(url, headers=headers), method="POST", content=content)
+        if self.gate is not None:
+            return self.gate.get(request, self.upstream)
+        return self.upstream(request)
+
     def upstream(self, request: Request, turn: HostTurn = any_time) -> HttpResponse:
         """The request itself, over the network, within the deadline, each hop in its ``turn``."""
         token = _sending.set(self.deadline)
@@ -620,10 +638,26 @@ def _fetch(
     for _hop in range(MAX_REDIRECTS + 1):
         check_destination(current, settings)
         with turn(current):
-            status, response_headers, body = _send(client, current, request_headers, settings, deadline)
+            status, response_headers, body = _send(
+                client,
+                current,
+                request_headers,
+                settings,
+                deadline,
+                method=request.method,
+                content=request.content,
+            )
             location = response_headers.get("location")
             if status not in _REDIRECTS or not location:
                 return _answer(current, status, response_headers, body, request_headers)
+        if request.method != "GET":
+            # A redirected POST would be re-sent as a GET (301-303) or with its body and
+            # credentials to wherever it points: neither is what the source asked for.
+            raise PermanentSourceError(
+                f"{current.host} redirected a POST to {redact_url(request.url)}: point the platform's url "
+                "at the final address",
+                http_status=status,
+            )
         try:
             current = current.join(location)
         except (httpx.InvalidURL, ValueError) as exc:

@@ -1,6 +1,6 @@
 """Dispatcher Lambda: the scheduled tick, {"user_id": N} or {"platform_ids": [...]} -> collect messages;
 a scheduled tick then counts the silent sources; then the event outbox's pending rows are published
-and old ones pruned."""
+and old ones pruned, and content kept longer than its source's terms allow (Upwork's: 24 h) is purged."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from charlee_collector.app import publishing as outbox
+from charlee_collector.app import retention
 from charlee_collector.app.dispatch import dispatch
 from charlee_collector.app.messages import parse_dispatch_event
 from charlee_collector.app.runtime import get_runtime
@@ -44,4 +45,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         time_left_ms=context.get_remaining_time_in_millis,
         margin_ms=runtime.settings.time_margin_ms,
     )
+    retention.tick(runtime.engine)  # bounded batches; never raises (app/retention.py)
     return summary.as_dict()

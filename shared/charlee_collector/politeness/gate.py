@@ -98,7 +98,9 @@ class PoliteFetches:
                 raise PermanentSourceError(refusal)
         self._raised_shared = False
         try:
-            if self.window <= timedelta(0):
+            # A POST's answer depends on its body, which is no part of the key: never shared (and
+            # a source whose data may be kept only briefly, Upwork's, leaves none in the cache).
+            if self.window <= timedelta(0) or request.method != "GET":
                 self._note(shared=False)
                 return self._upstream(request, upstream)[0]
             return self._shared(request, upstream)

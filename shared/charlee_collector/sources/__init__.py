@@ -3,7 +3,8 @@
 ``validate_config(source, config)`` -> its pydantic Config; ``fetch_platform(source, config, fetcher,
 ...)`` -> ``FetchResult`` (``ok`` or ``not_modified``): validate, fetch through the collection's
 ``Fetcher``, parse in its CPU ``turn``, normalise, de-duplicate, filter; ``parse_items(source, body,
-config)``: one response body, pure; ``SOURCE_KEYS``: every known ``freelance_platforms.source``.
+config)``: one response body, pure; ``SOURCE_KEYS``: every known ``freelance_platforms.source``;
+``uses_oauth_tokens(source)``: whether its secret holds OAuth2 tokens the collector refreshes.
 Only ``SourceError`` is raised (``RateLimited`` carrying ``retry_at``, ``TransientSourceError``,
 ``PermanentSourceError``, ``InvalidPlatformConfig``), with every secret value in it masked (``***``).
 """
@@ -34,6 +35,7 @@ __all__ = [
     "fetch_platform",
     "get_source",
     "parse_items",
+    "uses_oauth_tokens",
     "validate_config",
 ]
 
@@ -117,6 +119,12 @@ def fetch_platform(
         http_status=result.http_status,
         filtered_out=len(unique) - len(kept),
     )
+
+
+def uses_oauth_tokens(source: str) -> bool:
+    """Whether ``source``'s credentials secret holds OAuth2 tokens to keep fresh (an unknown source: no)."""
+    adapter = REGISTRY.get(source)
+    return adapter is not None and adapter.oauth_tokens
 
 
 def parse_items(source: str, body: bytes, config: Mapping[str, Any] | None) -> list[Opportunity]:

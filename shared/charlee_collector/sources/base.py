@@ -222,6 +222,9 @@ class Source(ABC):
     example: ClassVar[dict[str, Any]]
     # What ``parse`` reads, for the error of a payload it cannot read ("expected <reads>, found ...").
     reads: ClassVar[str]
+    # Whether the credentials secret holds OAuth2 tokens the collector keeps fresh (refreshed under
+    # one database lock, app/oauth_tokens.py) rather than a key used as it is.
+    oauth_tokens: ClassVar[bool] = False
 
     @abstractmethod
     def parse(self, body: bytes, config: Any) -> list[Opportunity]:

@@ -19,6 +19,7 @@ from charlee_collector.sources.recruitee import RecruiteeSource
 from charlee_collector.sources.remoteok import RemoteOkSource
 from charlee_collector.sources.remotive import RemotiveSource
 from charlee_collector.sources.smartrecruiters import SmartRecruitersSource
+from charlee_collector.sources.upwork import UpworkSource
 from charlee_collector.sources.workable import WorkableSource
 from charlee_collector.sources.workingnomads import WorkingNomadsSource
 
@@ -42,6 +43,7 @@ REGISTRY: dict[str, Source] = {
         RecruiteeSource(),
         WorkingNomadsSource(),
         LandingJobsSource(),
+        UpworkSource(),
     )
 }
 

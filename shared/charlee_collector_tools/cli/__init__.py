@@ -1,8 +1,9 @@
 """``charlee-collector``: the operator command (``app``, run by ``main``).
 
-``migrate`` (here); ``platforms``; ``sources``; ``collect`` and ``dispatch`` (``collecting``,
-``waiting``); ``runs``, ``opportunities`` and ``status`` (``reports``); ``dlq`` (``dead_letters``);
-``events``; ``hosts``; ``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
+``migrate`` (here); ``platforms`` (``import``/``export``: ``platform_transfer``); ``sources``;
+``collect`` and ``dispatch`` (``collecting``, ``waiting``); ``runs``, ``opportunities`` and ``status``
+(``reports``); ``dlq`` (``dead_letters``); ``events``; ``hosts``; ``upwork authorize|purge``;
+``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
 ``DATABASE_URL`` (or ``DB_SECRET_ARN``), else the embedded PostgreSQL (data in
 ``$CHARLEE_HOME/pgdata``), started, created and upgraded on first use and running until
 ``local stop``. Exit codes are in ``common``; every command and option in docs/cli.md.
@@ -23,9 +24,11 @@ from charlee_collector_tools.cli import (
     events,
     hosts,
     local_mode,
+    platform_transfer,
     platforms,
     reports,
     sources,
+    upwork,
 )
 from charlee_collector_tools.cli.click_errors import ClickException, UsageError, is_no_args_help
 from charlee_collector_tools.cli.common import (
@@ -54,11 +57,14 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+platforms.app.command("import")(platform_transfer.import_command)
+platforms.app.command("export")(platform_transfer.export_command)
 app.add_typer(platforms.app, name="platforms")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(events.app, name="events")
 app.add_typer(hosts.app, name="hosts")
 app.add_typer(local_mode.app, name="local")
+app.add_typer(upwork.app, name="upwork")
 app.command("collect")(collecting.collect_command)
 app.command("dispatch")(collecting.dispatch_command)
 app.command("runs")(reports.runs_command)

@@ -1,4 +1,5 @@
-"""``platforms add|list|show|update|pause|resume|remove``: the watched sources."""
+"""``platforms add|list|show|update|pause|resume|remove``: the watched sources (``import`` and
+``export`` are in ``platform_transfer``)."""
 
 from __future__ import annotations
 

@@ -360,12 +360,14 @@ def status_command(
     endpoint_url: SqsEndpointUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
-    """What needs attention: platforms due, failing, paused and silent, the last runs, the queues.
+    """What needs attention: platforms due, failing, paused and silent, the last runs, OAuth grants
+    whose refresh token dies soon, the queues.
 
     Silent: the last 3 successful runs each fetched under a tenth of what the platform usually
     yields (the median of the 10 successful runs before them).
     """
     from charlee_collector_tools.cli.collecting import due_now, due_since
+    from charlee_collector_tools.cli.upwork import grant_health, print_grants
 
     now = utcnow()
     columns = [
@@ -418,6 +420,7 @@ def status_command(
                     .limit(10)
                 ).mappings()
             ]
+        grants = grant_health(engine, now=now)  # reads their secrets: only when such platforms exist
     queues: dict[str, Any] | None = None
     if queue_url or dlq_url:
         from charlee_collector_tools.cli.dlq import depth, dlq_of
@@ -438,6 +441,7 @@ def status_command(
                 "paused": paused,
                 "silent": silent,
                 "last_runs": last_runs,
+                "oauth_grants": [grant.as_json() for grant in grants],
                 "queues": queues,
             }
         )
@@ -510,6 +514,7 @@ def status_command(
         )
     if last_runs:
         out.print(runs_table("Last runs", last_runs))
+    print_grants(grants)
     if queues:
         rows = [
             (name, q["url"], q["visible"], q["in_flight"], q["delayed"])

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from charlee_collector_tools.cli.common import BadInput, out, print_json, table
+from charlee_collector.core.terms import CONTENT_KEPT_HOURS
+from charlee_collector_tools.cli.common import BadInput, out, print_json, settings, table
 
 # JSON schema limit keywords, as the table shows them.
 _LIMITS = {
@@ -102,6 +103,8 @@ def describe(key: str) -> dict[str, Any]:
         "summary": _summary(source),
         "min_interval_minutes": source.min_interval_minutes,
         "interval_terms": source.interval_terms,
+        "oauth_tokens": source.oauth_tokens,
+        "cache_hours": CONTENT_KEPT_HOURS.get(key),
         "keys": keys,
         "example": source.example,
         "schema": schema,
@@ -156,9 +159,25 @@ def sources_command(
             ],
         )
     )
+    credentials = ""
+    if info["oauth_tokens"]:
+        # Only these sources have an ``authorize`` command: it makes the grant the collector refreshes.
+        from charlee_collector.core.credentials import oauth_secret_name
+
+        secret = oauth_secret_name(info["name"], settings().platform_secret_prefix)
+        credentials = f" --credentials-secret {secret}"
+        out.print(
+            f"Credentials: an OAuth2 grant in a Secrets Manager secret, kept fresh by the collector: "
+            f"`charlee-collector {info['name']} authorize --client-id ID --secret {secret}` makes it."
+        )
+    if info["cache_hours"] is not None:
+        out.print(
+            f"Its terms allow keeping its data {info['cache_hours']} hours: descriptions and raw bodies "
+            "are purged after that."
+        )
     out.print("Example:")
     out.print(
         f"charlee-collector platforms add --user 1 --name NAME --source {info['name']} "
-        f"--interval {info['min_interval_minutes']} --config '{json.dumps(info['example'])}'",
+        f"--interval {info['min_interval_minutes']}{credentials} --config '{json.dumps(info['example'])}'",
         soft_wrap=True,
     )
