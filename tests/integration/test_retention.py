@@ -89,7 +89,10 @@ def test_upwork_answers_are_never_kept_in_the_shared_response_cache(
     with pg_engine.begin() as conn:
         ids = [
             add_platform(
-                conn, source="upwork", config={"url": upwork_server.url("/graphql")}, credentials_secret="g"
+                conn,
+                source="upwork",
+                config={"url": upwork_server.url("/graphql")},
+                credentials_secret="charlee/stack/oauth/upwork",
             )
             for _ in range(2)
         ]
@@ -115,7 +118,10 @@ def test_the_same_job_collected_again_after_the_purge_stays_purged(
     grant = _valid_grant(upwork_server)
     with pg_engine.begin() as conn:
         pid = add_platform(
-            conn, source="upwork", config={"url": upwork_server.url("/graphql")}, credentials_secret="grant"
+            conn,
+            source="upwork",
+            config={"url": upwork_server.url("/graphql")},
+            credentials_secret="charlee/stack/oauth/upwork",
         )
 
     def run() -> str:

@@ -9,7 +9,15 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "requirements-cli.txt", "shared/requirements.txt")
+
+
+def _install_inputs() -> list[str]:
+    """The files the install stamp depends on, read from the Makefile's own rule."""
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        if line.startswith("$(STAMP):"):
+            return line.split(":", 1)[1].split()
+    raise AssertionError("the Makefile has no $(STAMP) rule")
+
 
 # A stand-in for python: `-m venv DIR` makes DIR/bin/python (this script again); anything else
 # (pip) is only printed, so the order of what make shows can be read back.
@@ -23,7 +31,7 @@ def _project(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     (project / "shared").mkdir(parents=True)
     shutil.copy(ROOT / "Makefile", project / "Makefile")
-    for name in (*REQUIREMENTS, "pyproject.toml"):
+    for name in _install_inputs():
         (project / name).write_text("")
     recorder = tmp_path / "python"
     recorder.write_text(RECORDER)
