@@ -5,7 +5,10 @@ otherwise), in the collection's transaction, from the rows its upsert wrote
 (``store.opportunities.WrittenRow``: nothing is read back); ``publishing`` stores it in the outbox as
 the exact JSON text PutEvents sends. Its ``detail``, the stable ``event_id``, the ``DETAIL_LIMIT_BYTES``
 bound past which it carries ids only, and the ``summary`` are in docs/events.md. Item values are what
-``normalize.build_opportunity`` made and the rows hold, so no title can break the JSON.
+``normalize.build_opportunity`` made and the rows hold, so no title can break the JSON. Each item
+carries its ``score`` (NULL without a profile) and, when it repeats a job stored before,
+``duplicate_of`` (that row's id and platform), so a subscriber need not query back; the summary
+names the jobs not seen before and counts the others.
 """
 
 from __future__ import annotations
@@ -85,8 +88,17 @@ def build_event(
     head = json_safe(head)  # the platform's name was typed by a person
     # More items than the smallest item's encoding fits in the bound: the ids only, unbuilt.
     fits = len(changes) * _SMALLEST_ITEM_BYTES <= limit_bytes
-    items = [_item(row) for row in (changes if fits else changes[:SUMMARY_ITEMS])]
-    summary = compose_summary(head["platform"]["name"], items, len(inserted_ids), len(updated_ids))
+    # The summary names jobs not seen before first: a repeat is counted, "also on" its first board.
+    named = sorted(changes, key=lambda row: row.duplicate_of is not None)[:SUMMARY_ITEMS]
+    seen = sum(1 for row in changes if row.duplicate_of is not None)
+    items = [_item(row) for row in (changes if fits else named)]
+    summary = compose_summary(
+        head["platform"]["name"],
+        items if not fits else [_item(row) for row in named],
+        len(inserted_ids),
+        len(updated_ids),
+        already_seen=seen,
+    )
     if fits:
         detail = _encode({**head, "truncated": False, "opportunities": items, "summary": summary})
         if len(detail.encode("utf-8")) <= limit_bytes:
@@ -95,11 +107,20 @@ def build_event(
     return CollectedEvent(event_id, facts.user_id, facts.platform_id, facts.run_id, detail)
 
 
-def compose_summary(platform_name: str, items: Sequence[dict[str, Any]], inserted: int, updated: int) -> str:
-    """ "3 new, 1 updated on <platform>: <title> <url>, ..." naming the first SUMMARY_ITEMS items."""
+def compose_summary(
+    platform_name: str,
+    items: Sequence[dict[str, Any]],
+    inserted: int,
+    updated: int,
+    *,
+    already_seen: int = 0,
+) -> str:
+    """ "3 new (1 already seen elsewhere), 1 updated on <platform>: <title> <url>, ..." naming the
+    first SUMMARY_ITEMS items."""
+    seen = f" ({already_seen} already seen elsewhere)" if already_seen else ""
     counts = ", ".join(
         part
-        for part in (f"{inserted} new" if inserted else "", f"{updated} updated" if updated else "")
+        for part in (f"{inserted} new{seen}" if inserted else "", f"{updated} updated" if updated else "")
         if part
     )
     named = []
@@ -126,6 +147,12 @@ def _item(row: WrittenRow) -> dict[str, Any]:
         "budget": _budget(item.client_budget, item.client_currency, item.budget_period),
         "posted_at": item.posted_at.isoformat() if item.posted_at else None,
         "change": "new" if row.new else "updated",
+        "score": row.score,
+        "duplicate_of": (
+            {"id": row.duplicate_of, "platform": row.duplicate_platform}
+            if row.duplicate_of is not None
+            else None
+        ),
     }
 
 
@@ -172,7 +199,7 @@ _SMALLEST_ITEM_BYTES = (
     len(
         _encode(
             {"id": 1, "external_id": "x", "title": "x", "url": None, "budget": None}
-            | {"posted_at": None, "change": "new"}
+            | {"posted_at": None, "change": "new", "score": None, "duplicate_of": None}
         )
     )
     + 1

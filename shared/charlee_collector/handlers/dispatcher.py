@@ -1,5 +1,6 @@
 """Dispatcher Lambda: the scheduled tick, {"user_id": N} or {"platform_ids": [...]} -> collect messages;
-then the event outbox's pending rows are published and old ones pruned."""
+then the event outbox's pending rows are published and old ones pruned, and on a scheduled tick the
+opportunities of users whose profile changed are rescored, in bounded batches."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from charlee_collector.app import publishing as outbox
 from charlee_collector.app.dispatch import dispatch
 from charlee_collector.app.messages import parse_dispatch_event
 from charlee_collector.app.runtime import get_runtime
+from charlee_collector.app.scoring import rescore_pending
 from charlee_collector.observability.logger import logger
 from charlee_collector.observability.metrics import metrics
 from charlee_collector.observability.tracer import tracer
@@ -40,4 +42,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         time_left_ms=context.get_remaining_time_in_millis,
         margin_ms=runtime.settings.time_margin_ms,
     )
+    if request.kind == "schedule":  # never raises (app/scoring.py): the next tick goes on
+        rescore_pending(
+            runtime.engine,
+            time_left_ms=context.get_remaining_time_in_millis,
+            margin_ms=runtime.settings.time_margin_ms,
+        )
     return summary.as_dict()

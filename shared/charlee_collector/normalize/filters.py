@@ -47,8 +47,12 @@ class BudgetMinimums:
         """Whether a budget passes: none stated, no minimum for its period, or at least that."""
         if amount is None:
             return True
-        floor = next((floor for name, floor in self.by_period if name == period), None)
+        floor = self.floor(period)
         return floor is None or amount >= floor
+
+    def floor(self, period: str | None) -> Decimal | None:
+        """The minimum for budgets of ``period`` (``None``: the bare one), or ``None`` when there is none."""
+        return next((floor for name, floor in self.by_period if name == period), None)
 
     def as_config(self) -> str | list[str]:
         """The value as a config writes it (``"60/hour"``, or a list of those)."""
@@ -126,25 +130,31 @@ class BaseSourceConfig(BaseModel):
 
 
 @lru_cache(maxsize=512)
-def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+def word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern finding any of ``words`` as a whole word in casefolded text (``searchable_text``)."""
     # Whole-word matching, so "go" does not match "good" and "java" does not match "javascript";
     # lookarounds instead of \b so keywords such as "c++" or ".net" still match.
     alternatives = "|".join(re.escape(word.casefold()) for word in sorted(words, key=len, reverse=True))
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
-def _haystack(item: Opportunity) -> str:
-    parts = [item.title, item.description or "", " ".join(item.required_skills)]
+def searchable_text(item: Opportunity, *, description_chars: int | None = None) -> str:
+    """What keywords are looked for in: title, description (its first ``description_chars``, when
+    given) and skills, casefolded."""
+    description = item.description or ""
+    if description_chars is not None:
+        description = description[:description_chars]
+    parts = [item.title, description, " ".join(item.required_skills)]
     return "\n".join(parts).casefold()
 
 
 def matches(item: Opportunity, config: BaseSourceConfig, *, now: datetime) -> bool:
     """Whether ``item`` passes the platform's filters (see the module docstring)."""
     if config.keywords or config.exclude_keywords:
-        text = _haystack(item)
-        if config.keywords and not _pattern(tuple(config.keywords)).search(text):
+        text = searchable_text(item)
+        if config.keywords and not word_pattern(tuple(config.keywords)).search(text):
             return False
-        if config.exclude_keywords and _pattern(tuple(config.exclude_keywords)).search(text):
+        if config.exclude_keywords and word_pattern(tuple(config.exclude_keywords)).search(text):
             return False
     minimums = config.min_budget
     if minimums is not None and not minimums.allows(item.client_budget, item.budget_period):
