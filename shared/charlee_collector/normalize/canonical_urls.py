@@ -32,16 +32,18 @@ def canonical_url(url: str | None) -> str | None:
         return None
     try:
         parts = urlsplit(url.strip())
-        host = (parts.hostname or "").removeprefix("www.")
-        port = parts.port
-    except ValueError:  # a malformed port or bracketed host
+    except ValueError:  # a bracketed host that is no IPv6 address
         return None
-    if parts.scheme.casefold() not in ("http", "https") or not host:
+    if parts.scheme.casefold() not in ("http", "https"):
+        return None
+    # netloc without userinfo, lowercased; a default port is no part of the address.
+    netloc = parts.netloc.rpartition("@")[2].casefold().removeprefix("www.")
+    netloc = netloc.removesuffix(":443").removesuffix(":80")
+    if not netloc:
         return None
     query = ""
     if parts.query:
         kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _tracking(k)]
         query = urlencode(sorted(kept))
-    netloc = f"{host}:{port}" if port and port not in (80, 443) else host
     # http and https serve one page: the scheme is not part of its identity.
     return urlunsplit(("https", netloc, parts.path.rstrip("/"), query, ""))

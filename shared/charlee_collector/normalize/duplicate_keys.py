@@ -37,8 +37,11 @@ class DuplicateKeys:
 
 
 def _words(text: str) -> list[str]:
+    folded = text.casefold()
+    if folded.isascii():  # most titles: nothing to take accents from
+        return _WORD.findall(folded)
     # NFKD then dropping the combining marks: "Café" and "Cafe" are one word.
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFKD", folded)
     return _WORD.findall("".join(c for c in decomposed if not unicodedata.combining(c)))
 
 

@@ -30,11 +30,14 @@ class RescoreClaim:
     after_id: int
 
 
+# Read once per collection: a short text statement, the profile as JSON text decoded in C.
+_LOAD_PROFILE = text("SELECT CAST(profile AS text) FROM user_profiles WHERE user_id = :user_id")
+
+
 def load_profile_document(conn: Connection, user_id: int) -> dict[str, Any] | None:
     """The stored profile of ``user_id`` (as saved), or None."""
-    return conn.execute(
-        select(user_profiles.c.profile).where(user_profiles.c.user_id == user_id)
-    ).scalar_one_or_none()
+    document = conn.execute(_LOAD_PROFILE, {"user_id": user_id}).scalar_one_or_none()
+    return None if document is None else json.loads(document)
 
 
 def save_profile_document(conn: Connection, user_id: int, document: dict[str, Any], *, now: datetime) -> None:

@@ -5,7 +5,11 @@ its rescoring (``rescore_after_id``: NULL when none is pending; the user's rows 
 still to be scored, batch by batch, ``app/rescoring.py``). ``freelance_opportunities`` gains
 ``score`` (0-100) and ``score_reasons`` (its parts), the keys duplicates are found by
 (``canonical_url``, ``title_key``, ``company_key``), ``duplicate_of`` (the canonical
-opportunity of the same user this one repeats) and ``duplicate_reason`` (the layer that said so). ``pg_trgm`` gives the title neighbourhood and the
+opportunity of the same user this one repeats) and ``duplicate_reason`` (the layer that said so).
+``link_duplicate_opportunities(ids)`` links new rows to the rows they repeat (the layers are in
+``store/duplicates.py``); it is a function of the database because the driver spends ~1 ms of the
+collector's CPU rewriting a statement this long on every call, and a call is a line. Changing a
+rule is a migration that replaces it. ``pg_trgm`` gives the title neighbourhood and the
 description similarity (``store/duplicates.py``).
 
 Rows stored before this revision keep NULL in every new column: they are neither rewritten nor
@@ -34,6 +38,80 @@ branch_labels = None
 depends_on = None
 
 _TABLE = "freelance_opportunities"
+
+# The layers, in order; the first that finds an older row of the same user decides. ``%`` is
+# pg_trgm's similarity operator (above pg_trgm.similarity_threshold, 0.3 by default), which the
+# GIN index on title_key serves. A row linked to a row this same call links is pointed past it
+# (one step; store/duplicates.py flattens a longer chain). Window 30 days; 50 neighbours; descriptions compared on their first 2,000 characters,
+# from 200 characters, at similarity 0.5, with titles at 0.8.
+LINK_FUNCTION = """
+CREATE FUNCTION link_duplicate_opportunities(ids bigint[])
+RETURNS TABLE (id bigint, duplicate_of bigint, platform_name text, reason text)
+LANGUAGE sql VOLATILE AS $$
+    WITH new AS (
+      SELECT o.id, o.user_id, o.external_id, o.canonical_url, o.title_key, o.company_key,
+             o.collected_at - make_interval(days => 30) AS since,
+             CASE WHEN length(o.description) >= 200
+                  THEN left(o.description, 2000) END AS description,
+             p.source
+      FROM freelance_opportunities o JOIN freelance_platforms p ON p.id = o.platform_id
+      WHERE o.id = ANY(ids)
+    ),
+    linked AS (
+      SELECT n.id, m.canonical, m.reason
+      FROM new n
+      CROSS JOIN LATERAL (
+        SELECT canonical, reason FROM (
+          (SELECT COALESCE(c.duplicate_of, c.id) AS canonical, 'source_id' AS reason, 1 AS layer
+           FROM freelance_opportunities c JOIN freelance_platforms cp ON cp.id = c.platform_id
+           WHERE c.user_id = n.user_id AND c.external_id = n.external_id AND c.id < n.id
+             AND cp.source = n.source
+           ORDER BY c.id LIMIT 1)
+          UNION ALL
+          (SELECT COALESCE(c.duplicate_of, c.id), 'url', 2
+           FROM freelance_opportunities c
+           WHERE n.canonical_url IS NOT NULL AND c.user_id = n.user_id
+             AND c.canonical_url = n.canonical_url AND c.id < n.id AND c.title_key % n.title_key
+           ORDER BY c.id LIMIT 1)
+          UNION ALL
+          (SELECT COALESCE(c.duplicate_of, c.id), 'title_company', 3
+           FROM freelance_opportunities c
+           WHERE n.company_key IS NOT NULL AND c.user_id = n.user_id AND c.company_key = n.company_key
+             AND c.title_key = n.title_key AND c.id < n.id AND c.collected_at >= n.since
+           ORDER BY c.id LIMIT 1)
+          UNION ALL
+          (SELECT COALESCE(c.duplicate_of, c.id), 'description', 4
+           FROM (
+             SELECT c.id, c.duplicate_of, c.title_key, c.company_key, c.description
+             FROM freelance_opportunities c
+             WHERE n.description IS NOT NULL AND c.user_id = n.user_id AND c.id < n.id
+               AND c.collected_at >= n.since
+               AND (c.company_key = n.company_key OR c.title_key % n.title_key)
+             ORDER BY c.id DESC LIMIT 50
+           ) c
+           WHERE similarity(left(c.description, 2000), n.description) >= 0.5
+             AND similarity(c.title_key, n.title_key) >= 0.8
+           ORDER BY c.id LIMIT 1)
+        ) layers
+        ORDER BY layer LIMIT 1
+      ) m
+    ),
+    resolved AS (
+      -- A row linked to one this same call links (both new): past it, to that one's canonical.
+      SELECT l.id, COALESCE(via.canonical, l.canonical) AS canonical, l.reason
+      FROM linked l LEFT JOIN linked via ON via.id = l.canonical
+    ),
+    written AS (
+      UPDATE freelance_opportunities o SET duplicate_of = r.canonical, duplicate_reason = r.reason
+      FROM resolved r WHERE o.id = r.id
+      RETURNING o.id, r.canonical, r.reason
+    )
+    SELECT w.id, w.canonical, CAST(p.name AS text), w.reason
+    FROM written w
+    JOIN freelance_opportunities c ON c.id = w.canonical
+    JOIN freelance_platforms p ON p.id = c.platform_id
+$$
+"""
 
 
 def upgrade() -> None:
@@ -68,6 +146,7 @@ def upgrade() -> None:
         postgresql_using="gin",
         postgresql_ops={"title_key": "gin_trgm_ops"},
     )
+    op.execute(LINK_FUNCTION)
     op.create_index(
         "ix_freelance_opportunities_duplicate_of",
         _TABLE,
@@ -77,6 +156,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION link_duplicate_opportunities(bigint[])")
     for index in (
         "ix_freelance_opportunities_duplicate_of",
         "ix_freelance_opportunities_title_trgm",
