@@ -2,7 +2,7 @@
 
 ``migrate`` (here); ``platforms``; ``sources``; ``collect`` and ``dispatch`` (``collecting``,
 ``waiting``); ``runs``, ``opportunities`` and ``status`` (``reports``); ``dlq`` (``dead_letters``);
-``events``; ``hosts``; ``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
+``events``; ``hosts``; ``profile set|show|rescore`` (``profiles``); ``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
 ``DATABASE_URL`` (or ``DB_SECRET_ARN``), else the embedded PostgreSQL (data in
 ``$CHARLEE_HOME/pgdata``), started, created and upgraded on first use and running until
 ``local stop``. Exit codes are in ``common``; every command and option in docs/cli.md.
@@ -24,6 +24,7 @@ from charlee_collector_tools.cli import (
     hosts,
     local_mode,
     platforms,
+    profiles,
     reports,
     sources,
 )
@@ -64,6 +65,7 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(events.app, name="events")
 app.add_typer(hosts.app, name="hosts")
 app.add_typer(local_mode.app, name="local")
+app.add_typer(profiles.app, name="profile")
 app.command("collect")(collecting.collect_command)
 app.command("dispatch")(collecting.dispatch_command)
 app.command("runs")(reports.runs_command)
