@@ -8,13 +8,16 @@ The first layer that finds an older row of the same user decides (``duplicate_re
 2. ``url``: the same canonical URL (tracking parameters stripped), with titles in one trigram
    neighbourhood, so a careers page shared by many jobs links none of them;
 3. ``title_company``: the same title and company keys, within 30 days;
-4. ``description``: within 30 days, among the 50 newest rows of the same company or a
-   trigram-similar title, a description (its first 2,000 characters) at least 0.5 similar
-   (pg_trgm) and a title at least 0.8 similar: the same job, whatever the company is called. This is what catches an agency
-   reposting under its own name, a misspelt company and one job behind several URLs, and what
-   keeps apart the same company's other roles (their boilerplate is alike, their titles are not)
-   and one role posted per city ("Engineer (Lisbon)", "Engineer (Porto)"). A description shorter than 200 characters says too little to tell
-   two jobs apart and is not compared.
+4. ``description``: within 30 days, among the rows of the same title key or the same company key,
+   a title at least 0.8 similar and a description at least 0.5 similar (pg_trgm, on the first
+   1,000 characters): the same job, whatever the company is called. This is what catches an
+   agency reposting under its own name, a misspelt company and one job behind several URLs, and
+   what keeps apart the same company's other roles (their boilerplate is alike, their titles are
+   not) and one role posted per city ("Engineer (Lisbon)", "Engineer (Porto)"). A description
+   shorter than 200 characters says too little to tell two jobs apart and is not compared.
+
+Each layer reads at most 10 rows per new row, newest first, from a (user_id, key, id) index: a
+collection costs the same whatever the table's size.
 
 A link always points at a canonical row (one that is no duplicate itself). Rows changed later keep
 their link: it is decided once, on insert. The figures are measured in bench/dedup.py.

@@ -135,15 +135,11 @@ opportunities = Table(
     UniqueConstraint("platform_id", "external_id", name="uq_freelance_opportunities_platform_external"),
     CheckConstraint("score BETWEEN 0 AND 100", name="ck_freelance_opportunities_score"),
     Index("ix_freelance_opportunities_platform_posted", "platform_id", "posted_at"),
-    Index("ix_freelance_opportunities_user_external", "user_id", "external_id"),
-    Index("ix_freelance_opportunities_user_url", "user_id", "canonical_url"),
-    Index("ix_freelance_opportunities_user_company_title", "user_id", "company_key", "title_key"),
-    Index(
-        "ix_freelance_opportunities_title_trgm",
-        "title_key",
-        postgresql_using="gin",
-        postgresql_ops={"title_key": "gin_trgm_ops"},
-    ),
+    # Each duplicate layer's neighbourhood, newest first (store/duplicates.py).
+    Index("ix_freelance_opportunities_user_external", "user_id", "external_id", "id"),
+    Index("ix_freelance_opportunities_user_url", "user_id", "canonical_url", "id"),
+    Index("ix_freelance_opportunities_user_title", "user_id", "title_key", "id"),
+    Index("ix_freelance_opportunities_user_company", "user_id", "company_key", "id"),
     Index(
         "ix_freelance_opportunities_duplicate_of",
         "duplicate_of",

@@ -9,8 +9,8 @@ opportunity of the same user this one repeats) and ``duplicate_reason`` (the lay
 ``link_duplicate_opportunities(ids)`` links new rows to the rows they repeat (the layers are in
 ``store/duplicates.py``); it is a function of the database because the driver spends ~1 ms of the
 collector's CPU rewriting a statement this long on every call, and a call is a line. Changing a
-rule is a migration that replaces it. ``pg_trgm`` gives the title neighbourhood and the
-description similarity (``store/duplicates.py``).
+rule is a migration that replaces it. ``pg_trgm`` gives the title and description
+similarity (``store/duplicates.py``).
 
 Rows stored before this revision keep NULL in every new column: they are neither rewritten nor
 linked here (a large table would be scanned in one statement). The first rescoring of their
@@ -38,12 +38,25 @@ branch_labels = None
 depends_on = None
 
 _TABLE = "freelance_opportunities"
+_KEY_INDEXES = {
+    "ix_freelance_opportunities_user_external": "external_id",
+    "ix_freelance_opportunities_user_url": "canonical_url",
+    "ix_freelance_opportunities_user_title": "title_key",
+    "ix_freelance_opportunities_user_company": "company_key",
+}
 
-# The layers, in order; the first that finds an older row of the same user decides. ``%`` is
-# pg_trgm's similarity operator (above pg_trgm.similarity_threshold, 0.3 by default), which the
-# GIN index on title_key serves. A row linked to a row this same call links is pointed past it
-# (one step; store/duplicates.py flattens a longer chain). Window 30 days; 50 neighbours; descriptions compared on their first 2,000 characters,
-# from 200 characters, at similarity 0.5, with titles at 0.8.
+# The layers, in order; the first that finds an older row of the same user decides. Each looks
+# at a bounded neighbourhood read newest first from a (user_id, key, id) index: at most
+# NEIGHBOURS (10) rows per layer and new row, so a collection costs the same whatever the
+# table's size. Within 30 days for titles and descriptions. A row linked to a row this same call
+# links is pointed past it (one step; store/duplicates.py flattens a longer chain).
+# 1. source_id: the same external_id on a platform of the same source.
+# 2. url: the same canonical URL, titles in one trigram neighbourhood (``%``: pg_trgm's
+#    similarity above 0.3), so a careers page behind many jobs links none of them.
+# 3. title_company: the same title key and company key.
+# 4. description: among the rows of the same title key or the same company key, a title at least
+#    0.8 similar and a description at least 0.5 similar on the first 1,000 characters (from 200).
+#    Each comparison reads both texts' trigrams: the neighbourhood and the length are its bound.
 LINK_FUNCTION = """
 CREATE FUNCTION link_duplicate_opportunities(ids bigint[])
 RETURNS TABLE (id bigint, duplicate_of bigint, platform_name text, reason text)
@@ -52,7 +65,7 @@ LANGUAGE sql VOLATILE AS $$
       SELECT o.id, o.user_id, o.external_id, o.canonical_url, o.title_key, o.company_key,
              o.collected_at - make_interval(days => 30) AS since,
              CASE WHEN length(o.description) >= 200
-                  THEN left(o.description, 2000) END AS description,
+                  THEN left(o.description, 1000) END AS description,
              p.source
       FROM freelance_opportunities o JOIN freelance_platforms p ON p.id = o.platform_id
       WHERE o.id = ANY(ids)
@@ -63,34 +76,46 @@ LANGUAGE sql VOLATILE AS $$
       CROSS JOIN LATERAL (
         SELECT canonical, reason FROM (
           (SELECT COALESCE(c.duplicate_of, c.id) AS canonical, 'source_id' AS reason, 1 AS layer
-           FROM freelance_opportunities c JOIN freelance_platforms cp ON cp.id = c.platform_id
-           WHERE c.user_id = n.user_id AND c.external_id = n.external_id AND c.id < n.id
-             AND cp.source = n.source
+           FROM (SELECT c.id, c.duplicate_of, c.platform_id FROM freelance_opportunities c
+                 WHERE c.user_id = n.user_id AND c.external_id = n.external_id AND c.id < n.id
+                 ORDER BY c.id DESC LIMIT 10) c
+           JOIN freelance_platforms cp ON cp.id = c.platform_id
+           WHERE cp.source = n.source
            ORDER BY c.id LIMIT 1)
           UNION ALL
           (SELECT COALESCE(c.duplicate_of, c.id), 'url', 2
-           FROM freelance_opportunities c
-           WHERE n.canonical_url IS NOT NULL AND c.user_id = n.user_id
-             AND c.canonical_url = n.canonical_url AND c.id < n.id AND c.title_key % n.title_key
+           FROM (SELECT c.id, c.duplicate_of, c.title_key FROM freelance_opportunities c
+                 WHERE n.canonical_url IS NOT NULL AND c.user_id = n.user_id
+                   AND c.canonical_url = n.canonical_url AND c.id < n.id
+                 ORDER BY c.id DESC LIMIT 10) c
+           WHERE c.title_key % n.title_key
            ORDER BY c.id LIMIT 1)
           UNION ALL
           (SELECT COALESCE(c.duplicate_of, c.id), 'title_company', 3
-           FROM freelance_opportunities c
-           WHERE n.company_key IS NOT NULL AND c.user_id = n.user_id AND c.company_key = n.company_key
-             AND c.title_key = n.title_key AND c.id < n.id AND c.collected_at >= n.since
+           FROM (SELECT c.id, c.duplicate_of, c.company_key, c.collected_at FROM freelance_opportunities c
+                 WHERE n.title_key IS NOT NULL AND c.user_id = n.user_id
+                   AND c.title_key = n.title_key AND c.id < n.id
+                 ORDER BY c.id DESC LIMIT 10) c
+           WHERE c.company_key = n.company_key AND c.collected_at >= n.since
            ORDER BY c.id LIMIT 1)
           UNION ALL
           (SELECT COALESCE(c.duplicate_of, c.id), 'description', 4
            FROM (
-             SELECT c.id, c.duplicate_of, c.title_key, c.company_key, c.description
-             FROM freelance_opportunities c
-             WHERE n.description IS NOT NULL AND c.user_id = n.user_id AND c.id < n.id
-               AND c.collected_at >= n.since
-               AND (c.company_key = n.company_key OR c.title_key % n.title_key)
-             ORDER BY c.id DESC LIMIT 50
+             (SELECT c.id, c.duplicate_of, c.title_key, c.description, c.collected_at
+              FROM freelance_opportunities c
+              WHERE n.description IS NOT NULL AND n.title_key IS NOT NULL AND c.user_id = n.user_id
+                AND c.title_key = n.title_key AND c.id < n.id
+              ORDER BY c.id DESC LIMIT 10)
+             UNION
+             (SELECT c.id, c.duplicate_of, c.title_key, c.description, c.collected_at
+              FROM freelance_opportunities c
+              WHERE n.description IS NOT NULL AND n.company_key IS NOT NULL AND c.user_id = n.user_id
+                AND c.company_key = n.company_key AND c.id < n.id
+              ORDER BY c.id DESC LIMIT 10)
            ) c
-           WHERE similarity(left(c.description, 2000), n.description) >= 0.5
+           WHERE c.collected_at >= n.since
              AND similarity(c.title_key, n.title_key) >= 0.8
+             AND similarity(left(c.description, 1000), n.description) >= 0.5
            ORDER BY c.id LIMIT 1)
         ) layers
         ORDER BY layer LIMIT 1
@@ -134,18 +159,9 @@ def upgrade() -> None:
     )
     op.add_column(_TABLE, sa.Column("duplicate_reason", sa.String(20)))
     op.create_check_constraint("ck_freelance_opportunities_score", _TABLE, "score BETWEEN 0 AND 100")
-    op.create_index("ix_freelance_opportunities_user_external", _TABLE, ["user_id", "external_id"])
-    op.create_index("ix_freelance_opportunities_user_url", _TABLE, ["user_id", "canonical_url"])
-    op.create_index(
-        "ix_freelance_opportunities_user_company_title", _TABLE, ["user_id", "company_key", "title_key"]
-    )
-    op.create_index(
-        "ix_freelance_opportunities_title_trgm",
-        _TABLE,
-        ["title_key"],
-        postgresql_using="gin",
-        postgresql_ops={"title_key": "gin_trgm_ops"},
-    )
+    # (user_id, key, id): each layer reads its neighbourhood newest first, LIMIT 10.
+    for name, key in _KEY_INDEXES.items():
+        op.create_index(name, _TABLE, ["user_id", key, "id"])
     op.execute(LINK_FUNCTION)
     op.create_index(
         "ix_freelance_opportunities_duplicate_of",
@@ -157,13 +173,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION link_duplicate_opportunities(bigint[])")
-    for index in (
-        "ix_freelance_opportunities_duplicate_of",
-        "ix_freelance_opportunities_title_trgm",
-        "ix_freelance_opportunities_user_company_title",
-        "ix_freelance_opportunities_user_url",
-        "ix_freelance_opportunities_user_external",
-    ):
+    for index in ("ix_freelance_opportunities_duplicate_of", *_KEY_INDEXES):
         op.drop_index(index, table_name=_TABLE)
     op.drop_constraint("ck_freelance_opportunities_score", _TABLE)
     for column in (
