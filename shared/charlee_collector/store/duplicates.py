@@ -48,38 +48,10 @@ _LINK = text(
     " FROM link_duplicate_opportunities(CAST(:ids AS bigint[]))"
 )
 
-# A row linked to one that this same statement linked in turn (both new in one collection) is
-# pointed past it, so every link ends at a canonical row.
-_FLATTEN = text(
-    """
-    UPDATE freelance_opportunities o SET duplicate_of = c.duplicate_of
-    FROM freelance_opportunities c
-    WHERE o.id = ANY(CAST(:ids AS bigint[])) AND c.id = o.duplicate_of AND c.duplicate_of IS NOT NULL
-    RETURNING o.id, o.duplicate_of
-    """
-)
-
 
 def link_duplicates(conn: Connection, ids: Sequence[int]) -> list[DuplicateLink]:
     """Link each of the new rows ``ids`` to the older row it repeats, if any (module docstring)."""
     if not ids:
         return []
     payload = conn.execute(_LINK, {"ids": list(ids)}).scalar_one()
-    links = [DuplicateLink(*row) for row in json.loads(payload or "[]")]
-    linked = {link.id for link in links}
-    chained = [link.id for link in links if link.duplicate_of in linked]
-    if not chained:
-        return links
-    moved: dict[int, int] = {row_id: target for row_id, target in conn.execute(_FLATTEN, {"ids": chained})}
-    by_id = {link.id: link for link in links}
-    return [
-        DuplicateLink(
-            link.id,
-            moved[link.id],
-            by_id[link.duplicate_of].platform_name,
-            link.reason,
-        )
-        if link.id in moved
-        else link
-        for link in links
-    ]
+    return [DuplicateLink(*row) for row in json.loads(payload or "[]")]

@@ -49,7 +49,7 @@ _KEY_INDEXES = {
 # at a bounded neighbourhood read newest first from a (user_id, key, id) index: at most
 # NEIGHBOURS (10) rows per layer and new row, so a collection costs the same whatever the
 # table's size. Within 30 days for titles and descriptions. A row linked to a row this same call
-# links is pointed past it (one step; store/duplicates.py flattens a longer chain).
+# links is pointed, along the chain, at the canonical row it ends at.
 # 1. source_id: the same external_id on a platform of the same source.
 # 2. url: the same canonical URL, titles in one trigram neighbourhood (``%``: pg_trgm's
 #    similarity above 0.3), so a careers page behind many jobs links none of them.
@@ -61,7 +61,7 @@ LINK_FUNCTION = """
 CREATE FUNCTION link_duplicate_opportunities(ids bigint[])
 RETURNS TABLE (id bigint, duplicate_of bigint, platform_name text, reason text)
 LANGUAGE sql VOLATILE AS $$
-    WITH new AS (
+    WITH RECURSIVE new AS (
       SELECT o.id, o.user_id, o.external_id, o.canonical_url, o.title_key, o.company_key,
              o.collected_at - make_interval(days => 30) AS since,
              CASE WHEN length(o.description) >= 200
@@ -121,10 +121,17 @@ LANGUAGE sql VOLATILE AS $$
         ORDER BY layer LIMIT 1
       ) m
     ),
+    walk (id, canonical, reason, hops) AS (
+      -- A row linked to one this same call links (both new) follows that one's link, and so on:
+      -- every link ends at a canonical row. At most one hop per new row.
+      SELECT l.id, l.canonical, l.reason, 0 FROM linked l
+      UNION ALL
+      SELECT w.id, l.canonical, w.reason, w.hops + 1
+      FROM walk w JOIN linked l ON l.id = w.canonical
+      WHERE w.hops < cardinality(ids)
+    ),
     resolved AS (
-      -- A row linked to one this same call links (both new): past it, to that one's canonical.
-      SELECT l.id, COALESCE(via.canonical, l.canonical) AS canonical, l.reason
-      FROM linked l LEFT JOIN linked via ON via.id = l.canonical
+      SELECT DISTINCT ON (w.id) w.id, w.canonical, w.reason FROM walk w ORDER BY w.id, w.hops DESC
     ),
     written AS (
       UPDATE freelance_opportunities o SET duplicate_of = r.canonical, duplicate_reason = r.reason
