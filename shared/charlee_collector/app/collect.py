@@ -12,7 +12,7 @@ that is retried by SQS.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -44,11 +44,11 @@ from charlee_collector.normalize.profiles import Profile
 from charlee_collector.observability.logger import logger
 from charlee_collector.observability.metrics import OUTCOME_METRIC, Metric, metrics
 from charlee_collector.politeness.gate import PoliteFetches
-from charlee_collector.store.duplicates import link_duplicates
+from charlee_collector.store.duplicates import DuplicateLink, link_duplicates
 from charlee_collector.store.engine import reading
 from charlee_collector.store.opportunities import UpsertCounts, prepare_items, upsert_opportunities
 from charlee_collector.store.platforms import PlatformRecord, load_platform, lock_platform
-from charlee_collector.store.profiles import load_profile_document
+from charlee_collector.store.profiles import load_profile_text
 from charlee_collector.store.runs import (
     PlatformAfterRun,
     RunRecord,
@@ -132,7 +132,7 @@ def collect_platform(
     started_at, started = clock(), time.monotonic()
     with reading(engine) as conn:
         platform = load_platform(conn, message.platform_id)
-        profile = stored_profile(load_profile_document(conn, platform.user_id)) if platform else None
+        profile = stored_profile(load_profile_text(conn, platform.user_id)) if platform else None
     if platform is None:
         logger.warning("platform unknown or deleted; message acknowledged")
         metrics.add_metric(name=Metric.UNKNOWN_PLATFORMS, unit="Count", value=1)
@@ -254,6 +254,7 @@ def _record(
         prepared = prepare_items(items, annotate=annotate) if items is not None else None
         with engine.begin() as conn:
             counts = None
+            links: dict[int, DuplicateLink] = {}
             # The row is locked (and read) once, first, for both writers below.
             locked = lock_platform(conn, platform.id)
             if prepared is not None and locked is not None:  # deleted meanwhile: nothing to store
@@ -265,29 +266,20 @@ def _record(
                     now=run.finished_at,
                     platform_locked=True,
                 )
-                counts = _with_duplicates(conn, counts)
+                links = {link.id: link for link in link_duplicates(conn, counts.inserted_ids)}
                 run = replace(run, inserted=counts.inserted, updated=counts.updated)
             after = finish_run(conn, run, settings.scheduling, locked=locked)
-            event_row = _write_event(conn, platform, run, counts, after.run_id) if counts else None
+            event_row = _write_event(conn, platform, run, counts, after.run_id, links) if counts else None
             return run, after, event_row
 
 
-def _with_duplicates(conn: Connection, counts: UpsertCounts) -> UpsertCounts:
-    """``counts`` with each inserted row linked to the job it repeats (store/duplicates.py)."""
-    links = {link.id: link for link in link_duplicates(conn, counts.inserted_ids)}
-    if not links:
-        return counts
-    written = tuple(
-        replace(row, duplicate_of=links[row.id].duplicate_of, duplicate_platform=links[row.id].platform_name)
-        if row.id in links
-        else row
-        for row in counts.written
-    )
-    return replace(counts, written=written)
-
-
 def _write_event(
-    conn: Connection, platform: PlatformRecord, run: RunRecord, counts: UpsertCounts, run_id: int | None
+    conn: Connection,
+    platform: PlatformRecord,
+    run: RunRecord,
+    counts: UpsertCounts,
+    run_id: int | None,
+    links: Mapping[int, DuplicateLink],
 ) -> int | None:
     """The OpportunitiesCollected event into the outbox; None when nothing changed."""
     if run_id is None:  # the platform was deleted meanwhile: no run, no event
@@ -302,7 +294,7 @@ def _write_event(
         collected_at=run.finished_at,
         fetched=run.fetched,
     )
-    event = build_event(facts, counts.written)
+    event = build_event(facts, counts.written, duplicates=links)
     return enqueue(conn, event, now=run.finished_at) if event else None
 
 

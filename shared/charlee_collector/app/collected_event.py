@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from charlee_collector.store.duplicates import DuplicateLink
 from charlee_collector.store.opportunities import WrittenRow
 
 SOURCE = "charlee.collector"
@@ -63,9 +64,15 @@ def event_id_for(run_id: int, platform_id: int, collected_at: datetime) -> str:
 
 
 def build_event(
-    facts: RunFacts, written: Sequence[WrittenRow], *, limit_bytes: int = DETAIL_LIMIT_BYTES
+    facts: RunFacts,
+    written: Sequence[WrittenRow],
+    *,
+    duplicates: Mapping[int, DuplicateLink] | None = None,
+    limit_bytes: int = DETAIL_LIMIT_BYTES,
 ) -> CollectedEvent | None:
-    """The event of a collection, from the rows its upsert wrote; None when it changed nothing."""
+    """The event of a collection, from the rows its upsert wrote (``duplicates``: the new ones that
+    repeat a job stored before, by row id); None when it changed nothing."""
+    duplicates = duplicates or {}
     if not written:
         return None
     from charlee_collector.normalize.json_values import json_safe
@@ -89,12 +96,12 @@ def build_event(
     # More items than the smallest item's encoding fits in the bound: the ids only, unbuilt.
     fits = len(changes) * _SMALLEST_ITEM_BYTES <= limit_bytes
     # The summary names jobs not seen before first: a repeat is counted, "also on" its first board.
-    named = sorted(changes, key=lambda row: row.duplicate_of is not None)[:SUMMARY_ITEMS]
-    seen = sum(1 for row in changes if row.duplicate_of is not None)
-    items = [_item(row) for row in (changes if fits else named)]
+    named = sorted(changes, key=lambda row: row.id in duplicates)[:SUMMARY_ITEMS]
+    seen = sum(1 for row in changes if row.id in duplicates)
+    items = [_item(row, duplicates.get(row.id)) for row in (changes if fits else named)]
     summary = compose_summary(
         head["platform"]["name"],
-        items if not fits else [_item(row) for row in named],
+        items if not fits else [_item(row, duplicates.get(row.id)) for row in named],
         len(inserted_ids),
         len(updated_ids),
         already_seen=seen,
@@ -136,8 +143,8 @@ def compose_summary(
     return text + (f" and {more} more" if more > 0 else "")
 
 
-def _item(row: WrittenRow) -> dict[str, Any]:
-    """One written row as an event item."""
+def _item(row: WrittenRow, link: DuplicateLink | None) -> dict[str, Any]:
+    """One written row as an event item (``link``: the job it repeats)."""
     item = row.item
     return {
         "id": row.id,
@@ -149,9 +156,7 @@ def _item(row: WrittenRow) -> dict[str, Any]:
         "change": "new" if row.new else "updated",
         "score": row.score,
         "duplicate_of": (
-            {"id": row.duplicate_of, "platform": row.duplicate_platform}
-            if row.duplicate_of is not None
-            else None
+            {"id": link.duplicate_of, "platform": link.platform_name} if link is not None else None
         ),
     }
 

@@ -10,8 +10,10 @@ pending users' batches while its time lasts, at most ``TICK_BATCHES`` of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine
@@ -36,12 +38,14 @@ RESCORE_BATCH = 500  # rows per transaction: a few hundred ms of work, a short l
 TICK_BATCHES = 20  # batches one dispatcher tick runs at most (10,000 rows)
 
 
-def stored_profile(document: Mapping[str, Any] | None) -> Profile | None:
-    """The profile a stored document holds; None without one, or (logged) when it no longer validates."""
+@lru_cache(maxsize=256)
+def stored_profile(document: str | None) -> Profile | None:
+    """The profile stored as ``document`` (JSON text); None without one, or (logged) when it no
+    longer validates. Cached by text: a collection reads its user's profile each time."""
     if document is None:
         return None
     try:
-        return parse_profile(document)
+        return parse_profile(json.loads(document))
     except InvalidProfile as exc:  # saved by an older version: score nothing rather than fail collecting
         logger.warning("stored profile no longer valid; not scoring", extra={"error": str(exc)})
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.normalize.canonical_urls import canonical_url
@@ -27,8 +27,7 @@ LEGAL_FORMS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class DuplicateKeys:
+class DuplicateKeys(NamedTuple):
     """What ``store/duplicates.py`` compares: the three keys of one opportunity (``None``: absent)."""
 
     canonical_url: str | None

@@ -15,10 +15,9 @@ facts only; ``explain`` turns them into sentences when someone asks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from charlee_collector.core.opportunity import Opportunity, format_budget
 from charlee_collector.normalize.duplicate_keys import company_key
@@ -35,8 +34,7 @@ STALE_DAYS = 14
 _DAY = timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class Score:
+class Score(NamedTuple):
     """A total of 0-100 and the parts it is the sum of (``reasons``: stored as ``score_reasons``)."""
 
     total: int

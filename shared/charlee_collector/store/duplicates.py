@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Connection, text
 
 
-@dataclass(frozen=True)
-class DuplicateLink:
+class DuplicateLink(NamedTuple):
     """A new row found to repeat an older one: the canonical row, its platform and the layer."""
 
     id: int
@@ -54,4 +53,4 @@ def link_duplicates(conn: Connection, ids: Sequence[int]) -> list[DuplicateLink]
     if not ids:
         return []
     payload = conn.execute(_LINK, {"ids": list(ids)}).scalar_one()
-    return [DuplicateLink(*row) for row in json.loads(payload or "[]")]
+    return [DuplicateLink._make(row) for row in json.loads(payload or "[]")]

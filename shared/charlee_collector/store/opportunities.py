@@ -35,10 +35,7 @@ class WrittenRow:
     id: int
     item: Opportunity
     new: bool
-    score: int | None = None
-    # The older row this one repeats (store/duplicates.py), on inserted rows only.
-    duplicate_of: int | None = None
-    duplicate_platform: str | None = None
+    score: int | None = None  # against the owner's profile (app/scoring.py)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, Text, cast, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from charlee_collector.store.tables import opportunities, user_profiles
@@ -26,7 +26,7 @@ class RescoreClaim:
     """A user's profile, locked for one rescoring batch, and the id the batch starts after."""
 
     user_id: int
-    profile: dict[str, Any]
+    profile: str  # JSON text
     after_id: int
 
 
@@ -34,9 +34,15 @@ class RescoreClaim:
 _LOAD_PROFILE = text("SELECT CAST(profile AS text) FROM user_profiles WHERE user_id = :user_id")
 
 
+def load_profile_text(conn: Connection, user_id: int) -> str | None:
+    """The stored profile of ``user_id`` as JSON text, or None."""
+    text_: str | None = conn.execute(_LOAD_PROFILE, {"user_id": user_id}).scalar_one_or_none()
+    return text_
+
+
 def load_profile_document(conn: Connection, user_id: int) -> dict[str, Any] | None:
     """The stored profile of ``user_id`` (as saved), or None."""
-    document = conn.execute(_LOAD_PROFILE, {"user_id": user_id}).scalar_one_or_none()
+    document = load_profile_text(conn, user_id)
     return None if document is None else json.loads(document)
 
 
@@ -67,7 +73,7 @@ def pending_rescores(conn: Connection, *, limit: int) -> list[int]:
 def claim_rescore(conn: Connection, user_id: int) -> RescoreClaim | None:
     """The user's profile locked for one batch; None when nothing is pending or another has it."""
     row = conn.execute(
-        select(user_profiles.c.profile, user_profiles.c.rescore_after_id)
+        select(cast(user_profiles.c.profile, Text).label("profile"), user_profiles.c.rescore_after_id)
         .where(user_profiles.c.user_id == user_id, user_profiles.c.rescore_after_id.is_not(None))
         .with_for_update(skip_locked=True)
     ).one_or_none()
