@@ -4,6 +4,7 @@
 ``dispatch`` one tick (claim due platforms, one SQS message each); ``publishing`` the
 OpportunitiesCollected outbox; ``collected_event`` the event's shape; ``messages`` the collect
 message and the dispatcher's events, validated; ``sqs_batch`` the collector's SQS batch; ``runtime``
-the clients a process builds once; ``cpu_turns`` turns at the CPU; ``platform_secrets`` credentials.
+the clients a process builds once; ``cpu_turns`` turns at the CPU; ``platform_secrets`` credentials; ``scoring`` scores and duplicate
+keys at storage, and rescoring in batches.
 May import: sources, politeness, fetching, normalize, store, observability, core.
 """

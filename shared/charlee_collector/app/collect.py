@@ -47,8 +47,7 @@ from charlee_collector.politeness.gate import PoliteFetches
 from charlee_collector.store.duplicates import DuplicateLink, link_duplicates
 from charlee_collector.store.engine import reading
 from charlee_collector.store.opportunities import UpsertCounts, prepare_items, upsert_opportunities
-from charlee_collector.store.platforms import PlatformRecord, load_platform, lock_platform
-from charlee_collector.store.profiles import load_profile_text
+from charlee_collector.store.platforms import PlatformRecord, load_platform_and_profile, lock_platform
 from charlee_collector.store.runs import (
     PlatformAfterRun,
     RunRecord,
@@ -131,8 +130,8 @@ def collect_platform(
     """
     started_at, started = clock(), time.monotonic()
     with reading(engine) as conn:
-        platform = load_platform(conn, message.platform_id)
-        profile = stored_profile(load_profile_text(conn, platform.user_id)) if platform else None
+        platform, profile_text = load_platform_and_profile(conn, message.platform_id)
+    profile = stored_profile(profile_text)
     if platform is None:
         logger.warning("platform unknown or deleted; message acknowledged")
         metrics.add_metric(name=Metric.UNKNOWN_PLATFORMS, unit="Count", value=1)

@@ -3,7 +3,8 @@
 ``engine`` one engine per process; ``tables`` the schema as SQLAlchemy Core tables; ``platforms``
 claiming, releasing, loading and locking platforms; ``opportunities`` the bulk upsert; ``runs``
 recording a run and moving its platform on; ``host_slots`` per-host request limits and leases;
-``migrate`` and ``migrations/`` Alembic; ``unsupported_databases`` the refusal of anything else.
+``profiles`` users' scoring profiles and their rescoring cursor; ``duplicates`` linking new
+rows to the job they repeat; ``migrate`` and ``migrations/`` Alembic; ``unsupported_databases`` the refusal of anything else.
 
 May import: observability, core. Every function takes a connection and never commits.
 """
