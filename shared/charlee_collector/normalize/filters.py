@@ -128,17 +128,15 @@ class BaseSourceConfig(BaseModel):
     max_age_days: int | None = Field(default=None, ge=1, le=3650)
 
 
-def _word_char(char: str) -> bool:
-    return char.isalnum() or char == "_"  # what a regex's \w matches in text
-
-
 def _occurs(text: str, word: str) -> bool:
     start = text.find(word)
     while start >= 0:
         end = start + len(word)
-        if (start == 0 or not _word_char(text[start - 1])) and (
-            end == len(text) or not _word_char(text[end])
-        ):
+        # A neighbour that is a letter, digit or underscore (what a regex's \w matches) makes it
+        # part of a longer word.
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
             return True
         start = text.find(word, start + 1)
     return False
@@ -153,12 +151,17 @@ def whole_words_in(text: str, words: Iterable[str]) -> list[str]:
     or ".net" still match. ``str.find`` then a look at the two neighbours: a regex alternation of
     the words cost ~20 us per 1,000 characters, this ~1 us per word.
     """
-    return [word for word in dict.fromkeys(w.casefold() for w in words) if _occurs(text, word)]
+    # ``in`` first: most words are absent, and it answers in C.
+    return [
+        word for word in dict.fromkeys(w.casefold() for w in words) if word in text and _occurs(text, word)
+    ]
 
 
 def first_whole_word(text: str, words: Iterable[str]) -> str | None:
     """The first of ``words`` (in the order given) found in ``text`` as a whole word (``whole_words_in``)."""
-    return next((word for word in (w.casefold() for w in words) if _occurs(text, word)), None)
+    return next(
+        (word for word in (w.casefold() for w in words) if word in text and _occurs(text, word)), None
+    )
 
 
 def searchable_text(item: Opportunity, *, description_chars: int | None = None) -> str:
