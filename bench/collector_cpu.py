@@ -13,7 +13,9 @@ after the first, each is served the stored response (no request, no host slot).
 ``collector_cpu_ms_per_platform_rss`` is the first figure for an ``rss`` platform reading a
 We Work Remotely-shaped feed of 25 items (~190 KB, as the real one). The figure is the median of
 this process's CPU time per run (``time.process_time``), so the server's CPU and the database
-server's are not counted; wall time on a loaded machine does not move it either.
+server's are not counted; wall time on a loaded machine does not move it either. The platforms'
+user has a scoring profile (``PROFILE``), so every item is scored and checked for duplicates as
+a real user's would be.
 """
 
 from __future__ import annotations
@@ -33,10 +35,18 @@ from collector_batch import ITEMS, payload, quiet_stdout, seed, serve_files
 from charlee_collector.app import runtime
 from charlee_collector.app.collect import collect_platform
 from charlee_collector.app.messages import CollectMessage
+from charlee_collector.core.clock import utcnow
+from charlee_collector.store.profiles import save_profile_document
 
 RSS_ITEMS = 25
 RUNS = 21
 WARMUP_RUNS = 3  # the first runs build the engine's pool, the HTTP client and the parsers
+PROFILE = {
+    "skills": {"python": 5, "django": 3, "aws": 3, "react": 2, "typescript": 2, "go": 2, "kotlin": 1},
+    "min_budget": ["60/hour", "90000/year"],
+    "contract_types": ["hourly"],
+    "exclude_keywords": ["crypto"],
+}
 
 
 def wwr_feed(platform: int) -> bytes:
@@ -102,6 +112,8 @@ def main(profile: bool) -> None:
             os.environ["DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
             runtime.reset()
             rt = runtime.get_runtime()
+            with engine.begin() as conn:
+                save_profile_document(conn, 1, PROFILE, now=utcnow())
             ids = seed(engine, base_url, "cpu", WARMUP_RUNS + RUNS)
             shared_ids = seed(engine, base_url, "shared", WARMUP_RUNS + RUNS, same_file=True)
             with quiet_stdout():

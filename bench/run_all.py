@@ -23,6 +23,7 @@ BENCHES = [
     "cold_start.py",
     "local_run.py",
     "shared_fetch.py",
+    "dedup.py",
 ]
 
 

@@ -24,11 +24,12 @@ from charlee_collector.store.tables import (
     opportunities,
     platforms,
     runs,
+    user_profiles,
 )
 from charlee_collector_tools.cli.common import head_revision
 
 TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs", "event_outbox"}
-HEAD = "0007"
+HEAD = "0008"
 
 
 def _roundtrip(engine: Engine) -> None:
@@ -375,3 +376,81 @@ def test_0006_adds_dead_letters_to_the_outbox_keeping_every_row(empty_engine: En
             conn.execute(text("SELECT count(*) FROM event_outbox WHERE published_at IS NULL")).scalar_one()
             == 1
         )
+
+
+def _revision_0008() -> Any:
+    import importlib
+
+    return importlib.import_module(
+        "charlee_collector.store.migrations.versions.0008_scores_profiles_duplicates"
+    )
+
+
+def test_0008_adds_profiles_scores_and_duplicate_links_keeping_every_row(empty_engine: Engine) -> None:
+    """Rows stored before 0008 read NULL in the new columns; the first rescoring of their owner's
+    profile scores and keys the open ones, after which a new copy of the job is linked to them."""
+    from charlee_collector.app.scoring import rescore_user
+    from charlee_collector.store.duplicates import link_duplicates
+    from charlee_collector.store.profiles import save_profile_document
+
+    before = _revision_0008().down_revision
+    migrate.upgrade(empty_engine, before)
+    now = utcnow()
+    with empty_engine.begin() as conn:
+        platform_id = conn.execute(
+            insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
+        ).scalar_one()
+        for external_id, status in (("old-open", "new"), ("old-applied", "applied")):
+            conn.execute(
+                insert(opportunities).values(
+                    **_opportunity_row(
+                        platform_id,
+                        external_id=external_id,
+                        title="Senior Python Engineer",
+                        client_name="Initech",
+                        status=status,
+                        collected_at=now,
+                        updated_at=now,
+                    )
+                )
+            )
+
+    migrate.upgrade(empty_engine)
+    assert migrate.current_revision(empty_engine) == HEAD
+    with empty_engine.begin() as conn:
+        rows = conn.execute(
+            select(opportunities.c.score, opportunities.c.title_key, opportunities.c.duplicate_of)
+        ).all()
+        assert rows == [(None, None, None)] * 2
+        save_profile_document(conn, 1, {"skills": {"python": 5}}, now=now)
+    assert rescore_user(empty_engine, 1, batch_size=1) == 1  # the open row only
+    with empty_engine.begin() as conn:
+        scored = dict(conn.execute(select(opportunities.c.external_id, opportunities.c.title_key)).all())
+        assert scored == {"old-open": "senior python engineer", "old-applied": None}
+        assert conn.execute(select(user_profiles.c.rescore_after_id)).scalar_one() is None
+        copy_id = conn.execute(
+            insert(opportunities)
+            .values(
+                **_opportunity_row(
+                    platform_id,
+                    external_id="copy",
+                    title="SENIOR PYTHON ENGINEER!",
+                    title_key="senior python engineer",
+                    company_key="initech",
+                    collected_at=now,
+                    updated_at=now,
+                )
+            )
+            .returning(opportunities.c.id)
+        ).scalar_one()
+        [link] = link_duplicates(conn, [copy_id])
+        assert (link.reason, link.platform_name) == ("title_company", "held")
+    with pytest.raises(DBAPIError, match="ck_freelance_opportunities_score"), empty_engine.begin() as conn:
+        conn.execute(opportunities.update().values(score=101))
+
+    migrate.downgrade(empty_engine, before)
+    with empty_engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("freelance_opportunities")}
+        assert not {"score", "score_reasons", "title_key", "duplicate_of"} & columns
+        assert "user_profiles" not in inspect(conn).get_table_names()
+        assert conn.execute(text("SELECT count(*) FROM freelance_opportunities")).scalar_one() == 3

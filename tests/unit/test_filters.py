@@ -147,3 +147,49 @@ def test_bad_filter_config_is_refused(config, field):
     with pytest.raises(ValidationError) as caught:
         BaseSourceConfig(**config)
     assert caught.value.errors()[0]["loc"][0] == field
+
+
+# The whole-word rule as the filters first wrote it, a regex with lookarounds: the reference the
+# str.find matcher must agree with on any text, word by word.
+def _regex_words(text: str, words: list[str]) -> set[str]:
+    import re
+
+    return {w for w in words if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text)}
+
+
+_WORDS = ["go", "c++", ".net", "machine learning", "java", "ü", "_x", "node.js"]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("we love go and java", ["go", "java"]),
+        ("good javascript", []),
+        ("c++ and .net, node.js!", ["c++", ".net", "node.js"]),
+        ("machine learning", ["machine learning"]),
+        ("x_go gogo go_", []),
+        ("üb ü", ["ü"]),
+        ("go", ["go"]),
+    ],
+)
+def test_whole_words_are_found_by_the_filters_rule(text: str, found: list[str]) -> None:
+    from charlee_collector.normalize.filters import first_whole_word, whole_words_in
+
+    assert whole_words_in(text, _WORDS) == found
+    assert first_whole_word(text, _WORDS) == (found[0] if found else None)
+
+
+def test_whole_words_agree_with_the_regex_rule_on_any_text() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from charlee_collector.normalize.filters import whole_words_in
+
+    alphabet = st.sampled_from([*"goc+.netjavü_ ml-\n", "go", "java", "c++", ".net", " learning"])
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(alphabet, max_size=30).map("".join))
+    def check(text: str) -> None:
+        assert set(whole_words_in(text, _WORDS)) == _regex_words(text, _WORDS)
+
+    check()

@@ -1,4 +1,5 @@
-"""Collect one platform for one message: load it, fetch through its source, upsert, record the run.
+"""Collect one platform for one message: load it, fetch through its source, upsert (each item
+scored against its owner's profile, new ones linked to the job they repeat), record the run.
 
 This is the one place that decides where each failure goes; the table of outcomes is in
 docs/faults.md. The upsert, the run record and the run's event (``publishing``: written when the
@@ -27,6 +28,7 @@ from charlee_collector.app.oauth_tokens import PlatformTokens, SecretsManagerTok
 from charlee_collector.app.platform_secrets import read_platform_secret
 from charlee_collector.app.publishing import EventBus, enqueue, publish_written
 from charlee_collector.app.runtime import Runtime
+from charlee_collector.app.scoring import storage_annotations, stored_profile
 from charlee_collector.core.clock import utcnow
 from charlee_collector.core.credentials import refuse_outside_prefix
 from charlee_collector.core.errors import (
@@ -40,12 +42,14 @@ from charlee_collector.core.errors import (
 from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.core.settings import Settings
 from charlee_collector.fetching.client import Deadline, Fetcher
+from charlee_collector.normalize.profiles import Profile
 from charlee_collector.observability.logger import logger
 from charlee_collector.observability.metrics import OUTCOME_METRIC, Metric, metrics
 from charlee_collector.politeness.gate import PoliteFetches
+from charlee_collector.store.duplicates import DuplicateLink, link_duplicates
 from charlee_collector.store.engine import reading
 from charlee_collector.store.opportunities import UpsertCounts, prepare_items, upsert_opportunities
-from charlee_collector.store.platforms import PlatformRecord, load_platform, lock_platform
+from charlee_collector.store.platforms import PlatformRecord, load_platform_and_profile, lock_platform
 from charlee_collector.store.runs import (
     PlatformAfterRun,
     RunRecord,
@@ -131,7 +135,8 @@ def collect_platform(
     """
     started_at, started = clock(), time.monotonic()
     with reading(engine) as conn:
-        platform = load_platform(conn, message.platform_id)
+        platform, profile_text = load_platform_and_profile(conn, message.platform_id)
+    profile = stored_profile(profile_text)
     if platform is None:
         logger.warning("platform unknown or deleted; message acknowledged")
         metrics.add_metric(name=Metric.UNKNOWN_PLATFORMS, unit="Count", value=1)
@@ -149,14 +154,14 @@ def collect_platform(
             **fields,
         )
         try:
-            run, after, event_row = _record(engine, platform, run, items, settings)
+            run, after, event_row = _record(engine, platform, run, items, settings, profile)
         except Exception as exc:
             if items is None or not refused_by_database(exc):
                 raise  # the database is unavailable (or a bug): SQS redelivers
             reason = f"the database refused the items: {database_reason(exc)}"
             logger.warning("items refused by the database; message acknowledged", extra={"error": reason})
             run = replace(run, outcome="failed", error=reason)
-            run, after, event_row = _record(engine, platform, run, None, settings)
+            run, after, event_row = _record(engine, platform, run, None, settings, None)
         publish_written(engine, event_bus, event_row)
         result = CollectResult(
             platform.id,
@@ -259,18 +264,22 @@ def _record(
     run: RunRecord,
     items: list[Opportunity] | None,
     settings: Settings,
+    profile: Profile | None,
 ) -> tuple[RunRecord, PlatformAfterRun, int | None]:
-    """Upsert the items (when there are any), record the run and write its event (when the items
-    changed anything), in one transaction; the outbox row's id, or None.
+    """Upsert the items (when there are any; scored against ``profile``), link the new ones to the
+    jobs they repeat, record the run and write its event (when the items changed anything), in
+    one transaction; the outbox row's id, or None.
 
     In a turn at the CPU (``app/cpu_turns.py``), taken before the transaction begins; the rows,
     their hashes and JSON are made before it too, so the platform's lock is held for the
     statements only.
     """
     with cpu_turn():
-        prepared = prepare_items(items) if items is not None else None
+        annotate = storage_annotations(profile, run.finished_at)
+        prepared = prepare_items(items, annotate=annotate) if items is not None else None
         with engine.begin() as conn:
             counts = None
+            links: dict[int, DuplicateLink] = {}
             # The row is locked (and read) once, first, for both writers below.
             locked = lock_platform(conn, platform.id)
             if prepared is not None and locked is not None:  # deleted meanwhile: nothing to store
@@ -282,14 +291,20 @@ def _record(
                     now=run.finished_at,
                     platform_locked=True,
                 )
+                links = {link.id: link for link in link_duplicates(conn, counts.inserted_ids)}
                 run = replace(run, inserted=counts.inserted, updated=counts.updated)
             after = finish_run(conn, run, settings.scheduling, locked=locked)
-            event_row = _write_event(conn, platform, run, counts, after.run_id) if counts else None
+            event_row = _write_event(conn, platform, run, counts, after.run_id, links) if counts else None
             return run, after, event_row
 
 
 def _write_event(
-    conn: Connection, platform: PlatformRecord, run: RunRecord, counts: UpsertCounts, run_id: int | None
+    conn: Connection,
+    platform: PlatformRecord,
+    run: RunRecord,
+    counts: UpsertCounts,
+    run_id: int | None,
+    links: Mapping[int, DuplicateLink],
 ) -> int | None:
     """The OpportunitiesCollected event into the outbox; None when nothing changed."""
     if run_id is None:  # the platform was deleted meanwhile: no run, no event
@@ -304,7 +319,7 @@ def _write_event(
         collected_at=run.finished_at,
         fetched=run.fetched,
     )
-    event = build_event(facts, counts.written)
+    event = build_event(facts, counts.written, duplicates=links)
     return enqueue(conn, event, now=run.finished_at) if event else None
 
 

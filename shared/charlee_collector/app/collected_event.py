@@ -5,20 +5,24 @@ otherwise), in the collection's transaction, from the rows its upsert wrote
 (``store.opportunities.WrittenRow``: nothing is read back); ``publishing`` stores it in the outbox as
 the exact JSON text PutEvents sends. Its ``detail``, the stable ``event_id``, the ``DETAIL_LIMIT_BYTES``
 bound past which it carries ids only, and the ``summary`` are in docs/events.md. Item values are what
-``normalize.build_opportunity`` made and the rows hold, so no title can break the JSON.
+``normalize.build_opportunity`` made and the rows hold, so no title can break the JSON. Each item
+carries its ``score`` (NULL without a profile) and, when it repeats a job stored before,
+``duplicate_of`` (that row's id and platform), so a subscriber need not query back; the summary
+names the jobs not seen before and counts the others.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from charlee_collector.app.webhook_text import bounded, slack_escaped
+from charlee_collector.store.duplicates import DuplicateLink
 from charlee_collector.store.opportunities import WrittenRow
 
 SOURCE = "charlee.collector"
@@ -61,9 +65,15 @@ def event_id_for(run_id: int, platform_id: int, collected_at: datetime) -> str:
 
 
 def build_event(
-    facts: RunFacts, written: Sequence[WrittenRow], *, limit_bytes: int = DETAIL_LIMIT_BYTES
+    facts: RunFacts,
+    written: Sequence[WrittenRow],
+    *,
+    duplicates: Mapping[int, DuplicateLink] | None = None,
+    limit_bytes: int = DETAIL_LIMIT_BYTES,
 ) -> CollectedEvent | None:
-    """The event of a collection, from the rows its upsert wrote; None when it changed nothing."""
+    """The event of a collection, from the rows its upsert wrote (``duplicates``: the new ones that
+    repeat a job stored before, by row id); None when it changed nothing."""
+    duplicates = duplicates or {}
     if not written:
         return None
     from charlee_collector.normalize.json_values import json_safe
@@ -86,8 +96,17 @@ def build_event(
     head = json_safe(head)  # the platform's name was typed by a person
     # More items than the smallest item's encoding fits in the bound: the ids only, unbuilt.
     fits = len(changes) * _SMALLEST_ITEM_BYTES <= limit_bytes
-    items = [_item(row) for row in (changes if fits else changes[:SUMMARY_ITEMS])]
-    summary = compose_summary(head["platform"]["name"], items, len(inserted_ids), len(updated_ids))
+    # The summary names jobs not seen before first: a repeat is counted, "also on" its first board.
+    named = sorted(changes, key=lambda row: row.id in duplicates)[:SUMMARY_ITEMS]
+    seen = sum(1 for row in changes if row.id in duplicates)
+    items = [_item(row, duplicates.get(row.id)) for row in (changes if fits else named)]
+    summary = compose_summary(
+        head["platform"]["name"],
+        items if not fits else [_item(row, duplicates.get(row.id)) for row in named],
+        len(inserted_ids),
+        len(updated_ids),
+        already_seen=seen,
+    )
     if fits:
         detail = _encode({**head, "truncated": False, "opportunities": items, **summaries(summary)})
         if len(detail.encode("utf-8")) <= limit_bytes:
@@ -101,12 +120,20 @@ def summaries(summary: str) -> dict[str, str]:
     return {"summary": summary, "summary_slack": slack_escaped(summary)}
 
 
-def compose_summary(platform_name: str, items: Sequence[dict[str, Any]], inserted: int, updated: int) -> str:
-    """ "3 new, 1 updated on <platform>: <title> <url>, ..." naming the first SUMMARY_ITEMS items,
-    at most ``webhook_text.SUMMARY_MAX_CHARS`` long."""
+def compose_summary(
+    platform_name: str,
+    items: Sequence[dict[str, Any]],
+    inserted: int,
+    updated: int,
+    *,
+    already_seen: int = 0,
+) -> str:
+    """ "3 new (1 already seen elsewhere), 1 updated on <platform>: <title> <url>, ..." naming the
+    first SUMMARY_ITEMS items, at most ``webhook_text.SUMMARY_MAX_CHARS`` long."""
+    seen = f" ({already_seen} already seen elsewhere)" if already_seen else ""
     counts = ", ".join(
         part
-        for part in (f"{inserted} new" if inserted else "", f"{updated} updated" if updated else "")
+        for part in (f"{inserted} new{seen}" if inserted else "", f"{updated} updated" if updated else "")
         if part
     )
     named = []
@@ -122,8 +149,8 @@ def compose_summary(platform_name: str, items: Sequence[dict[str, Any]], inserte
     return bounded(text + (f" and {more} more" if more > 0 else ""))
 
 
-def _item(row: WrittenRow) -> dict[str, Any]:
-    """One written row as an event item."""
+def _item(row: WrittenRow, link: DuplicateLink | None) -> dict[str, Any]:
+    """One written row as an event item (``link``: the job it repeats)."""
     item = row.item
     return {
         "id": row.id,
@@ -133,6 +160,10 @@ def _item(row: WrittenRow) -> dict[str, Any]:
         "budget": _budget(item.client_budget, item.client_currency, item.budget_period),
         "posted_at": item.posted_at.isoformat() if item.posted_at else None,
         "change": "new" if row.new else "updated",
+        "score": row.score,
+        "duplicate_of": (
+            {"id": link.duplicate_of, "platform": link.platform_name} if link is not None else None
+        ),
     }
 
 
@@ -179,7 +210,7 @@ _SMALLEST_ITEM_BYTES = (
     len(
         _encode(
             {"id": 1, "external_id": "x", "title": "x", "url": None, "budget": None}
-            | {"posted_at": None, "change": "new"}
+            | {"posted_at": None, "change": "new", "score": None, "duplicate_of": None}
         )
     )
     + 1

@@ -4,13 +4,14 @@
 ``SourceError``: anything a source or the HTTP layer raises: ``TransientSourceError`` (worth a
 retry), ``PermanentSourceError`` and its ``InvalidPlatformConfig`` (retrying cannot help),
 ``RateLimited`` and ``FetchDeferred`` (both carry ``retry_at``). ``InvalidMessage``: a collect message
-or dispatcher event that fails its schema. ``app/collect.py`` is the one place that decides where
+or dispatcher event that fails its schema. ``InvalidProfile``: a user's profile that fails its schema. ``app/collect.py`` is the one place that decides where
 each goes (docs/faults.md).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 
 class CollectorError(Exception):
@@ -60,3 +61,17 @@ class FetchDeferred(SourceError):
 
 class InvalidMessage(CollectorError):
     """A collect message or dispatcher event does not match its schema."""
+
+
+class InvalidProfile(CollectorError):
+    """A user's scoring profile does not match its schema (the message names the field)."""
+
+
+def validation_problems(error: Any, *, whole: str = "(config)") -> str:
+    """A pydantic ``ValidationError`` on one line: each problem (the first five) with the field it is
+    in (``whole`` when it is the whole value)."""
+    problems = []
+    for detail in error.errors()[:5]:
+        where = ".".join(str(part) for part in detail["loc"]) or whole
+        problems.append(f"field {where!r}: {detail['msg']}")
+    return "; ".join(problems)

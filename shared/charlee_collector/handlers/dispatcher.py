@@ -1,6 +1,8 @@
 """Dispatcher Lambda: the scheduled tick, {"user_id": N} or {"platform_ids": [...]} -> collect messages;
 a scheduled tick then counts the silent sources; then the event outbox's pending rows are published
-and old ones pruned, and content kept longer than its source's terms allow (Upwork's: 24 h) is purged."""
+and old ones pruned, content kept longer than its source's terms allow (Upwork's: 24 h) is purged,
+and on a scheduled tick the opportunities of users whose profile changed are rescored, in bounded
+batches."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from charlee_collector.app import retention
 from charlee_collector.app.dispatch import dispatch
 from charlee_collector.app.messages import parse_dispatch_event
 from charlee_collector.app.runtime import get_runtime
+from charlee_collector.app.scoring import rescore_pending
 from charlee_collector.app.source_health import report_silent
 from charlee_collector.observability.logger import logger
 from charlee_collector.observability.metrics import metrics
@@ -46,4 +49,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         margin_ms=runtime.settings.time_margin_ms,
     )
     retention.tick(runtime.engine)  # bounded batches; never raises (app/retention.py)
+    if request.kind == "schedule":  # never raises (app/scoring.py): the next tick goes on
+        rescore_pending(
+            runtime.engine,
+            time_left_ms=context.get_remaining_time_in_millis,
+            margin_ms=runtime.settings.time_margin_ms,
+        )
     return summary.as_dict()

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import (
@@ -47,8 +46,12 @@ class BudgetMinimums:
         """Whether a budget passes: none stated, no minimum for its period, or at least that."""
         if amount is None:
             return True
-        floor = next((floor for name, floor in self.by_period if name == period), None)
+        floor = self.floor(period)
         return floor is None or amount >= floor
+
+    def floor(self, period: str | None) -> Decimal | None:
+        """The minimum for budgets of ``period`` (``None``: the bare one), or ``None`` when there is none."""
+        return next((floor for name, floor in self.by_period if name == period), None)
 
     def as_config(self) -> str | list[str]:
         """The value as a config writes it (``"60/hour"``, or a list of those)."""
@@ -125,26 +128,59 @@ class BaseSourceConfig(BaseModel):
     max_age_days: int | None = Field(default=None, ge=1, le=3650)
 
 
-@lru_cache(maxsize=512)
-def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
-    # Whole-word matching, so "go" does not match "good" and "java" does not match "javascript";
-    # lookarounds instead of \b so keywords such as "c++" or ".net" still match.
-    alternatives = "|".join(re.escape(word.casefold()) for word in sorted(words, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+def _occurs(text: str, word: str) -> bool:
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        # A neighbour that is a letter, digit or underscore (what a regex's \w matches) makes it
+        # part of a longer word.
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
+            return True
+        start = text.find(word, start + 1)
+    return False
 
 
-def _haystack(item: Opportunity) -> str:
-    parts = [item.title, item.description or "", " ".join(item.required_skills)]
+def whole_words_in(text: str, words: Iterable[str]) -> list[str]:
+    """Those of ``words`` that appear in ``text`` (casefolded, ``searchable_text``) as whole words,
+    casefolded, in the order given.
+
+    Whole words, so "go" does not match "good" and "java" does not match "javascript"; a
+    neighbour that is not a letter, digit or underscore ends a word, so keywords such as "c++"
+    or ".net" still match. ``str.find`` then a look at the two neighbours: a regex alternation of
+    the words cost ~20 us per 1,000 characters, this ~1 us per word.
+    """
+    # ``in`` first: most words are absent, and it answers in C.
+    return [
+        word for word in dict.fromkeys(w.casefold() for w in words) if word in text and _occurs(text, word)
+    ]
+
+
+def first_whole_word(text: str, words: Iterable[str]) -> str | None:
+    """The first of ``words`` (in the order given) found in ``text`` as a whole word (``whole_words_in``)."""
+    return next(
+        (word for word in (w.casefold() for w in words) if word in text and _occurs(text, word)), None
+    )
+
+
+def searchable_text(item: Opportunity, *, description_chars: int | None = None) -> str:
+    """What keywords are looked for in: title, description (its first ``description_chars``, when
+    given) and skills, casefolded."""
+    description = item.description or ""
+    if description_chars is not None:
+        description = description[:description_chars]
+    parts = [item.title, description, " ".join(item.required_skills)]
     return "\n".join(parts).casefold()
 
 
 def matches(item: Opportunity, config: BaseSourceConfig, *, now: datetime) -> bool:
     """Whether ``item`` passes the platform's filters (see the module docstring)."""
     if config.keywords or config.exclude_keywords:
-        text = _haystack(item)
-        if config.keywords and not _pattern(tuple(config.keywords)).search(text):
+        text = searchable_text(item)
+        if config.keywords and first_whole_word(text, config.keywords) is None:
             return False
-        if config.exclude_keywords and _pattern(tuple(config.exclude_keywords)).search(text):
+        if config.exclude_keywords and first_whole_word(text, config.exclude_keywords) is not None:
             return False
     minimums = config.min_budget
     if minimums is not None and not minimums.allows(item.client_budget, item.budget_period):

@@ -18,7 +18,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from charlee_collector.core.errors import InvalidPlatformConfig, PermanentSourceError, SourceError
+from charlee_collector.core.errors import (
+    InvalidPlatformConfig,
+    PermanentSourceError,
+    SourceError,
+    validation_problems,
+)
 from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.fetching.client import Fetcher
 from charlee_collector.normalize.filters import BaseSourceConfig, apply_filters
@@ -40,14 +45,6 @@ __all__ = [
 ]
 
 
-def _describe(error: ValidationError) -> str:
-    problems = []
-    for detail in error.errors()[:5]:
-        where = ".".join(str(part) for part in detail["loc"]) or "(config)"
-        problems.append(f"field {where!r}: {detail['msg']}")
-    return "; ".join(problems)
-
-
 def validate_config(source: str, config: Mapping[str, Any] | None) -> BaseSourceConfig:
     """The platform's config validated against its source's schema.
 
@@ -63,7 +60,7 @@ def validate_config(source: str, config: Mapping[str, Any] | None) -> BaseSource
     try:
         return adapter.Config.model_validate(dict(config))
     except ValidationError as exc:
-        message = f"invalid config for source {source!r}: {_describe(exc)}"
+        message = f"invalid config for source {source!r}: {validation_problems(exc)}"
         if any(detail["type"] == "extra_forbidden" for detail in exc.errors()):
             # A typo ("keyword") is the usual cause: say what would have been accepted.
             message += f"; its keys are {', '.join(adapter.Config.model_fields)}"

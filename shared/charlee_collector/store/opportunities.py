@@ -2,13 +2,14 @@
 
 Rows are written in ``external_id`` order after the platform's row lock (``platforms.lock_platform``),
 so concurrent writers of one platform queue instead of deadlocking. ``prepare_items`` does the
-Python work (hashes, JSON) before the transaction opens.
+Python work (hashes, JSON, the caller's annotations: score and duplicate keys) before the
+transaction opens.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -34,6 +35,7 @@ class WrittenRow:
     id: int
     item: Opportunity
     new: bool
+    score: int | None = None  # against the owner's profile (app/scoring.py)
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,24 @@ class UpsertCounts:
 _ITEM_COLUMNS = ("external_id", *HASHED_FIELDS, *HASHED_WHEN_SET, "content_hash", "raw")
 
 
-# Rewritten when the content hash changed; status (the reader's workflow) and collected_at stay.
-_UPDATED_ON_CHANGE = (*(c for c in _ITEM_COLUMNS if c != "external_id"), "user_id", "updated_at")
+# Columns the caller works out from each item (``prepare_items``'s ``annotate``): the score
+# against the owner's profile and the keys duplicates are found by. NULL when not given.
+ANNOTATION_COLUMNS = ("score", "score_reasons", "canonical_url", "title_key", "company_key")
+Annotate = Callable[[Opportunity], Mapping[str, Any]]
+_WRITTEN_COLUMNS = (*_ITEM_COLUMNS, *ANNOTATION_COLUMNS)
 
 
-def _item_values(item: Opportunity) -> dict[str, Any]:
+# Rewritten when the content hash changed; status (the reader's workflow), collected_at and the
+# duplicate link (decided on insert) stay.
+_UPDATED_ON_CHANGE = (*(c for c in _WRITTEN_COLUMNS if c != "external_id"), "user_id", "updated_at")
+_NO_ANNOTATIONS = dict.fromkeys(ANNOTATION_COLUMNS)
+
+
+def _item_values(item: Opportunity, annotate: Annotate | None) -> dict[str, Any]:
     values = {name: getattr(item, name) for name in _ITEM_COLUMNS if name != "content_hash"}
     values["required_skills"] = list(item.required_skills)
     values["content_hash"] = item.content_hash  # a property: computed once here
+    values.update(annotate(item) if annotate is not None else _NO_ANNOTATIONS)
     return values
 
 
@@ -80,18 +92,23 @@ class PreparedItems:
     unique: dict[str, Opportunity]
     chunks: tuple[list[dict[str, Any]], ...]
     json_chunks: tuple[str, ...]
+    scores: dict[str, int | None] = field(default_factory=dict)
 
 
-def prepare_items(items: Iterable[Opportunity], *, chunk_size: int = UPSERT_CHUNK) -> PreparedItems:
-    """``items`` as ``upsert_opportunities`` writes them (see ``PreparedItems``)."""
+def prepare_items(
+    items: Iterable[Opportunity], *, chunk_size: int = UPSERT_CHUNK, annotate: Annotate | None = None
+) -> PreparedItems:
+    """``items`` as ``upsert_opportunities`` writes them (see ``PreparedItems``); ``annotate`` gives
+    each item's ``ANNOTATION_COLUMNS`` (``app/scoring.py``)."""
     unique: dict[str, Opportunity] = {}
     for item in items:
         unique[item.external_id] = item
     # Rows in one order whatever order the platform served them in, so two writers of the same
     # rows (chunk by chunk, and row by row inside a chunk) never wait for each other in a cycle.
-    rows = [_item_values(unique[external_id]) for external_id in sorted(unique)]
+    rows = [_item_values(unique[external_id], annotate) for external_id in sorted(unique)]
     chunks = tuple(rows[start : start + chunk_size] for start in range(0, len(rows), chunk_size))
-    return PreparedItems(unique, chunks, tuple(_rows_json(chunk) for chunk in chunks))
+    scores = {row["external_id"]: row["score"] for row in rows}
+    return PreparedItems(unique, chunks, tuple(_rows_json(chunk) for chunk in chunks), scores)
 
 
 def upsert_opportunities(
@@ -120,7 +137,8 @@ def upsert_opportunities(
     for payload in prepared.json_chunks:
         chunk = _upsert_chunk(conn, payload, platform_id, user_id, now)
         written += (
-            WrittenRow(row_id, prepared.unique[external_id], new) for row_id, external_id, new in chunk
+            WrittenRow(row_id, prepared.unique[external_id], new, prepared.scores.get(external_id))
+            for row_id, external_id, new in chunk
         )
     inserted = sum(1 for row in written if row.new)
     rows_count = sum(len(rows) for rows in prepared.chunks)
@@ -137,6 +155,8 @@ _RECORD_TYPES = {
     "client_budget": "numeric",
     "posted_at": "timestamptz",
     "raw": "jsonb",
+    "score": "smallint",
+    "score_reasons": "jsonb",
 }
 
 
@@ -149,10 +169,10 @@ _RECORD_TYPES = {
 _UPSERT = text(
     f"""
     WITH written AS (
-    INSERT INTO freelance_opportunities (user_id, platform_id, collected_at, updated_at, status, {", ".join(_ITEM_COLUMNS)})
-    SELECT :user_id, :platform_id, :now, :now, 'new', {", ".join(f"r.{c}" for c in _ITEM_COLUMNS)}
+    INSERT INTO freelance_opportunities (user_id, platform_id, collected_at, updated_at, status, {", ".join(_WRITTEN_COLUMNS)})
+    SELECT :user_id, :platform_id, :now, :now, 'new', {", ".join(f"r.{c}" for c in _WRITTEN_COLUMNS)}
     FROM json_to_recordset(CAST(:rows AS json))
-      AS r({", ".join(f"{c} {_RECORD_TYPES.get(c, 'text')}" for c in _ITEM_COLUMNS)})
+      AS r({", ".join(f"{c} {_RECORD_TYPES.get(c, 'text')}" for c in _WRITTEN_COLUMNS)})
     ORDER BY r.external_id COLLATE "C"
     ON CONFLICT (platform_id, external_id) DO UPDATE
     SET {", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_CHANGE)}
@@ -186,3 +206,10 @@ def _upsert_chunk(conn: Connection, payload: str, platform_id: int, user_id: int
     ).scalar_one()
     # xmax is 0 on a row version this statement created, so it tells inserts from updates exactly.
     return [(row_id, external_id, new) for row_id, external_id, new in json.loads(written or "[]")]
+
+
+def stored_opportunity(row: Mapping[str, Any]) -> Opportunity:
+    """The opportunity a stored row (a mapping of its columns) holds."""
+    values = {name: row[name] for name in ("external_id", *HASHED_FIELDS, *HASHED_WHEN_SET, "raw")}
+    values["required_skills"] = list(values["required_skills"] or ())
+    return Opportunity(**values)

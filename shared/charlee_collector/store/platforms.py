@@ -23,9 +23,11 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    Text,
     and_,
     any_,
     bindparam,
+    cast,
     func,
     literal,
     select,
@@ -35,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from charlee_collector.core.limits import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
-from charlee_collector.store.tables import UTCDateTime, platforms
+from charlee_collector.store.tables import UTCDateTime, platforms, user_profiles
 
 # How long a claim holds a platform before its send is confirmed: far above one dispatcher
 # invocation (its Lambda timeout is 60 s), so no live dispatcher's claim is taken twice, and
@@ -230,6 +232,23 @@ def load_platform(conn: Connection, platform_id: int, *, lock: bool = False) -> 
 # Built once: a statement object keeps its cache key, which SQLAlchemy would otherwise work out
 # again from the sixteen columns on every collection (twice per run).
 _LOAD_PLATFORM = select(*_PLATFORM_COLUMNS).where(platforms.c.id == bindparam("platform_id"))
+
+
+# A collection's first read: the platform and its user's scoring profile (JSON text, NULL when
+# none) in one round trip.
+_LOAD_PLATFORM_AND_PROFILE = select(
+    *_PLATFORM_COLUMNS,
+    select(cast(user_profiles.c.profile, Text))
+    .where(user_profiles.c.user_id == platforms.c.user_id)
+    .scalar_subquery(),
+).where(platforms.c.id == bindparam("platform_id"))
+
+
+def load_platform_and_profile(conn: Connection, platform_id: int) -> tuple[PlatformRecord | None, str | None]:
+    """The platform with this id (None when it does not exist) and its user's stored profile as
+    JSON text (None without one)."""
+    row = conn.execute(_LOAD_PLATFORM_AND_PROFILE, {"platform_id": platform_id}).first()
+    return (PlatformRecord(*row[:-1]), row[-1]) if row else (None, None)
 
 
 # NO KEY UPDATE: the lock finish_run's UPDATE needs anyway, which does not block the KEY SHARE

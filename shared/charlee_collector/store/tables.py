@@ -1,5 +1,5 @@
-"""The schema as SQLAlchemy Core tables: platforms, opportunities, runs, the event outbox, the
-shared fetch cache and the host limits.
+"""The schema as SQLAlchemy Core tables: platforms, opportunities, user profiles, runs, the event
+outbox, the shared fetch cache and the host limits.
 
 Names are kept from the system this replaces. ``user_id`` is an owner key, not a foreign key:
 the users table belongs to the application that reads these results. The schema itself is the
@@ -22,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -121,8 +122,42 @@ opportunities = Table(
     Column("content_hash", String(64), nullable=False),
     Column("raw", JSONType),
     Column("status", String(20), nullable=False, default="new", server_default=text("'new'")),
+    # Migration 0008: the score against the owner's profile (NULL: no profile, or stored before
+    # 0008), its parts (normalize/scoring.py), the keys duplicates are found by
+    # (normalize/duplicate_keys.py) and the canonical row this one repeats (store/duplicates.py).
+    Column("score", SmallInteger),
+    Column("score_reasons", JSONType),
+    Column("canonical_url", String(LIMITS["url"])),
+    Column("title_key", String(200)),
+    Column("company_key", String(200)),
+    Column("duplicate_of", BigInteger, ForeignKey("freelance_opportunities.id", ondelete="SET NULL")),
+    Column("duplicate_reason", String(20)),  # source_id | url | title_company | description
     UniqueConstraint("platform_id", "external_id", name="uq_freelance_opportunities_platform_external"),
+    CheckConstraint("score BETWEEN 0 AND 100", name="ck_freelance_opportunities_score"),
     Index("ix_freelance_opportunities_platform_posted", "platform_id", "posted_at"),
+    # Each duplicate layer's neighbourhood, newest first (store/duplicates.py).
+    Index("ix_freelance_opportunities_user_external", "user_id", "external_id", "id"),
+    Index("ix_freelance_opportunities_user_url", "user_id", "canonical_url", "id"),
+    Index("ix_freelance_opportunities_user_title", "user_id", "title_key", "id"),
+    Index("ix_freelance_opportunities_user_company", "user_id", "company_key", "id"),
+    Index(
+        "ix_freelance_opportunities_duplicate_of",
+        "duplicate_of",
+        postgresql_where=text("duplicate_of IS NOT NULL"),
+    ),
+)
+
+
+# One scoring profile per user (migration 0008; normalize/profiles.py is its schema).
+# ``rescore_after_id``: NULL when no rescoring is pending; else the user's opportunities above
+# this id are still to be rescored (app/rescoring.py, in bounded batches).
+user_profiles = Table(
+    "user_profiles",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("profile", JSONType, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("rescore_after_id", BigInteger),
 )
 
 

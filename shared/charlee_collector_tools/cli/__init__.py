@@ -3,7 +3,7 @@
 ``migrate`` (here); ``platforms`` (``import``/``export``: ``platform_transfer``); ``sources``;
 ``collect`` and ``dispatch`` (``collecting``, ``waiting``); ``runs``, ``opportunities`` and ``status``
 (``reports``); ``dlq`` (``dead_letters``); ``events``; ``hosts``; ``upwork authorize|purge``;
-``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
+``profile set|show|rescore`` (``profiles``); ``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
 ``DATABASE_URL`` (or ``DB_SECRET_ARN``), else the embedded PostgreSQL (data in
 ``$CHARLEE_HOME/pgdata``), started, created and upgraded on first use and running until
 ``local stop``. Exit codes are in ``common``; every command and option in docs/cli.md.
@@ -26,6 +26,7 @@ from charlee_collector_tools.cli import (
     local_mode,
     platform_transfer,
     platforms,
+    profiles,
     reports,
     sources,
     upwork,
@@ -65,6 +66,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(hosts.app, name="hosts")
 app.add_typer(local_mode.app, name="local")
 app.add_typer(upwork.app, name="upwork")
+app.add_typer(profiles.app, name="profile")
 app.command("collect")(collecting.collect_command)
 app.command("dispatch")(collecting.dispatch_command)
 app.command("runs")(reports.runs_command)

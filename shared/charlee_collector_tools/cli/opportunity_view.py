@@ -18,9 +18,11 @@ from rich.text import Text
 from charlee_collector.core.opportunity import format_budget
 from charlee_collector_tools.cli.common import clip, table, when
 
-COLUMNS = ["ID", "Platform", "Title", "Client", "Posted", "Budget", "Status", "URL"]
+COLUMNS = ["ID", "Platform", "Title", "Client", "Posted", "Budget", "Status", "Score", "Also on", "URL"]
 # The width under which a column is no longer worth reading: below it the two-line layout is used.
-NARROWEST = {"Platform": 10, "Title": 20, "Client": 8, "Posted": 10, "Budget": 8, "Status": 7}
+NARROWEST = {
+    "Platform": 10, "Title": 20, "Client": 8, "Posted": 10, "Budget": 8, "Status": 7, "Also on": 8,
+}  # fmt: skip
 URL_INDENT = "    "
 
 
@@ -33,6 +35,8 @@ def _cells(row: dict[str, Any]) -> list[str]:
         when(row["posted_at"]),
         format_budget(row["client_budget"], row["client_currency"], row["budget_period"]),
         row["status"],
+        "-" if row.get("score") is None else str(row["score"]),
+        clip(", ".join(row.get("also_on") or []), 40),
         row["url"] or "",
     ]
 

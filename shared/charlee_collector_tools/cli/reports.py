@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from charlee_collector.app.messages import IdRange
 from charlee_collector.core.clock import utcnow
@@ -161,7 +161,11 @@ LISTING_FIELDS = (
     "collected_at",
     "updated_at",
     "description",
+    "score",
+    "duplicate_of",
+    "also_on",
 )
+SORTS = ("posted", "score")
 
 
 def _one_of(option: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
@@ -185,6 +189,7 @@ def _min_budgets(values: list[str] | None) -> BudgetMinimums | None:
 def listing_record(row: dict[str, Any]) -> dict[str, Any]:
     """One opportunity as ``--format json`` and ``csv`` give it (``LISTING_FIELDS``)."""
     record = {name: row.get(name) for name in LISTING_FIELDS}
+    record["also_on"] = row.get("also_on") or []
     record["budget"], record["currency"] = row["client_budget"], row["client_currency"]
     record["budget_text"] = format_budget(row["client_budget"], row["client_currency"], row["budget_period"])
     return record
@@ -245,10 +250,36 @@ def opportunities_command(
         typer.Option("--format", help="table (default), csv (a header row, for a spreadsheet) or json."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
+    min_score: Annotated[
+        int | None,
+        typer.Option("--min-score", min=0, max=100, help="Only opportunities scored at least N (0-100)."),
+    ] = None,
+    sort: Annotated[
+        str, typer.Option("--sort", help="posted (newest first, the default) or score (best first).")
+    ] = "posted",
+    explain: Annotated[
+        int | None,
+        typer.Option(
+            "--explain",
+            metavar="ID",
+            help="Show how one opportunity's score was made, and the job it repeats or the boards it is also on.",
+        ),
+    ] = None,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Also list the repeats of a job (hidden: their job's row says 'also on')."
+        ),
+    ] = False,
 ) -> None:
-    """List collected opportunities, newest first; `opportunities mark` sets their status."""
+    """List collected opportunities, newest first; `opportunities mark` sets their status.
+    A job seen on several boards is one row, "also on" the others."""
     if ctx.invoked_subcommand is not None:
         return
+    if explain is not None:
+        explain_opportunity(explain)
+        return
+    _one_of("--sort", sort, SORTS)
     _one_of("--format", output_format, FORMATS)
     if as_json and output_format not in (None, "json"):
         raise BadInput(f"--json and --format {output_format} contradict each other: give one")
@@ -261,11 +292,18 @@ def opportunities_command(
 
         _one_of("--source", source, SOURCE_KEYS)
     posted = func.coalesce(opportunities.c.posted_at, opportunities.c.collected_at)
+    order = [posted.desc(), opportunities.c.id.desc()]
+    if sort == "score":
+        order.insert(0, opportunities.c.score.desc().nulls_last())
     query = (
         select(opportunities, platforms.c.name.label("platform_name"), platforms.c.source)
         .join(platforms, platforms.c.id == opportunities.c.platform_id)
-        .order_by(posted.desc(), opportunities.c.id.desc())
+        .order_by(*order)
     )
+    if not show_all:
+        query = query.where(opportunities.c.duplicate_of.is_(None))
+    if min_score is not None:
+        query = query.where(opportunities.c.score >= min_score)
     if platform is not None:
         query = query.where(opportunities.c.platform_id == platform)
     if source is not None:
@@ -301,6 +339,9 @@ def opportunities_command(
                     rows.append(dict(row))
                     if len(rows) >= limit:
                         break
+        also_on = boards_also_on(conn, [listed["id"] for listed in rows])
+    for listed in rows:
+        listed["also_on"] = also_on.get(listed["id"], [])
     if chosen == "json":
         print_json([listing_record(row) for row in rows])
         return
@@ -311,6 +352,57 @@ def opportunities_command(
         err.print("no opportunities match")
         return
     print_opportunities(out, rows)
+
+
+def boards_also_on(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
+    """For each of ``ids``, the platforms its repeats were collected on (``duplicate_of``), by name."""
+    if not ids:
+        return {}
+    query = (
+        select(opportunities.c.duplicate_of, platforms.c.name)
+        .join(platforms, platforms.c.id == opportunities.c.platform_id)
+        .where(opportunities.c.duplicate_of.in_(ids))
+        .distinct()
+        .order_by(opportunities.c.duplicate_of, platforms.c.name)
+    )
+    boards: dict[int, list[str]] = {}
+    for canonical, name in conn.execute(query):
+        boards.setdefault(canonical, []).append(name)
+    return boards
+
+
+def explain_opportunity(opportunity_id: int) -> None:
+    """``--explain ID``: the score's parts, then the job this one repeats or the boards it is also on."""
+    from charlee_collector.normalize.scoring import explain
+
+    with open_engine() as engine, engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(opportunities, platforms.c.name.label("platform_name"))
+                .join(platforms, platforms.c.id == opportunities.c.platform_id)
+                .where(opportunities.c.id == opportunity_id)
+            )
+            .mappings()
+            .one_or_none()
+        )
+        if row is None:
+            raise NotFound(f"opportunity {opportunity_id} not found")
+        also_on = boards_also_on(conn, [opportunity_id]).get(opportunity_id, [])
+    out.print(f"{row['id']} {row['title']} ({row['platform_name']})")
+    if row["score_reasons"] is None:
+        out.print(
+            "score: none (its user had no profile when it was stored; `profile set` then `profile rescore`)"
+        )
+    else:
+        rows = [
+            (part, f"{points:g}", weight or "", why)
+            for part, points, weight, why in explain(row["score_reasons"])
+        ]
+        out.print(table(f"Score {row['score']}", ["Part", "Points", "Of", "Why"], rows))
+    if row["duplicate_of"] is not None:
+        out.print(f"repeats opportunity {row['duplicate_of']} (found by {row['duplicate_reason']})")
+    if also_on:
+        out.print(f"also on: {', '.join(also_on)}")
 
 
 @opportunities_app.command("mark")

@@ -12,7 +12,7 @@ it by hand once no database uses it). A migrating user without CREATEROLE gets a
 role: the functions then keep using the secret they were given.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06
 """
 

@@ -1,0 +1,49 @@
+"""One address per job page: the URL with what only tracks the visit taken away.
+
+``canonical_url`` lowercases scheme and host, drops ``www.``, the fragment, a trailing slash and
+the query parameters that only say where the click came from (``utm_*``, ``ref``, ``source``,
+``fbclid``...), and sorts the rest; ``None`` for anything that is not an http(s) URL. Two boards
+linking the same page with their own tracking give the same text (``store/duplicates.py``).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Parameters that name the visit, not the page.
+TRACKING_PARAMETERS = frozenset(
+    {
+        "ref", "ref_src", "referrer", "source", "src", "via", "campaign", "medium", "channel",
+        "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "trk", "trackingid",
+        "_hsenc", "_hsmi", "lipi", "share", "from",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
+
+
+def _tracking(name: str) -> bool:
+    folded = name.casefold()
+    return folded in TRACKING_PARAMETERS or folded.startswith(TRACKING_PREFIXES)
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The page ``url`` shows, without tracking (module docstring); ``None`` when it is no web URL."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # a bracketed host that is no IPv6 address
+        return None
+    if parts.scheme.casefold() not in ("http", "https"):
+        return None
+    # netloc without userinfo, lowercased; a default port is no part of the address.
+    netloc = parts.netloc.rpartition("@")[2].casefold().removeprefix("www.")
+    netloc = netloc.removesuffix(":443").removesuffix(":80")
+    if not netloc:
+        return None
+    query = ""
+    if parts.query:
+        kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _tracking(k)]
+        query = urlencode(sorted(kept))
+    # http and https serve one page: the scheme is not part of its identity.
+    return urlunsplit(("https", netloc, parts.path.rstrip("/"), query, ""))
