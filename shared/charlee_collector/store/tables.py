@@ -161,6 +161,24 @@ user_profiles = Table(
 )
 
 
+# Users' alert rules (normalize/alert_rules.py; store/alert_rules.py). ``rule`` is the validated
+# document; ``channel`` and ``secret`` (a Secrets Manager name, never a credential) are copied out of
+# it as columns so an operator can find every rule using a channel or a secret.
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("secret", String(512), nullable=False),
+    Column("mode", String(10), nullable=False),
+    Column("rule", JSONType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    CheckConstraint("mode IN ('instant', 'digest')", name="ck_alert_rules_mode"),
+    Index("ix_alert_rules_user", "user_id", "id"),
+)
+
+
 # One collection attempt: the task history Flower used to show.
 runs = Table(
     "collection_runs",

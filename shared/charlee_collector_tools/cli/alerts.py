@@ -1,0 +1,170 @@
+"""``alerts add|list|remove``: a user's alert rules (``normalize/alert_rules.py``).
+
+``add`` validates the rule whole (one line naming the field when it is not valid) and refuses a
+secret outside the stack's prefix (``core/credentials.py``): the channel's webhook URL, token or
+address lives in Secrets Manager and the rule names it. A digest's time zone defaults to the
+user's profile's, else UTC. Rules are not edited: remove one and add its replacement.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from charlee_collector.core.clock import utcnow
+from charlee_collector.core.credentials import refuse_outside_prefix
+from charlee_collector.core.errors import InvalidAlertRule
+from charlee_collector.normalize.alert_rules import CHANNELS, WEEKDAYS, alert_rule_document, parse_alert_rule
+from charlee_collector.sources import SOURCE_KEYS
+from charlee_collector.store.alert_rules import add_alert_rule, list_alert_rules, remove_alert_rule
+from charlee_collector.store.profiles import load_profile_document
+from charlee_collector_tools.cli.common import (
+    BadInput,
+    NotFound,
+    SuggestingGroup,
+    check_user_id,
+    err,
+    open_engine,
+    out,
+    print_json,
+    settings,
+    table,
+    when,
+)
+
+app = typer.Typer(
+    cls=SuggestingGroup,
+    help="Add, list or remove a user's alert rules: which jobs tell them, when, and where.",
+    no_args_is_help=True,
+)
+
+User = Annotated[int, typer.Option("--user", help="The user's id.", callback=check_user_id)]
+
+
+@app.command("add")
+def add_command(
+    user: User,
+    channel: Annotated[str, typer.Option("--channel", help=f"Where it is sent: {', '.join(CHANNELS)}.")],
+    secret: Annotated[
+        str,
+        typer.Option(
+            "--secret",
+            help="The Secrets Manager secret holding the channel's webhook URL, token or address "
+            "(charlee/<stack>/<name>).",
+        ),
+    ],
+    min_score: Annotated[
+        int | None, typer.Option("--min-score", help="Only jobs scored at least this.")
+    ] = None,
+    keyword: Annotated[
+        list[str] | None, typer.Option("--keyword", help="Only jobs naming one, as a whole word (repeat it).")
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only jobs of this source (repeat it).")
+    ] = None,
+    min_budget: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--min-budget", metavar="AMOUNT/PERIOD", help="As the filters' min_budget: one per period."
+        ),
+    ] = None,
+    contract_type: Annotated[
+        list[str] | None, typer.Option("--contract-type", help="fixed_price or hourly (repeat it).")
+    ] = None,
+    mode: Annotated[str, typer.Option("--mode", help="instant (batched per minute) or digest.")] = "instant",
+    every: Annotated[str | None, typer.Option("--every", help="A digest's period: daily or weekly.")] = None,
+    hour: Annotated[int | None, typer.Option("--hour", help="A digest's local hour, 0-23.")] = None,
+    weekday: Annotated[
+        str | None, typer.Option("--weekday", help=f"A weekly digest's day: {', '.join(WEEKDAYS)}.")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="A digest's IANA time zone. Default: the profile's, else UTC."),
+    ] = None,
+) -> None:
+    """Add an alert rule for a user; prints its id."""
+    given: dict[str, Any] = {
+        "channel": channel,
+        "secret": secret,
+        "min_score": min_score,
+        "keywords": keyword,
+        "sources": source,
+        "min_budget": min_budget,
+        "contract_types": contract_type,
+        "mode": mode,
+        "every": every,
+        "hour": hour,
+        "weekday": weekday,
+        "timezone": timezone,
+    }
+    document = {name: value for name, value in given.items() if value is not None}
+    refusal = refuse_outside_prefix(secret, settings().platform_secret_prefix)
+    if refusal is not None:
+        raise BadInput(f"invalid alert rule: field 'secret': {refusal}")
+    with open_engine() as engine, engine.begin() as conn:
+        if timezone is None and mode == "digest":
+            document["timezone"] = (load_profile_document(conn, user) or {}).get("timezone") or "UTC"
+        try:
+            rule = parse_alert_rule(document, known_sources=SOURCE_KEYS)
+        except InvalidAlertRule as exc:
+            raise BadInput(str(exc)) from None
+        rule_id = add_alert_rule(conn, user, rule, now=utcnow())
+    out.print(str(rule_id))
+    err.print(f"alert rule {rule_id} of user {user} added: {_summary(alert_rule_document(rule))}")
+
+
+def _summary(rule: dict[str, Any]) -> str:
+    """A rule on one line: what alerts, how soon, where."""
+    what = []
+    if "min_score" in rule:
+        what.append(f"score >= {rule['min_score']}")
+    for name in ("keywords", "sources", "contract_types"):
+        if rule.get(name):
+            what.append(f"{name} {', '.join(rule[name])}")
+    if "min_budget" in rule:
+        budget = rule["min_budget"]
+        what.append(f"budget >= {', '.join(budget) if isinstance(budget, list) else budget}")
+    if rule["mode"] == "digest":
+        day = f" on {rule['weekday']}" if rule.get("weekday") else ""
+        how = f"{rule['every']} digest at {rule['hour']:02d}:00{day} {rule['timezone']}"
+    else:
+        how = "instant"
+    return f"{'; '.join(what) or 'every job'}; {how}; {rule['channel']} via {rule['secret']}"
+
+
+@app.command("list")
+def list_command(
+    user: Annotated[
+        int | None, typer.Option("--user", help="Only this user's rules.", callback=check_user_id)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """The alert rules, of one user or of all."""
+    with open_engine() as engine, engine.connect() as conn:
+        rules = list_alert_rules(conn, user)
+    if as_json:
+        print_json(
+            [
+                {"id": r.id, "user_id": r.user_id, "created_at": r.created_at, **alert_rule_document(r.rule)}
+                for r in rules
+            ]
+        )
+        return
+    rows = [(r.id, r.user_id, _summary(alert_rule_document(r.rule)), when(r.created_at)) for r in rules]
+    out.print(table("Alert rules", ["Id", "User", "Rule", "Added"], rows))
+
+
+@app.command("remove")
+def remove_command(
+    rule_id: Annotated[int, typer.Argument(metavar="ID", help="The rule's id (alerts list).")],
+    user: Annotated[
+        int | None, typer.Option("--user", help="Only when the rule is this user's.", callback=check_user_id)
+    ] = None,
+) -> None:
+    """Remove an alert rule."""
+    with open_engine() as engine, engine.begin() as conn:
+        removed = remove_alert_rule(conn, rule_id, user_id=user)
+    if not removed:
+        raise NotFound(f"alert rule {rule_id} not found" + (f" for user {user}" if user is not None else ""))
+    err.print(f"alert rule {rule_id} removed")
