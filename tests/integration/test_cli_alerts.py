@@ -1,13 +1,18 @@
-"""``alerts add|list|remove``: the real command in a subprocess on PostgreSQL; each refusal one
-line naming the field, exit 2, nothing stored."""
+"""``alerts add|list|remove|test``: the real command in a subprocess on PostgreSQL; each refusal one
+line naming the field, exit 2, nothing stored;
+``test`` against Secrets Manager (moto) and a loopback webhook."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from pathlib import Path
 
+import boto3
 import pytest
 
 from tests.support.cli import Cli, Result, postgres_cli
+from tests.support.moto_server import MotoServer
 
 SLACK = ("--channel", "slack", "--secret", "charlee/prod/alerts/slack-me")
 
@@ -102,3 +107,50 @@ def test_channel_and_secret_are_checked(cli: Cli) -> None:
         "'secret'",
         "outside charlee/other/",
     )
+
+
+@pytest.fixture
+def aws_cli(request: pytest.FixtureRequest, tmp_path: Path, moto_server: MotoServer) -> Cli:
+    command = postgres_cli(request, tmp_path)
+    command.env.update(moto_server.env)
+    return command
+
+
+def test_alerts_test_sends_one_message_and_says_what_the_channel_answered(
+    aws_cli: Cli, moto_server: MotoServer, http_server
+) -> None:
+    secrets = boto3.client(
+        "secretsmanager",
+        endpoint_url=moto_server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    name = f"charlee/test/alerts/{uuid.uuid4().hex}"
+    secrets.create_secret(Name=name, SecretString=json.dumps({"url": http_server.url("/services/T/B/x")}))
+    rule_id = aws_cli(
+        "alerts", "add", "--user", "1", "--channel", "slack", "--secret", name,
+        "--more-url", "https://app.example/jobs",
+    ).stdout.strip()  # fmt: skip
+
+    http_server.route("/services/T/B/x", body="ok", content_type="text/plain")
+    sent = aws_cli("alerts", "test", rule_id)
+    assert sent.stdout.strip() == "slack answered HTTP 200 (1 attempt): ok"
+    [request] = http_server.requests_to("/services/T/B/x")
+    assert f"a test of alert rule {rule_id}" in json.loads(request.body)["text"]
+
+    http_server.route("/services/T/B/x", status=403, body="invalid_token", content_type="text/plain")
+    refused = aws_cli("alerts", "test", rule_id, expect=1)
+    assert refused.stdout.strip() == "slack answered HTTP 403 (1 attempt): invalid_token"
+    one_line_error(refused, "did not take the message (HTTP 403)")
+
+    missing = aws_cli(
+        "alerts", "add", "--user", "1", "--channel", "slack", "--secret", "charlee/test/alerts/none"
+    ).stdout.strip()
+    one_line_error(aws_cli("alerts", "test", missing, expect=1), "cannot read secret", "ResourceNotFound")
+    secrets.create_secret(Name="charlee/test/alerts/bad", SecretString=json.dumps({"hook": "x"}))
+    bad = aws_cli(
+        "alerts", "add", "--user", "1", "--channel", "slack", "--secret", "charlee/test/alerts/bad"
+    ).stdout.strip()
+    one_line_error(aws_cli("alerts", "test", bad, expect=1), "key 'url'")
+    one_line_error(aws_cli("alerts", "test", "999999", expect=1), "alert rule 999999 not found")

@@ -8,7 +8,8 @@ with like) and ``contract_types``. An empty field lets everything through. How: 
 ``instant`` (what a minute brings is one message) or ``digest`` (``every`` daily or weekly, at
 ``hour`` of ``timezone``, on ``weekday`` when weekly). Where: ``channel`` (one of ``CHANNELS``) and
 ``secret``, the name of the Secrets Manager secret holding its webhook URL, token or address:
-never the credential itself (docs/alerts.md).
+never the credential itself (docs/alerts.md); ``more_url``, where a message cut short links to
+for the rest (the reader's application).
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ WEEKDAYS: tuple[str, ...] = get_args(Weekday)
 
 
 SourceKey = Annotated[str, Field(min_length=1, max_length=50)]
+
+
+def _web_address(url: str | None) -> str | None:
+    if url is not None and not url.lower().startswith(("https://", "http://")):
+        raise ValueError("is an http(s) URL: where the reader lists the rest of the jobs")
+    return url
+
+
 SecretName = Annotated[str, Field(min_length=1, max_length=512)]
 
 
@@ -51,6 +60,7 @@ class AlertRule(BaseModel):
     timezone: Annotated[str, AfterValidator(known_timezone)] = "UTC"
     channel: Channel
     secret: SecretName
+    more_url: Annotated[str | None, AfterValidator(_web_address)] = None
 
     @model_validator(mode="after")
     def _schedule_fits_mode(self) -> AlertRule:

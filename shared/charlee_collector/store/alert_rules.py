@@ -52,6 +52,12 @@ def list_alert_rules(conn: Connection, user_id: int | None = None) -> list[Store
     return [_stored(row) for row in conn.execute(query)]
 
 
+def load_alert_rule(conn: Connection, rule_id: int) -> StoredAlertRule | None:
+    """Rule ``rule_id``, or None."""
+    row = conn.execute(select(alert_rules).where(alert_rules.c.id == rule_id)).one_or_none()
+    return None if row is None else _stored(row)
+
+
 def remove_alert_rule(conn: Connection, rule_id: int, *, user_id: int | None = None) -> bool:
     """Delete rule ``rule_id`` (only when it is ``user_id``'s, when given); whether one was deleted."""
     statement = delete(alert_rules).where(alert_rules.c.id == rule_id)

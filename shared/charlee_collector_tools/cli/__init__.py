@@ -3,7 +3,7 @@
 ``migrate`` (here); ``platforms`` (``import``/``export``: ``platform_transfer``); ``sources``;
 ``collect`` and ``dispatch`` (``collecting``, ``waiting``); ``runs``, ``opportunities`` and ``status``
 (``reports``); ``dlq`` (``dead_letters``); ``events``; ``hosts``; ``upwork authorize|purge``;
-``profile set|show|rescore`` (``profiles``); ``alerts add|list|remove`` (``alerts``); ``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
+``profile set|show|rescore`` (``profiles``); ``alerts add|list|remove|test`` (``alerts``); ``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
 ``DATABASE_URL`` (or ``DB_SECRET_ARN``), else the embedded PostgreSQL (data in
 ``$CHARLEE_HOME/pgdata``), started, created and upgraded on first use and running until
 ``local stop``. Exit codes are in ``common``; every command and option in docs/cli.md.

@@ -1,9 +1,9 @@
-"""``alerts add|list|remove``: a user's alert rules (``normalize/alert_rules.py``).
+"""``alerts add|list|remove|test``: a user's alert rules (``normalize/alert_rules.py``).
 
 ``add`` validates the rule whole (one line naming the field when it is not valid) and refuses a
 secret outside the stack's prefix (``core/credentials.py``): the channel's webhook URL, token or
 address lives in Secrets Manager and the rule names it. A digest's time zone defaults to the
-user's profile's, else UTC. Rules are not edited: remove one and add its replacement.
+user's profile's, else UTC. Rules are not edited: remove one and add its replacement. ``test``\nsends one message on a rule's channel and prints what the channel answered.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from charlee_collector.store.alert_rules import add_alert_rule, list_alert_rules
 from charlee_collector.store.profiles import load_profile_document
 from charlee_collector_tools.cli.common import (
     BadInput,
+    CliError,
     NotFound,
     SuggestingGroup,
     check_user_id,
+    command_settings,
     err,
     open_engine,
     out,
@@ -82,6 +84,9 @@ def add_command(
         str | None,
         typer.Option("--timezone", help="A digest's IANA time zone. Default: the profile's, else UTC."),
     ] = None,
+    more_url: Annotated[
+        str | None, typer.Option("--more-url", help="Where a message cut short links to for the rest.")
+    ] = None,
 ) -> None:
     """Add an alert rule for a user; prints its id."""
     given: dict[str, Any] = {
@@ -97,6 +102,7 @@ def add_command(
         "hour": hour,
         "weekday": weekday,
         "timezone": timezone,
+        "more_url": more_url,
     }
     document = {name: value for name, value in given.items() if value is not None}
     refusal = refuse_outside_prefix(secret, settings().platform_secret_prefix)
@@ -168,3 +174,47 @@ def remove_command(
     if not removed:
         raise NotFound(f"alert rule {rule_id} not found" + (f" for user {user}" if user is not None else ""))
     err.print(f"alert rule {rule_id} removed")
+
+
+TEST_MESSAGE_ITEM_TITLE = "A job like this one, when it matches the rule"
+
+
+@app.command("test")
+def test_command(
+    rule_id: Annotated[int, typer.Argument(metavar="ID", help="The rule's id (alerts list).")],
+) -> None:
+    """Send one test message on a rule's channel and print what the channel answered."""
+    from charlee_collector.alerts.channels import Transports, send_alert
+    from charlee_collector.alerts.message import AlertItem, AlertMessage
+    from charlee_collector.core.aws import aws_cause, aws_region, read_secret_json
+    from charlee_collector.core.errors import InvalidChannelSecret
+    from charlee_collector.fetching.client import build_client
+    from charlee_collector.store.alert_rules import load_alert_rule
+
+    with open_engine() as engine, engine.connect() as conn:
+        stored = load_alert_rule(conn, rule_id)
+    if stored is None:
+        raise NotFound(f"alert rule {rule_id} not found")
+    rule = stored.rule
+    try:
+        secret = read_secret_json(rule.secret, max_age=5)
+    except Exception as exc:  # Powertools wraps every failure; the cause is what the operator needs
+        raise CliError(f"cannot read secret {rule.secret}: {aws_cause(exc)}") from None
+    message = AlertMessage(
+        f"Charlee Collector: a test of alert rule {rule_id}",
+        [AlertItem(TEST_MESSAGE_ITEM_TITLE, rule.more_url, "charlee-collector", None)],
+        more_url=rule.more_url,
+    )
+    ses = None
+    if rule.channel == "email":
+        import boto3
+
+        ses = boto3.session.Session(region_name=aws_region()).client("ses")
+    with build_client(command_settings()) as client:
+        try:
+            answer = send_alert(rule.channel, secret, message, Transports(http=client, ses=ses))
+        except InvalidChannelSecret as exc:
+            raise CliError(f"secret {rule.secret}: {exc}") from None
+    out.print(answer.describe(rule.channel))
+    if not answer.ok:
+        raise CliError(f"the {rule.channel} channel did not take the message (HTTP {answer.status or '-'})")
