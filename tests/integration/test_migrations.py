@@ -458,7 +458,7 @@ def test_0008_adds_profiles_scores_and_duplicate_links_keeping_every_row(empty_e
 
 def test_0009_adds_alert_rules_keeping_0008s_rows(empty_engine: Engine) -> None:
     """A database holding 0008's rows (a profile, a scored opportunity) upgrades with them
-    untouched; the downgrade drops the rules and nothing else."""
+    untouched; the downgrade drops the rules and their deliveries and nothing else."""
     from charlee_collector.normalize.alert_rules import parse_alert_rule
     from charlee_collector.store.alert_rules import add_alert_rule, list_alert_rules
     from charlee_collector.store.profiles import save_profile_document
@@ -488,9 +488,17 @@ def test_0009_adds_alert_rules_keeping_0008s_rows(empty_engine: Engine) -> None:
         assert (stored.id, stored.rule) == (rule_id, rule)
     with pytest.raises(DBAPIError, match="ck_alert_rules_mode"), empty_engine.begin() as conn:
         conn.execute(text("UPDATE alert_rules SET mode = 'sometimes'"))
+    with empty_engine.begin() as conn:  # the key of "at most once": one row per rule, job, channel
+        claim = (
+            "INSERT INTO alert_deliveries (rule_id, opportunity_id, channel, state, source, claimed_at,"
+            " lease_until, collected_at) SELECT :rule, id, 'ntfy', 'claimed', 'rss', now(), now(), now()"
+            " FROM freelance_opportunities ON CONFLICT DO NOTHING"
+        )
+        assert conn.execute(text(claim), {"rule": rule_id}).rowcount == 1
+        assert conn.execute(text(claim), {"rule": rule_id}).rowcount == 0
 
     migrate.downgrade(empty_engine, "0008")
     with empty_engine.connect() as conn:
-        assert "alert_rules" not in inspect(conn).get_table_names()
+        assert not {"alert_rules", "alert_deliveries"} & set(inspect(conn).get_table_names())
         assert conn.execute(select(user_profiles.c.user_id)).scalars().all() == [1]
         assert conn.execute(text("SELECT count(*) FROM freelance_opportunities")).scalar_one() == 1

@@ -1,10 +1,11 @@
 """One POST to a channel, retried, and what the channel answered.
 
-A 429 or a 5xx, or no answer at all (a connection refused, a timeout), is tried again, up to
+A 429 or a 5xx, or no connection at all (refused, timed out), is tried again, up to
 ``ATTEMPTS`` times: after the Retry-After the channel sent (seconds or an HTTP date, read as the
 fetcher reads it), else after 1, 2, 4 s; a wait longer than ``MAX_WAIT_SECONDS`` is not waited
 (the delivery is left to the next one, and the answer says when the channel asked to come back).
-Any other answer is final. Nothing is raised for an HTTP answer: the ``ChannelAnswer`` says it;
+Any other answer is final, and so is a request that may have arrived without an answer coming
+back (``maybe_delivered``: a read timeout, a connection cut): sending it again could send twice. Nothing is raised for an HTTP answer: the ``ChannelAnswer`` says it;
 the caller decides what a failure means (``alerts test`` prints it).
 """
 
@@ -37,6 +38,9 @@ class ChannelAnswer:
     detail: str
     attempts: int
     retry_at: datetime | None = None
+    # The request may have reached the channel though no answer came back (a read timeout, a
+    # connection cut mid-answer): sending again could be sending twice.
+    maybe_delivered: bool = False
 
     def describe(self, channel: str) -> str:
         """The answer on one line: "slack answered HTTP 200 (1 attempt): ok"."""
@@ -44,6 +48,10 @@ class ChannelAnswer:
         tries = f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}"
         line = f"{channel} answered {said} ({tries}): {self.detail or '(empty)'}"
         return line + (f"; retry after {self.retry_at.isoformat()}" if self.retry_at else "")
+
+
+# Failures before a byte of the request left: trying again cannot make a second copy.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 def _retried(status: int) -> bool:
@@ -70,7 +78,12 @@ def post_with_retries(
             # The host and the error's class: never the URL's path or query (Slack's and
             # Telegram's tokens are in the path).
             host = httpx.URL(url).host
-            answer = ChannelAnswer(False, None, f"{type(exc).__name__} reaching {host}", attempt)
+            unsent = isinstance(exc, _NEVER_SENT)
+            answer = ChannelAnswer(
+                False, None, f"{type(exc).__name__} reaching {host}", attempt, maybe_delivered=not unsent
+            )
+            if not unsent:
+                return answer  # at most once: a request that may have arrived is not sent again
             wait = BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)]
         else:
             detail = " ".join(response.text.split())[:MAX_DETAIL_CHARS]

@@ -1,13 +1,15 @@
 """The alert_rules table: a user's rules, added, listed and removed whole (a rule is never edited:
-remove it and add the new one, so what was sent under a rule stays what the rule said)."""
+remove it and add the new one, so what was sent under a rule stays what the rule said), and the
+health of each rule's channel: a run of failures, and the rule disabled once it lasts a day."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from charlee_collector.normalize.alert_rules import AlertRule, alert_rule_document, parse_alert_rule
 from charlee_collector.store.tables import alert_rules
@@ -21,6 +23,9 @@ class StoredAlertRule:
     user_id: int
     rule: AlertRule
     created_at: datetime
+    failing_since: datetime | None = None
+    last_error: str | None = None
+    disabled_at: datetime | None = None
 
 
 def add_alert_rule(conn: Connection, user_id: int, rule: AlertRule, *, now: datetime) -> int:
@@ -41,7 +46,15 @@ def add_alert_rule(conn: Connection, user_id: int, rule: AlertRule, *, now: date
 
 
 def _stored(row: Any) -> StoredAlertRule:
-    return StoredAlertRule(row.id, row.user_id, parse_alert_rule(row.rule), row.created_at)
+    return StoredAlertRule(
+        row.id,
+        row.user_id,
+        parse_alert_rule(row.rule),
+        row.created_at,
+        row.failing_since,
+        row.last_error,
+        row.disabled_at,
+    )
 
 
 def list_alert_rules(conn: Connection, user_id: int | None = None) -> list[StoredAlertRule]:
@@ -49,6 +62,56 @@ def list_alert_rules(conn: Connection, user_id: int | None = None) -> list[Store
     query = select(alert_rules).order_by(alert_rules.c.user_id, alert_rules.c.id)
     if user_id is not None:
         query = query.where(alert_rules.c.user_id == user_id)
+    return [_stored(row) for row in conn.execute(query)]
+
+
+def instant_rules(conn: Connection, user_ids: Iterable[int]) -> list[StoredAlertRule]:
+    """The enabled instant rules of ``user_ids``, by user then id."""
+    query = (
+        select(alert_rules)
+        .where(
+            alert_rules.c.user_id.in_(list(user_ids)),
+            alert_rules.c.mode == "instant",
+            alert_rules.c.disabled_at.is_(None),
+        )
+        .order_by(alert_rules.c.user_id, alert_rules.c.id)
+    )
+    return [_stored(row) for row in conn.execute(query)]
+
+
+def record_channel_success(conn: Connection, rule_id: int) -> None:
+    """The rule's channel took a message: its run of failures, if any, is over."""
+    conn.execute(
+        update(alert_rules)
+        .where(alert_rules.c.id == rule_id, alert_rules.c.failing_since.is_not(None))
+        .values(failing_since=None, last_error=None)
+    )
+
+
+def record_channel_failure(
+    conn: Connection, rule_id: int, error: str, *, now: datetime, disable_after: timedelta
+) -> bool:
+    """The rule's channel failed: start (or continue) its run of failures, and disable the rule
+    once the run is ``disable_after`` long; whether it is disabled now."""
+    failing_since = func.coalesce(alert_rules.c.failing_since, now)
+    disabled: bool = conn.execute(
+        update(alert_rules)
+        .where(alert_rules.c.id == rule_id)
+        .values(
+            failing_since=failing_since,
+            last_error=error[:1000],
+            disabled_at=case((failing_since <= now - disable_after, now), else_=None),
+        )
+        .returning(alert_rules.c.disabled_at.is_not(None))
+    ).scalar_one()
+    return disabled
+
+
+def disabled_rules(conn: Connection) -> list[StoredAlertRule]:
+    """The rules disabled after a day of failures of their channel, oldest first."""
+    query = (
+        select(alert_rules).where(alert_rules.c.disabled_at.is_not(None)).order_by(alert_rules.c.disabled_at)
+    )
     return [_stored(row) for row in conn.execute(query)]
 
 
