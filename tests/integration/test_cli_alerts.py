@@ -82,7 +82,9 @@ def test_an_invalid_rule_is_one_line_naming_the_field(cli: Cli, args: tuple[str,
 
 def test_channel_and_secret_are_checked(cli: Cli) -> None:
     one_line_error(
-        cli("alerts", "add", "--user", "1", "--channel", "pigeon", "--secret", "charlee/p/x", expect=2),
+        cli(
+            "alerts", "add", "--user", "1", "--channel", "pigeon", "--secret", "charlee/p/alerts/x", expect=2
+        ),
         "'channel'",
     )
     one_line_error(
@@ -98,14 +100,14 @@ def test_channel_and_secret_are_checked(cli: Cli) -> None:
             expect=2,
         ),
         "'secret'",
-        "charlee/<stack>/<name>",
+        "charlee/<stack>/alerts/<name>",
     )
     one_line_error(
         cli(
             "alerts", "add", "--user", "1", *SLACK, expect=2, env={"PLATFORM_SECRET_PREFIX": "charlee/other/"}
         ),
         "'secret'",
-        "outside charlee/other/",
+        "outside charlee/other/alerts/",
     )
 
 
@@ -154,3 +156,51 @@ def test_alerts_test_sends_one_message_and_says_what_the_channel_answered(
     ).stdout.strip()
     one_line_error(aws_cli("alerts", "test", bad, expect=1), "key 'url'")
     one_line_error(aws_cli("alerts", "test", "999999", expect=1), "alert rule 999999 not found")
+
+
+def test_status_shows_disabled_rules_and_freshness_per_source(
+    cli: Cli, pg_engine, http_server, http_client
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from charlee_collector.alerts.channels import Transports
+    from charlee_collector.app.notify import notify_batch
+    from charlee_collector.core.clock import utcnow
+    from charlee_collector.store.tables import alert_rules
+    from tests.support.alerts import add_jobs, add_rule, collected_body
+
+    http_server.route("/hook", body="ok")
+    with pg_engine.begin() as conn:
+        ids = add_jobs(conn, ["Python developer", "Python lead"], source="remotive")
+        add_rule(conn)
+    notify_batch(
+        pg_engine,
+        [("m1", collected_body(1, ids))],
+        via=Transports(http=http_client),
+        read_secret=lambda name: {"url": http_server.url("/hook")},
+    )
+    since = utcnow() - timedelta(hours=25)
+    with pg_engine.begin() as conn:
+        broken = add_rule(conn, channel="discord", secret="charlee/p/alerts/gone")
+        conn.execute(
+            update(alert_rules)
+            .where(alert_rules.c.id == broken)
+            .values(
+                failing_since=since,
+                disabled_at=utcnow(),
+                last_error="discord answered HTTP 404 (1 attempt): Unknown Webhook",
+            )
+        )
+
+    status = cli.json("status")["alerts"]
+    assert [(r["id"], r["channel"]) for r in status["disabled"]] == [(broken, "discord")]
+    assert status["failing"] == [] and status["unknown_sends"] == 0
+    [remotive] = status["freshness"]
+    assert (remotive["source"], remotive["alerts"]) == ("remotive", 2)
+    assert 600 <= remotive["posted_p50"] <= remotive["posted_p95"] < 700
+    shown = cli("status")
+    assert "Alert rules disabled" in shown.stdout and "Unknown Webhook" in shown.stdout
+    assert "Alert freshness" in shown.stdout and "remotive" in shown.stdout
+    assert "1 alert rule(s) disabled" in shown.stderr

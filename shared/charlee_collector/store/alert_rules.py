@@ -115,6 +115,16 @@ def disabled_rules(conn: Connection) -> list[StoredAlertRule]:
     return [_stored(row) for row in conn.execute(query)]
 
 
+def failing_rules(conn: Connection) -> list[StoredAlertRule]:
+    """The enabled rules whose channel is failing now, longest first."""
+    query = (
+        select(alert_rules)
+        .where(alert_rules.c.failing_since.is_not(None), alert_rules.c.disabled_at.is_(None))
+        .order_by(alert_rules.c.failing_since)
+    )
+    return [_stored(row) for row in conn.execute(query)]
+
+
 def load_alert_rule(conn: Connection, rule_id: int) -> StoredAlertRule | None:
     """Rule ``rule_id``, or None."""
     row = conn.execute(select(alert_rules).where(alert_rules.c.id == rule_id)).one_or_none()

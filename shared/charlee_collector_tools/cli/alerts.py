@@ -1,23 +1,32 @@
 """``alerts add|list|remove|test``: a user's alert rules (``normalize/alert_rules.py``).
 
 ``add`` validates the rule whole (one line naming the field when it is not valid) and refuses a
-secret outside the stack's prefix (``core/credentials.py``): the channel's webhook URL, token or
+secret outside the stack's alerts/ folder (``core/credentials.py``: the only secrets the
+notifier may read): the channel's webhook URL, token or
 address lives in Secrets Manager and the rule names it. A digest's time zone defaults to the
 user's profile's, else UTC. Rules are not edited: remove one and add its replacement. ``test``\nsends one message on a rule's channel and prints what the channel answered.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy import Connection
 
 from charlee_collector.core.clock import utcnow
-from charlee_collector.core.credentials import refuse_outside_prefix
+from charlee_collector.core.credentials import refuse_alert_secret
 from charlee_collector.core.errors import InvalidAlertRule
 from charlee_collector.normalize.alert_rules import CHANNELS, WEEKDAYS, alert_rule_document, parse_alert_rule
 from charlee_collector.sources import SOURCE_KEYS
-from charlee_collector.store.alert_rules import add_alert_rule, list_alert_rules, remove_alert_rule
+from charlee_collector.store.alert_rules import (
+    StoredAlertRule,
+    add_alert_rule,
+    list_alert_rules,
+    remove_alert_rule,
+)
 from charlee_collector.store.profiles import load_profile_document
 from charlee_collector_tools.cli.common import (
     BadInput,
@@ -25,8 +34,10 @@ from charlee_collector_tools.cli.common import (
     NotFound,
     SuggestingGroup,
     check_user_id,
+    clip,
     command_settings,
     err,
+    labelled,
     open_engine,
     out,
     print_json,
@@ -53,7 +64,7 @@ def add_command(
         typer.Option(
             "--secret",
             help="The Secrets Manager secret holding the channel's webhook URL, token or address "
-            "(charlee/<stack>/<name>).",
+            "(charlee/<stack>/alerts/<name>).",
         ),
     ],
     min_score: Annotated[
@@ -105,7 +116,7 @@ def add_command(
         "more_url": more_url,
     }
     document = {name: value for name, value in given.items() if value is not None}
-    refusal = refuse_outside_prefix(secret, settings().platform_secret_prefix)
+    refusal = refuse_alert_secret(secret, settings().platform_secret_prefix)
     if refusal is not None:
         raise BadInput(f"invalid alert rule: field 'secret': {refusal}")
     with open_engine() as engine, engine.begin() as conn:
@@ -218,3 +229,94 @@ def test_command(
     out.print(answer.describe(rule.channel))
     if not answer.ok:
         raise CliError(f"the {rule.channel} channel did not take the message (HTTP {answer.status or '-'})")
+
+
+# --- what `status` shows of the alerts ---------------------------------------------------------
+
+FRESHNESS_WINDOW = timedelta(days=7)
+
+
+def alerts_status(conn: Connection, *, now: datetime) -> dict[str, Any]:
+    """The alerts' part of ``status``: rules disabled or failing, alerts whose send is unknown,
+    and each source's freshness (p50/p95 seconds) over the last 7 days."""
+    from charlee_collector.store.alert_deliveries import abandoned_claims, freshness_by_source
+    from charlee_collector.store.alert_rules import disabled_rules, failing_rules
+
+    def described(stored: StoredAlertRule) -> dict[str, Any]:
+        return {
+            "id": stored.id,
+            "user_id": stored.user_id,
+            "channel": stored.rule.channel,
+            "failing_since": stored.failing_since,
+            "disabled_at": stored.disabled_at,
+            "last_error": stored.last_error,
+        }
+
+    return {
+        "disabled": [described(r) for r in disabled_rules(conn)],
+        "failing": [described(r) for r in failing_rules(conn)],
+        "unknown_sends": abandoned_claims(conn, now=now),
+        "freshness": [asdict(f) for f in freshness_by_source(conn, since=now - FRESHNESS_WINDOW)],
+    }
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def print_alerts_status(status: dict[str, Any]) -> None:
+    """The alerts' tables of ``status`` (nothing when there is nothing to say)."""
+    for title, rows in (("Alert rules disabled (a day of failures)", status["disabled"]),
+                        ("Alert rules failing", status["failing"])):  # fmt: skip
+        if rows:
+            out.print(
+                table(
+                    title,
+                    ["Rule", "User", "Channel", "Failing since", "Disabled", "Last answer"],
+                    [
+                        (
+                            r["id"],
+                            r["user_id"],
+                            r["channel"],
+                            when(r["failing_since"]),
+                            when(r["disabled_at"]),
+                            clip(r["last_error"], 80),
+                        )
+                        for r in rows
+                    ],
+                )
+            )
+    if status["disabled"]:
+        err.print(
+            labelled(
+                f"{len(status['disabled'])} alert rule(s) disabled:",
+                "yellow",
+                "fix the channel's secret, check it with `charlee-collector alerts test ID`, then add the rule again",
+            )
+        )
+    if status["freshness"]:
+        out.print(
+            table(
+                "Alert freshness, last 7 days (seconds to notification)",
+                ["Source", "Alerts", "From posting p50", "p95", "From collection p50", "p95"],
+                [
+                    (
+                        f["source"],
+                        f["alerts"],
+                        _seconds(f["posted_p50"]),
+                        _seconds(f["posted_p95"]),
+                        _seconds(f["collected_p50"]),
+                        _seconds(f["collected_p95"]),
+                    )
+                    for f in status["freshness"]
+                ],
+            )
+        )
+    if status["unknown_sends"]:
+        err.print(
+            labelled(
+                f"{status['unknown_sends']} alert(s) may not have been sent:",
+                "yellow",
+                "the notifier stopped between the send and its record; they are never sent twice",
+            )
+        )
