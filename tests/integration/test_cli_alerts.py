@@ -37,42 +37,30 @@ def test_add_list_and_remove_rules(cli: Cli) -> None:
     assert "score >= 70; keywords python; sources remotive; contract_types hourly" in instant.stderr
     assert "budget >= 60/hour; instant; slack via charlee/prod/alerts/slack-me" in instant.stderr
 
-    # Digests are not sent yet: a digest rule is refused, not stored to stay silent.
-    one_line_error(
-        cli(
-            "alerts",
-            "add",
-            "--user",
-            "2",
-            *SLACK,
-            "--mode",
-            "digest",
-            expect=2,
-        ),
-        "field 'mode'",
-        "digests are not sent yet",
-    )
-    email_id = int(
-        cli(
-            "alerts", "add", "--user", "2", "--channel", "email", "--secret", "charlee/prod/alerts/mail"
-        ).stdout
-    )
+    # A digest's time zone is the profile's unless given.
+    cli("profile", "set", "--user", "2", "--timezone", "Europe/Lisbon")
+    digest = cli(
+        "alerts", "add", "--user", "2", "--channel", "email", "--secret", "charlee/prod/alerts/mail",
+        "--mode", "digest", "--every", "weekly", "--hour", "8", "--weekday", "mon",
+    )  # fmt: skip
+    digest_id = int(digest.stdout)
+    assert "every job; weekly digest at 08:00 on mon Europe/Lisbon; email" in digest.stderr
 
     listed = cli.json("alerts", "list")
-    assert [(r["id"], r["user_id"], r["channel"]) for r in listed] == [
-        (instant_id, 1, "slack"),
-        (email_id, 2, "email"),
+    assert [(r["id"], r["user_id"], r["mode"]) for r in listed] == [
+        (instant_id, 1, "instant"),
+        (digest_id, 2, "digest"),
     ]
-    assert listed[0]["min_budget"] == "60/hour"
-    assert [r["id"] for r in cli.json("alerts", "list", "--user", "2")] == [email_id]
+    assert listed[0]["min_budget"] == "60/hour" and listed[1]["timezone"] == "Europe/Lisbon"
+    assert [r["id"] for r in cli.json("alerts", "list", "--user", "2")] == [digest_id]
     table = cli("alerts", "list").stdout
-    assert "every job; instant; email via charlee/prod/alerts/mail" in table and "Alert rules" in table
+    assert "weekly digest at 08:00" in table and "Alert rules" in table
 
     one_line_error(cli("alerts", "remove", str(instant_id), "--user", "2", expect=1), "not found for user 2")
     removed = cli("alerts", "remove", str(instant_id))
     assert removed.stdout == "" and f"alert rule {instant_id} removed" in removed.stderr
     one_line_error(cli("alerts", "remove", str(instant_id), expect=1), f"alert rule {instant_id} not found")
-    assert [r["id"] for r in cli.json("alerts", "list")] == [email_id]
+    assert [r["id"] for r in cli.json("alerts", "list")] == [digest_id]
 
 
 @pytest.mark.parametrize(
@@ -82,6 +70,9 @@ def test_add_list_and_remove_rules(cli: Cli) -> None:
         (("--source", "myspace"), "'sources.0'"),
         (("--min-budget", "60/fortnight"), "'min_budget'"),
         (("--contract-type", "salaried"), "'contract_types.0'"),
+        (("--mode", "digest", "--every", "daily"), "'hour'"),
+        (("--mode", "digest", "--every", "daily", "--hour", "8", "--timezone", "Mars/Base"), "'timezone'"),
+        (("--every", "daily"), "mode digest only"),
         (("--more-url", "ftp://x"), "'more_url'"),
     ],
 )

@@ -96,3 +96,20 @@ def test_each_invalid_field_is_named_on_one_line(fields: dict[str, Any], names: 
         rule(**fields)
     message = str(raised.value)
     assert "\n" not in message and names in message, message
+
+
+def test_a_digest_is_due_at_its_local_hour_once_a_period() -> None:
+    from datetime import UTC, datetime
+
+    from charlee_collector.normalize.alert_rules import digest_due
+
+    daily = rule(mode="digest", every="daily", hour=8, timezone="America/Sao_Paulo")  # UTC-3
+    at_8 = datetime(2026, 12, 7, 11, 5, tzinfo=UTC)  # 08:05 in São Paulo
+    assert digest_due(daily, None, at_8)
+    assert not digest_due(daily, None, datetime(2026, 12, 7, 8, 5, tzinfo=UTC))  # 05:05 there
+    assert not digest_due(daily, datetime(2026, 12, 7, 11, 0, 30, tzinfo=UTC), at_8)  # sent this hour
+    assert digest_due(daily, datetime(2026, 12, 6, 11, 0, tzinfo=UTC), at_8)  # yesterday's
+    weekly = rule(mode="digest", every="weekly", hour=8, weekday="mon", timezone="America/Sao_Paulo")
+    assert digest_due(weekly, None, at_8)  # 2026-12-07 is a Monday
+    assert not digest_due(weekly, None, datetime(2026, 12, 8, 11, 5, tzinfo=UTC))
+    assert not digest_due(rule(), None, at_8)  # an instant rule has no digest

@@ -543,7 +543,7 @@ def test_the_notifier_batches_a_minute_of_events_and_reports_partial_failures(
 ) -> None:
     props = resource(template, "NotifierFunction")
     assert template["Resources"]["NotifierFunction"]["Condition"] == "NotificationsOn"
-    (event,) = props["Events"].values()
+    event = props["Events"]["Notify"]
     assert event["Type"] == "SQS"
     mapping = event["Properties"]
     assert mapping["Queue"] == {"Fn::GetAtt": ["NotificationsQueue", "Arn"]}
@@ -551,6 +551,13 @@ def test_the_notifier_batches_a_minute_of_events_and_reports_partial_failures(
     assert mapping["MaximumBatchingWindowInSeconds"] == 60  # a burst is one message
     queue = resource(template, "NotificationsQueue")
     assert queue["VisibilityTimeout"] >= 6 * props["Timeout"] + mapping["MaximumBatchingWindowInSeconds"]
+
+
+def test_the_notifier_looks_for_due_digests_every_15_minutes(template: dict[str, Any]) -> None:
+    digests = resource(template, "NotifierFunction")["Events"]["Digests"]
+    assert digests["Type"] == "Schedule"
+    assert digests["Properties"]["Schedule"] == "rate(15 minutes)"
+    assert digests["Properties"]["State"] == "ENABLED"
 
 
 def test_the_notifier_reads_only_alert_secrets_and_sends_only_email(template: dict[str, Any]) -> None:

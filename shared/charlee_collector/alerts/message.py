@@ -15,6 +15,7 @@ from charlee_collector.normalize.chat_text import bounded
 
 MAX_ITEMS = 20
 MAX_TITLE_CHARS = 200
+MAX_NOTE_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class AlertMessage:
     heading: str
     items: Sequence[AlertItem]
     more_url: str | None = None
+    # Lines after the heading (a digest's insights); skill names in them come from providers.
+    notes: Sequence[str] = ()
 
 
 def render(
@@ -56,11 +59,13 @@ def render(
     more_line: Callable[[int, str | None], str],
     limit: int,
     separator: str = "\n",
+    note: Callable[[str], str] = str,
 ) -> str:
-    """``message`` as one text of at most ``limit`` characters: the heading, each job's line while
-    they fit (at most ``MAX_ITEMS``), then ``more_line(left_out, more_url)`` when any were cut."""
-    parts = [heading(message.heading)]
-    used = len(parts[0])
+    """``message`` as one text of at most ``limit`` characters: the heading, its notes
+    (``note`` escapes each), each job's line while they fit (at most ``MAX_ITEMS``), then
+    ``more_line(left_out, more_url)`` when any were cut."""
+    parts = [heading(message.heading), *(note(bounded(n, MAX_NOTE_CHARS)) for n in message.notes)]
+    used = sum(len(part) for part in parts) + len(separator) * (len(parts) - 1)
     for position, item in enumerate(message.items):
         left = len(message.items) - position
         line = item_line(item)

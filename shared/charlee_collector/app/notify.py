@@ -4,18 +4,10 @@ The events come from NotificationsQueue, at least once and batched by the queue 
 minute (template.yaml, NotifierFunction's ``MaximumBatchingWindowInSeconds``): each enabled
 instant rule of each user gets **one** message for what the whole batch brought it, so a burst is
 one message. For each rule: the new opportunities of the batch that repeat no earlier job
-(``duplicate_of`` NULL) and match it; then, per rule:
+(``duplicate_of`` NULL) and match it; then, per rule, claim, send and record (``app/alert_delivery.py``); the events that brought what a channel
+refused are reported failed, so SQS delivers them again (unless the refusal disabled the rule).
 
-1. claim each (rule, opportunity, channel) in its own committed transaction
-   (``store/alert_deliveries.py``); what is already claimed is left out: a duplicate SQS
-   delivery, or an earlier attempt, has it;
-2. send the claimed ones in one message (``alerts/channels``);
-3. record: sent -> ``mark_sent`` and the channel is healthy; refused -> the claims are released,
-   the channel's run of failures goes on (the rule is disabled after ``DISABLE_AFTER``) and the
-   events that brought them are reported failed, so SQS delivers them again; an answer that never
-   came (``maybe_delivered``) -> the claims stay: maybe sent, never sent twice.
-
-At most once to the person: a crash between 2 and 3 leaves claims that are never sent again
+At most once to the person: a crash between the send and its record leaves claims that are never sent again
 (the alert may be lost, never doubled). Where each failure goes: an event that is not an
 OpportunitiesCollected event -> failed (the DLQ after the queue's receives); the database ->
 raised (the whole batch again: claims already committed keep their messages from repeating); a
@@ -28,36 +20,20 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
 
-from charlee_collector.alerts.channels import Transports, send_alert
-from charlee_collector.alerts.http_delivery import ChannelAnswer
-from charlee_collector.alerts.message import AlertItem, AlertMessage
+from charlee_collector.alerts.channels import Transports
+from charlee_collector.alerts.message import AlertMessage
+from charlee_collector.app.alert_delivery import alert_item, deliver
 from charlee_collector.core.clock import utcnow
-from charlee_collector.core.errors import InvalidChannelSecret
-from charlee_collector.core.opportunity import PERIOD_SUFFIXES
 from charlee_collector.normalize.alert_rules import rule_matches
 from charlee_collector.observability.logger import logger
-from charlee_collector.store.alert_deliveries import (
-    AlertCandidate,
-    alert_candidates,
-    claim_deliveries,
-    mark_sent,
-    release_claims,
-)
-from charlee_collector.store.alert_rules import (
-    StoredAlertRule,
-    instant_rules,
-    record_channel_failure,
-    record_channel_success,
-)
-
-DISABLE_AFTER = timedelta(hours=24)
-# Longer than a send with all its retries (http_delivery: at most ~37 s of waits plus timeouts).
-CLAIM_LEASE = timedelta(minutes=5)
+from charlee_collector.store.alert_deliveries import AlertCandidate, alert_candidates
+from charlee_collector.store.alert_rules import instant_rules
 
 
 @dataclass(frozen=True)
@@ -135,104 +111,30 @@ def notify_batch(
             for c in by_user.get(stored.user_id, [])
             if rule_matches(stored.rule, c.item, source=c.source, score=c.score)
         ]
-        if matched:
-            _alert(engine, stored, matched, brought_by, result, via=via, read_secret=read_secret, now=now)
+        if not matched:
+            continue
+        compose = partial(instant_message, stored.id, stored.rule.more_url)
+        done = deliver(engine, stored, matched, compose, via=via, read_secret=read_secret, now=now)
+        if done.sent and done.sent_at is not None:
+            result.alerts_sent += len(done.sent)
+            result.messages_sent += 1
+            sent_at = done.sent_at
+            result.latencies.extend((c.source, (sent_at - c.collected_at).total_seconds()) for c in done.sent)
+        if done.disabled:
+            result.rules_disabled.append(stored.id)
+        elif done.refused:  # SQS delivers the events that brought them again
+            result.failed_message_ids.update(m for c in done.refused for m in brought_by[c.id])
     return result
 
 
-def _alert(
-    engine: Engine,
-    stored: StoredAlertRule,
-    matched: list[AlertCandidate],
-    brought_by: dict[int, set[str]],
-    result: NotifyResult,
-    *,
-    via: Transports,
-    read_secret: Callable[[str], Any],
-    now: Callable[[], datetime],
-) -> None:
-    channel = stored.rule.channel
-    with engine.begin() as conn:  # committed before the send: the claim is what stops a second one
-        claimed = claim_deliveries(conn, stored.id, channel, matched, now=now(), lease=CLAIM_LEASE)
-    if not claimed:
-        return
-    sending = [c for c in matched if c.id in claimed]
-    answer = _send(stored, sending, via=via, read_secret=read_secret)
-    with engine.begin() as conn:
-        if answer.ok:
-            sent_at = now()
-            mark_sent(conn, stored.id, channel, claimed, now=sent_at)
-            record_channel_success(conn, stored.id)
-            result.alerts_sent += len(sending)
-            result.messages_sent += 1
-            result.latencies.extend((c.source, (sent_at - c.collected_at).total_seconds()) for c in sending)
-            return
-        if answer.maybe_delivered:
-            logger.warning(
-                "no answer from the channel: the alerts stay claimed and are not sent again",
-                extra={
-                    "rule_id": stored.id,
-                    "channel": channel,
-                    "answer": answer.detail,
-                    "alerts": len(sending),
-                },
-            )
-            return
-        release_claims(conn, stored.id, channel, claimed)
-        disabled = record_channel_failure(
-            conn, stored.id, answer.describe(channel), now=now(), disable_after=DISABLE_AFTER
-        )
-    logger.warning(
-        "the channel refused the alert; SQS delivers its events again",
-        extra={
-            "rule_id": stored.id,
-            "channel": channel,
-            "answer": answer.describe(channel),
-            "disabled": disabled,
-        },
-    )
-    if disabled:
-        result.rules_disabled.append(stored.id)
-    else:
-        result.failed_message_ids.update(m for c in sending for m in brought_by[c.id])
-
-
-def _send(
-    stored: StoredAlertRule,
-    sending: list[AlertCandidate],
-    *,
-    via: Transports,
-    read_secret: Callable[[str], Any],
-) -> ChannelAnswer:
-    """One message for ``sending`` on the rule's channel; a secret that fails is a refused answer."""
-    rule = stored.rule
+def instant_message(rule_id: int, more_url: str | None, sending: list[AlertCandidate]) -> AlertMessage:
+    """The instant message of rule ``rule_id`` for ``sending`` (best first)."""
     count = len(sending)
-    message = AlertMessage(
-        f"{count} new job{'s' if count != 1 else ''} for your alert {stored.id}",
-        [_item(c) for c in sending],
-        more_url=rule.more_url,
+    return AlertMessage(
+        f"{count} new job{'s' if count != 1 else ''} for your alert {rule_id}",
+        [alert_item(c) for c in sending],
+        more_url=more_url,
     )
-    try:
-        return send_alert(rule.channel, read_secret(rule.secret), message, via)
-    except InvalidChannelSecret as exc:
-        return ChannelAnswer(False, None, str(exc), 0)
-    except Exception as exc:  # Secrets Manager: unreachable, denied, no such secret
-        from charlee_collector.core.aws import aws_cause
-
-        return ChannelAnswer(False, None, f"secret {rule.secret}: {aws_cause(exc)}", 0)
-
-
-def _item(candidate: AlertCandidate) -> AlertItem:
-    item = candidate.item
-    budget = None
-    if item.client_budget is not None:
-        suffix = PERIOD_SUFFIXES.get(item.budget_period or "", "")
-        budget = (
-            f"{item.client_budget:f}".rstrip("0").rstrip(".")
-            + f" {item.client_currency or ''}".rstrip()
-            + suffix
-        )
-    return AlertItem(item.title, item.url, candidate.source, candidate.score, budget)
 
 
 def failed_ids(result: NotifyResult, message_ids: Iterable[str]) -> list[str]:

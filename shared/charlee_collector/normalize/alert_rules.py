@@ -15,7 +15,9 @@ for the rest (the reader's application).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -101,6 +103,26 @@ def parse_alert_rule(value: Mapping[str, Any], *, known_sources: Collection[str]
 def alert_rule_document(rule: AlertRule) -> dict[str, Any]:
     """The rule as it is stored and shown (JSON types; ``min_budget`` in the AMOUNT/PERIOD form)."""
     return rule.model_dump(mode="json", exclude_none=True)
+
+
+DIGEST_WINDOWS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+
+
+def digest_window(rule: AlertRule) -> timedelta:
+    """How far back a digest of ``rule`` looks: a day or a week."""
+    return DIGEST_WINDOWS[rule.every or "daily"]
+
+
+def digest_due(rule: AlertRule, last_sent: datetime | None, now: datetime) -> bool:
+    """Whether ``rule``'s digest is to go out at ``now``: its local hour (and weekday) has come and
+    none went out since that hour began."""
+    if rule.mode != "digest" or rule.hour is None:
+        return False
+    local = now.astimezone(ZoneInfo(rule.timezone))
+    if local.hour != rule.hour or (rule.every == "weekly" and WEEKDAYS[local.weekday()] != rule.weekday):
+        return False
+    hour_began = local.replace(minute=0, second=0, microsecond=0)
+    return last_sent is None or last_sent < hour_began
 
 
 def rule_matches(rule: AlertRule, item: Opportunity, *, source: str, score: int | None) -> bool:

@@ -50,6 +50,38 @@ def alert_candidates(conn: Connection, ids: Iterable[int]) -> list[AlertCandidat
     return [_candidate(row) for row in conn.execute(query).mappings()]
 
 
+def recent_candidates(conn: Connection, user_id: int, *, since: datetime, limit: int) -> list[AlertCandidate]:
+    """The user's opportunities collected since ``since`` that repeat no earlier job, best score
+    first (at most ``limit``): what a digest may list."""
+    o = opportunities
+    query = (
+        select(o, platforms.c.source)
+        .join(platforms, platforms.c.id == o.c.platform_id)
+        .where(o.c.user_id == user_id, o.c.collected_at >= since, o.c.duplicate_of.is_(None))
+        .order_by(o.c.score.desc().nulls_last(), o.c.id)
+        .limit(limit)
+    )
+    return [_candidate(row) for row in conn.execute(query).mappings()]
+
+
+def skills_asked(conn: Connection, user_id: int, *, since: datetime, limit: int) -> list[tuple[str, int]]:
+    """The skills the user's opportunities collected since ``since`` ask for most (casefolded),
+    with how many ask for each."""
+    skill = func.lower(func.jsonb_array_elements_text(opportunities.c.required_skills)).label("skill")
+    rows = (
+        select(skill)
+        .where(opportunities.c.user_id == user_id, opportunities.c.collected_at >= since)
+        .subquery()
+    )
+    query = (
+        select(rows.c.skill, func.count())
+        .group_by(rows.c.skill)
+        .order_by(func.count().desc(), rows.c.skill)
+        .limit(limit)
+    )
+    return [(row[0], int(row[1])) for row in conn.execute(query)]
+
+
 def _candidate(row: Any) -> AlertCandidate:
     item = Opportunity(
         external_id=row["external_id"],

@@ -26,6 +26,7 @@ class StoredAlertRule:
     failing_since: datetime | None = None
     last_error: str | None = None
     disabled_at: datetime | None = None
+    digest_sent_at: datetime | None = None
 
 
 def add_alert_rule(conn: Connection, user_id: int, rule: AlertRule, *, now: datetime) -> int:
@@ -54,6 +55,7 @@ def _stored(row: Any) -> StoredAlertRule:
         row.failing_since,
         row.last_error,
         row.disabled_at,
+        row.digest_sent_at,
     )
 
 
@@ -77,6 +79,21 @@ def instant_rules(conn: Connection, user_ids: Iterable[int]) -> list[StoredAlert
         .order_by(alert_rules.c.user_id, alert_rules.c.id)
     )
     return [_stored(row) for row in conn.execute(query)]
+
+
+def digest_rules(conn: Connection) -> list[StoredAlertRule]:
+    """Every enabled digest rule, by user then id."""
+    query = (
+        select(alert_rules)
+        .where(alert_rules.c.mode == "digest", alert_rules.c.disabled_at.is_(None))
+        .order_by(alert_rules.c.user_id, alert_rules.c.id)
+    )
+    return [_stored(row) for row in conn.execute(query)]
+
+
+def record_digest_sent(conn: Connection, rule_id: int, *, now: datetime) -> None:
+    """The rule's digest for this period went out (or had nothing to say) at ``now``."""
+    conn.execute(update(alert_rules).where(alert_rules.c.id == rule_id).values(digest_sent_at=now))
 
 
 def record_channel_success(conn: Connection, rule_id: int) -> None:

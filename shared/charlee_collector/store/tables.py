@@ -177,6 +177,7 @@ alert_rules = Table(
     Column("failing_since", UTCDateTime),  # the first failure of the current run of them
     Column("last_error", Text),
     Column("disabled_at", UTCDateTime),  # after 24 hours of failures in a row; nothing is sent
+    Column("digest_sent_at", UTCDateTime),  # a digest rule's last digest (app/digests.py)
     CheckConstraint("mode IN ('instant', 'digest')", name="ck_alert_rules_mode"),
     Index("ix_alert_rules_user", "user_id", "id"),
 )

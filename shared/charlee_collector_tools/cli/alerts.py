@@ -3,8 +3,9 @@
 ``add`` validates the rule whole (one line naming the field when it is not valid) and refuses a
 secret outside the stack's alerts/ folder (``core/credentials.py``: the only secrets the
 notifier may read): the channel's webhook URL, token or
-address lives in Secrets Manager and the rule names it. Digest rules are refused for now:
-nothing sends them yet (their schema is in ``normalize/alert_rules.py``). Rules are not edited: remove one and add its replacement. ``test``\nsends one message on a rule's channel and prints what the channel answered.
+address lives in Secrets Manager and the rule names it. A digest's time zone defaults to the
+user's profile's, else UTC. Rules are not edited: remove one and add its replacement.
+``test`` sends one message on a rule's channel and prints what the channel answered.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import Connection
 from charlee_collector.core.clock import utcnow
 from charlee_collector.core.credentials import refuse_alert_secret
 from charlee_collector.core.errors import InvalidAlertRule
-from charlee_collector.normalize.alert_rules import CHANNELS, alert_rule_document, parse_alert_rule
+from charlee_collector.normalize.alert_rules import CHANNELS, WEEKDAYS, alert_rule_document, parse_alert_rule
 from charlee_collector.sources import SOURCE_KEYS
 from charlee_collector.store.alert_rules import (
     StoredAlertRule,
@@ -27,6 +28,7 @@ from charlee_collector.store.alert_rules import (
     list_alert_rules,
     remove_alert_rule,
 )
+from charlee_collector.store.profiles import load_profile_document
 from charlee_collector_tools.cli.common import (
     BadInput,
     CliError,
@@ -85,8 +87,17 @@ def add_command(
         list[str] | None, typer.Option("--contract-type", help="fixed_price or hourly (repeat it).")
     ] = None,
     mode: Annotated[
-        str, typer.Option("--mode", help="instant (batched per minute); digest is not sent yet and refused.")
+        str, typer.Option("--mode", help="instant (batched per minute) or digest (at a local hour).")
     ] = "instant",
+    every: Annotated[str | None, typer.Option("--every", help="A digest's period: daily or weekly.")] = None,
+    hour: Annotated[int | None, typer.Option("--hour", help="A digest's local hour, 0-23.")] = None,
+    weekday: Annotated[
+        str | None, typer.Option("--weekday", help=f"A weekly digest's day: {', '.join(WEEKDAYS)}.")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="A digest's IANA time zone. Default: the profile's, else UTC."),
+    ] = None,
     more_url: Annotated[
         str | None, typer.Option("--more-url", help="Where a message cut short links to for the rest.")
     ] = None,
@@ -101,17 +112,19 @@ def add_command(
         "min_budget": min_budget,
         "contract_types": contract_type,
         "mode": mode,
+        "every": every,
+        "hour": hour,
+        "weekday": weekday,
+        "timezone": timezone,
         "more_url": more_url,
     }
     document = {name: value for name, value in given.items() if value is not None}
-    if mode == "digest":
-        # The rule's schema knows digests (normalize/alert_rules.py) but nothing sends them yet:
-        # a rule that would never send is refused rather than stored (docs/alerts.md).
-        raise BadInput("invalid alert rule: field 'mode': digests are not sent yet; add an instant rule")
     refusal = refuse_alert_secret(secret, settings().platform_secret_prefix)
     if refusal is not None:
         raise BadInput(f"invalid alert rule: field 'secret': {refusal}")
     with open_engine() as engine, engine.begin() as conn:
+        if timezone is None and mode == "digest":
+            document["timezone"] = (load_profile_document(conn, user) or {}).get("timezone") or "UTC"
         try:
             rule = parse_alert_rule(document, known_sources=SOURCE_KEYS)
         except InvalidAlertRule as exc:

@@ -3,8 +3,9 @@
 ``LocalRunner``'s tick is what AWS does every schedule period, without Lambda's time limit: the
 dispatcher handler is called until nothing more is claimed, its collect messages go to the
 in-process queue, and the poller feeds them to the collector handler until drained, retries
-included; then the events the tick published go to the notifier handler in one batch (as the
-stack's minute of batching: a burst is one message), what it refused kept for the next tick;
+included; then the notifier handler gets the schedule's event (the digests that are due) and the
+events the tick published, in one batch (as the stack's minute of batching: a burst is one
+message), what it refused kept for the next tick;
 ``tick_report`` then sums this run's ``collection_runs`` per platform (``local poll`` too).
 Dead-lettered messages are reported and the DLQ emptied. A tick stopped by its time limit counts
 what it left (due platforms never sent, messages still queued): ``TickReport.uncollected``.
@@ -241,10 +242,13 @@ class LocalRunner:
         bus = get_runtime().event_bus
         if self.handlers.notifier is None or bus is None or not isinstance(bus.client, LocalEventBus):
             return
+        self.on_progress("alerting")
+        with contextlib.redirect_stdout(self.handler_stdout or sys.stderr):
+            # The digests that are due, as the notifier's schedule asks in AWS.
+            self.handlers.notifier(scheduled_event(), LocalLambdaContext("NotifierFunction"))
         notifications = bus.client.take_notifications()
         if not notifications:
             return
-        self.on_progress("alerting")
         messages = [{"MessageId": m, "ReceiptHandle": m, "Body": body} for m, body in notifications]
         with contextlib.redirect_stdout(self.handler_stdout or sys.stderr):
             answer = self.handlers.notifier(

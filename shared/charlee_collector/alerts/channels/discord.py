@@ -36,7 +36,12 @@ def _more(left_out: int, more_url: str | None) -> str:
 def text(message: AlertMessage) -> str:
     """The message's content as Discord gets it."""
     return render(
-        message, heading=lambda h: f"**{discord_escaped(h)}**", item_line=_item, more_line=_more, limit=LIMIT
+        message,
+        heading=lambda h: f"**{discord_escaped(h)}**",
+        item_line=_item,
+        more_line=_more,
+        limit=LIMIT,
+        note=discord_escaped,
     )
 
 

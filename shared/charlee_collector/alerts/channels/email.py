@@ -48,6 +48,7 @@ def bodies(message: AlertMessage) -> tuple[str, str]:
         item_line=_html_item,
         more_line=_html_more,
         limit=LIMIT,
+        note=lambda n: f"<p>{html.escape(n)}</p>",
     )
     return plain, rich
 

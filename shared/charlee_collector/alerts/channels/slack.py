@@ -39,7 +39,12 @@ def _more(left_out: int, more_url: str | None) -> str:
 def text(message: AlertMessage) -> str:
     """The message's text as Slack gets it."""
     return render(
-        message, heading=lambda h: f"*{_escaped(h)}*", item_line=_item, more_line=_more, limit=LIMIT
+        message,
+        heading=lambda h: f"*{_escaped(h)}*",
+        item_line=_item,
+        more_line=_more,
+        limit=LIMIT,
+        note=_escaped,
     )
 
 

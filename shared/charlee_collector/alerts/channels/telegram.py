@@ -32,7 +32,12 @@ def _more(left_out: int, more_url: str | None) -> str:
 def text(message: AlertMessage) -> str:
     """The message's text as Telegram gets it (parse mode HTML)."""
     return render(
-        message, heading=lambda h: f"<b>{escaped(h)}</b>", item_line=_item, more_line=_more, limit=LIMIT
+        message,
+        heading=lambda h: f"<b>{escaped(h)}</b>",
+        item_line=_item,
+        more_line=_more,
+        limit=LIMIT,
+        note=escaped,
     )
 
 

@@ -1,6 +1,6 @@
 """A generic JSON webhook, signed: the receiver can tell the body is ours and refuse a replay.
 
-Body: ``{"heading", "items": [{"title", "url", "source", "score", "budget"}], "more": N,
+Body: ``{"heading", "notes", "items": [{"title", "url", "source", "score", "budget"}], "more": N,
 "more_url"}`` (at most ``MAX_ITEMS`` items; ``more`` counts the rest). Headers:
 ``X-Charlee-Timestamp`` (Unix seconds, made afresh for each attempt) and ``X-Charlee-Signature:
 sha256=<hex>``, the HMAC-SHA256 with the secret's ``signing_key`` over ``<timestamp>.<body>``.
@@ -38,6 +38,7 @@ def body(message: AlertMessage) -> bytes:
     ]
     document = {
         "heading": message.heading,
+        "notes": list(message.notes),
         "items": items,
         "more": max(len(message.items) - MAX_ITEMS, 0),
         "more_url": message.more_url,

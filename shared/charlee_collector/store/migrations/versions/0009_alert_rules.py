@@ -4,7 +4,8 @@ was sent.
 ``alert_rules`` holds each user's rules (``normalize/alert_rules.py``): the validated document in
 ``rule``, with ``channel``, ``secret`` (the name of the Secrets Manager secret holding the channel's
 webhook URL, token or address, never the credential) and ``mode`` copied out as columns, and the
-channel's health (``failing_since``, ``last_error``; ``disabled_at`` after 24 hours of failures).
+channel's health (``failing_since``, ``last_error``; ``disabled_at`` after 24 hours of failures),
+and for a digest the time its last one went out (``digest_sent_at``).
 ``alert_deliveries`` has one row per (rule, opportunity, channel) ever claimed for sending: its
 primary key is what makes a job reach a person at most once (``store/alert_deliveries.py``), and
 its times (``posted_at``, ``collected_at``, ``notified_at``) are the alert's freshness. No
@@ -42,6 +43,7 @@ def upgrade() -> None:
         sa.Column("failing_since", UTCDateTime()),
         sa.Column("last_error", sa.Text()),
         sa.Column("disabled_at", UTCDateTime()),
+        sa.Column("digest_sent_at", UTCDateTime()),
         sa.CheckConstraint("mode IN ('instant', 'digest')", name="ck_alert_rules_mode"),
     )
     op.create_index("ix_alert_rules_user", "alert_rules", ["user_id", "id"])
