@@ -24,6 +24,7 @@ BENCHES = [
     "local_run.py",
     "shared_fetch.py",
     "dedup.py",
+    "alert_latency.py",
 ]
 
 

@@ -202,3 +202,44 @@ def test_the_runner_calls_the_very_handlers_the_lambdas_run(
     assert (outcomes[feed].outcome, outcomes[feed].inserted) == ("success", len(FEED_ITEMS))
     assert (outcomes[down].outcome, outcomes[down].attempts) == ("failed", 5)
     assert report.failed and [json.loads(d.body)["platform_id"] for d in report.dead_lettered] == [down]
+
+
+def test_a_local_tick_alerts_through_the_notifier_handler_once(
+    http_server, local_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Local mode delivers alerts with the notifier Lambda's handler: the tick's events in one
+    batch (one message for the burst), the channel's secret read from (the mocked) Secrets
+    Manager; a second tick with nothing new sends nothing."""
+    import boto3
+    import notifier_handler
+
+    from charlee_collector.store.engine import dispose_engines
+    from charlee_collector_tools.local.handlers import load_handlers
+    from charlee_collector_tools.local.runner import LocalRunner, local_environment
+    from charlee_collector_tools.local.sqs import local_sqs
+    from tests.support.alerts import add_rule
+
+    monkeypatch.setenv("COLLECTOR_ALLOW_PRIVATE_NETWORKS", "true")
+    more = [*FEED_ITEMS, ("Initech: Python Contractor", "Thu, 04 Jun 2026 10:00:00 +0000")]
+    http_server.route("/alerting-feed.xml", body=rss(more))
+    http_server.route("/hook", body="ok")
+    with local_db.begin() as conn:
+        add_platform(conn, name="Feed", config={"url": http_server.url("/alerting-feed.xml")})
+        add_rule(conn, keywords=["python"], secret="charlee/local/alerts/hook")
+    handlers = load_handlers()
+    assert handlers.notifier is notifier_handler.handler
+    try:
+        with local_environment({"DATABASE_URL": str(local_db.url)}), local_sqs() as sqs:
+            monkeypatch.setenv("COLLECT_QUEUE_URL", sqs.queues.queue_url)
+            boto3.client("secretsmanager").create_secret(
+                Name="charlee/local/alerts/hook", SecretString=json.dumps({"url": http_server.url("/hook")})
+            )
+            runner = LocalRunner(local_db, sqs, handlers=handlers)
+            runner.tick()
+            runner.tick(force=True)  # collected again: nothing new, nothing sent
+    finally:
+        dispose_engines()
+    [alert] = http_server.requests_to("/hook")
+    text = json.loads(alert.body)["text"]
+    assert text.startswith("*2 new jobs for your alert")
+    assert "Globex: Python Freelancer" in text and "Initech: Python Contractor" in text

@@ -29,7 +29,7 @@ from charlee_collector.store.tables import (
 from charlee_collector_tools.cli.common import head_revision
 
 TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs", "event_outbox"}
-HEAD = "0008"
+HEAD = "0009"
 
 
 def _roundtrip(engine: Engine) -> None:
@@ -454,3 +454,51 @@ def test_0008_adds_profiles_scores_and_duplicate_links_keeping_every_row(empty_e
         assert not {"score", "score_reasons", "title_key", "duplicate_of"} & columns
         assert "user_profiles" not in inspect(conn).get_table_names()
         assert conn.execute(text("SELECT count(*) FROM freelance_opportunities")).scalar_one() == 3
+
+
+def test_0009_adds_alert_rules_keeping_0008s_rows(empty_engine: Engine) -> None:
+    """A database holding 0008's rows (a profile, a scored opportunity) upgrades with them
+    untouched; the downgrade drops the rules and their deliveries and nothing else."""
+    from charlee_collector.normalize.alert_rules import parse_alert_rule
+    from charlee_collector.store.alert_rules import add_alert_rule, list_alert_rules
+    from charlee_collector.store.profiles import save_profile_document
+
+    migrate.upgrade(empty_engine, "0008")
+    now = utcnow()
+    with empty_engine.begin() as conn:
+        platform_id = conn.execute(
+            insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(opportunities).values(
+                **_opportunity_row(
+                    platform_id, external_id="scored", score=80, collected_at=now, updated_at=now
+                )
+            )
+        )
+        save_profile_document(conn, 1, {"skills": {"python": 5}}, now=now)
+
+    migrate.upgrade(empty_engine)
+    assert migrate.current_revision(empty_engine) == HEAD
+    with empty_engine.begin() as conn:
+        assert conn.execute(select(opportunities.c.score)).scalars().all() == [80]
+        rule = parse_alert_rule({"channel": "ntfy", "secret": "charlee/s/ntfy", "min_score": 70})
+        rule_id = add_alert_rule(conn, 1, rule, now=now)
+        [stored] = list_alert_rules(conn, 1)
+        assert (stored.id, stored.rule) == (rule_id, rule)
+    with pytest.raises(DBAPIError, match="ck_alert_rules_mode"), empty_engine.begin() as conn:
+        conn.execute(text("UPDATE alert_rules SET mode = 'sometimes'"))
+    with empty_engine.begin() as conn:  # the key of "at most once": one row per rule, job, channel
+        claim = (
+            "INSERT INTO alert_deliveries (rule_id, opportunity_id, channel, state, source, claimed_at,"
+            " lease_until, collected_at) SELECT :rule, id, 'ntfy', 'claimed', 'rss', now(), now(), now()"
+            " FROM freelance_opportunities ON CONFLICT DO NOTHING"
+        )
+        assert conn.execute(text(claim), {"rule": rule_id}).rowcount == 1
+        assert conn.execute(text(claim), {"rule": rule_id}).rowcount == 0
+
+    migrate.downgrade(empty_engine, "0008")
+    with empty_engine.connect() as conn:
+        assert not {"alert_rules", "alert_deliveries"} & set(inspect(conn).get_table_names())
+        assert conn.execute(select(user_profiles.c.user_id)).scalars().all() == [1]
+        assert conn.execute(text("SELECT count(*) FROM freelance_opportunities")).scalar_one() == 1

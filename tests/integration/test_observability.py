@@ -403,6 +403,9 @@ def test_every_metric_name_is_emitted_by_some_path(
     runtime.reset()
     dispatch({"user_id": 424_242})
     dispatch(scheduled_event())  # a scheduled tick counts the silent sources (PlatformsSilent)
+    # The notifier: an alert for what the collections stored (AlertsSent, AlertMessagesSent,
+    # AlertLatency, AlertRulesDisabled), then its schedule's look for digests.
+    notify_alerts(pg_engine, http_server)
     # The database unreachable from the collector: the record goes back with no run (RecordsFailed).
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@127.0.0.1:9/x")
     runtime.reset()
@@ -411,6 +414,31 @@ def test_every_metric_name_is_emitted_by_some_path(
     blobs = output.emf()
     assert set(metric_values(blobs)) == METRIC_NAMES | POWERTOOLS_METRICS
     assert_low_cardinality(blobs)
+
+
+def notify_alerts(pg_engine: Engine, http_server: Any) -> None:
+    """The notifier handler on an SQS batch naming the stored opportunities, with a rule on a
+    loopback webhook (its secret in the mocked Secrets Manager), then on its schedule's event."""
+    import notifier_handler
+
+    from charlee_collector.store.tables import opportunities
+    from tests.support.alerts import add_rule, collected_body
+
+    http_server.route("/alert-hook", body="ok")
+    boto3.client("secretsmanager").create_secret(
+        Name="charlee/test/alerts/metrics", SecretString=json.dumps({"url": http_server.url("/alert-hook")})
+    )
+    with pg_engine.begin() as conn:
+        ids = list(conn.execute(select(opportunities.c.id).where(opportunities.c.user_id == 1)).scalars())
+        add_rule(conn, secret="charlee/test/alerts/metrics")
+    assert ids
+    messages = [{"MessageId": "n1", "ReceiptHandle": "n1", "Body": collected_body(1, ids)}]
+    context = LocalLambdaContext("NotifierFunction")
+    assert notifier_handler.handler(sqs_event(messages, "arn:aws:sqs:us-east-1:1:n"), context) == {
+        "batchItemFailures": []
+    }
+    notifier_handler.handler(scheduled_event(), context)
+    assert len(http_server.requests_to("/alert-hook")) == 1
 
 
 # --- logs ------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from charlee_collector_tools.local import embedded_server
 
 TABLES = (
     "collection_runs, event_outbox, freelance_opportunities, freelance_platforms, "
-    "fetch_cache, fetch_hosts, fetch_host_leases, user_profiles"
+    "fetch_cache, fetch_hosts, fetch_host_leases, user_profiles, alert_rules, alert_deliveries"
 )
 
 

@@ -13,8 +13,12 @@ from charlee_collector.observability.metrics import METRIC_NAMES, POWERTOOLS_MET
 from tests.support import cfn_yaml
 
 SETTINGS_SOURCE = Path(cfn_yaml.ROOT, "shared", "charlee_collector", "core", "settings.py").read_text()
-FUNCTIONS = ("DispatcherFunction", "CollectorFunction", "MigrateFunction")
-SERVICES = {"DispatcherFunction": "charlee-dispatcher", "CollectorFunction": "charlee-collector"}
+FUNCTIONS = ("DispatcherFunction", "CollectorFunction", "MigrateFunction", "NotifierFunction")
+SERVICES = {
+    "DispatcherFunction": "charlee-dispatcher",
+    "CollectorFunction": "charlee-collector",
+    "NotifierFunction": "charlee-notifier",
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +47,7 @@ def default(template: dict[str, Any], value: Any) -> Any:
         ("DispatcherFunction", "functions/dispatcher/", "dispatcher_handler.handler"),
         ("CollectorFunction", "functions/collector/", "collector_handler.handler"),
         ("MigrateFunction", "functions/migrate/", "migrate_handler.handler"),
+        ("NotifierFunction", "functions/notifier/", "notifier_handler.handler"),
     ],
 )
 def test_functions_follow_the_contract(
@@ -299,6 +304,7 @@ def test_queue_permissions_are_scoped_to_the_queues(template: dict[str, Any]) ->
         ("DispatcherFunction", "DispatcherRole"),
         ("CollectorFunction", "CollectorRole"),
         ("MigrateFunction", "MigrateRole"),
+        ("NotifierFunction", "NotifierRole"),
     ],
 )
 def test_each_function_logs_to_its_own_group_with_retention(
@@ -446,6 +452,9 @@ def test_custom_metric_dimensions_are_the_ones_powertools_attaches(template: dic
         assert not found, f"{name} has dimensions Powertools does not attach: {found}"
 
 
+NOTIFIER_METRICS = {"AlertsSent", "AlertMessagesSent", "AlertRulesDisabled", "AlertLatency"}
+
+
 def test_dispatch_metrics_belong_to_the_dispatcher_and_the_rest_to_the_collector(
     template: dict[str, Any],
 ) -> None:
@@ -468,6 +477,8 @@ def test_dispatch_metrics_belong_to_the_dispatcher_and_the_rest_to_the_collector
             assert services == {"charlee-collector", "charlee-dispatcher"}, name
         else:
             expected = "charlee-dispatcher" if name in dispatcher else "charlee-collector"
+            if name in NOTIFIER_METRICS:
+                expected = "charlee-notifier"
             assert services == {expected}, name
 
 
@@ -525,3 +536,41 @@ def test_outputs(template: dict[str, Any]) -> None:
         "MigrateFunctionName",
         "DashboardUrl",
     } <= set(template["Outputs"])
+
+
+def test_the_notifier_batches_a_minute_of_events_and_reports_partial_failures(
+    template: dict[str, Any],
+) -> None:
+    props = resource(template, "NotifierFunction")
+    assert template["Resources"]["NotifierFunction"]["Condition"] == "NotificationsOn"
+    event = props["Events"]["Notify"]
+    assert event["Type"] == "SQS"
+    mapping = event["Properties"]
+    assert mapping["Queue"] == {"Fn::GetAtt": ["NotificationsQueue", "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["MaximumBatchingWindowInSeconds"] == 60  # a burst is one message
+    queue = resource(template, "NotificationsQueue")
+    assert queue["VisibilityTimeout"] >= 6 * props["Timeout"] + mapping["MaximumBatchingWindowInSeconds"]
+
+
+def test_the_notifier_looks_for_due_digests_every_15_minutes(template: dict[str, Any]) -> None:
+    digests = resource(template, "NotifierFunction")["Events"]["Digests"]
+    assert digests["Type"] == "Schedule"
+    assert digests["Properties"]["Schedule"] == "rate(15 minutes)"
+    assert digests["Properties"]["State"] == "ENABLED"
+
+
+def test_the_notifier_reads_only_alert_secrets_and_sends_only_email(template: dict[str, Any]) -> None:
+    granted = role_actions(template, "NotifierRole")
+    secrets = [r for r in granted["secretsmanager:GetSecretValue"] if isinstance(r, dict) and "Fn::Sub" in r]
+    assert [r["Fn::Sub"].rsplit(":secret:", 1)[1] for r in secrets] == ["charlee/${AWS::StackName}/alerts/*"]
+    assert granted["ses:SendEmail"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}
+    ]
+    assert granted["sqs:ReceiveMessage"] == [{"Fn::GetAtt": ["NotificationsQueue", "Arn"]}]
+    assert "secretsmanager:PutSecretValue" not in granted and "events:PutEvents" not in granted
+
+
+def test_a_disabled_alert_rule_alarms(template: dict[str, Any]) -> None:
+    alarm = find_alarm(template, ref("MetricsNamespace"), "AlertRulesDisabled", service="charlee-notifier")
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"

@@ -16,11 +16,12 @@ import pytest
 from tests.support import cfn_yaml
 from tests.support.cfn_conditions import Stack, dependencies, references
 
-FUNCTIONS = ("DispatcherFunction", "CollectorFunction", "MigrateFunction")
+FUNCTIONS = ("DispatcherFunction", "CollectorFunction", "MigrateFunction", "NotifierFunction")
 ROLES = {
     "DispatcherFunction": "DispatcherRole",
     "CollectorFunction": "CollectorRole",
     "MigrateFunction": "MigrateRole",
+    "NotifierFunction": "NotifierRole",
 }
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:charlee/db-AbCdEf"
 APP_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:charlee/db-app-AbCdEf"
@@ -268,7 +269,7 @@ def test_the_master_secret_is_for_migratefunction_alone(stack: Stack) -> None:
     separate = master != app
     expected = {"MigrateRole", "MigrateFunction"}
     if not separate:  # an existing database without an application role: as before
-        expected |= {"Globals", "DispatcherRole", "CollectorRole"}
+        expected |= {"Globals", "DispatcherRole", "CollectorRole", "NotifierRole"}
     if proxied(stack):
         expected |= {"ProxyRole", "DBProxy"}
     if not creates(stack):
@@ -280,6 +281,10 @@ def test_the_master_secret_is_for_migratefunction_alone(stack: Stack) -> None:
         "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:charlee/${AWS::StackName}/*"
     }
     assert secret_readers(stack, "CollectorRole") == [app, platforms]
+    alerts = {
+        "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:charlee/${AWS::StackName}/alerts/*"
+    }
+    assert secret_readers(stack, "NotifierRole") == [app, alerts]
     if proxied(stack):
         assert secret_readers(stack, "ProxyRole") == ([master, app] if separate else [master])
         assert [auth["SecretArn"] for auth in stack.resources["DBProxy"]["Properties"]["Auth"]] == (

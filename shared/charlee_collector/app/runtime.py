@@ -40,6 +40,13 @@ class Runtime:
         return build_client(self.settings)
 
     @cached_property
+    def ses(self) -> Any:
+        """The SES client alerts by email are sent with (the notifier's)."""
+        import boto3
+
+        return boto3.session.Session(region_name=aws_region()).client("ses")
+
+    @cached_property
     def sqs(self) -> Any:
         return new_sqs_client()
 

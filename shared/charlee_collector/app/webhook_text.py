@@ -6,34 +6,33 @@ pings everyone, ``<https://x|y>`` hides a link behind other words): the event ca
 mentions are switched off by the body's ``allowed_mentions`` (no parse), not by editing the text.
 Both texts are bounded by ``SUMMARY_MAX_CHARS``, under Discord's 2,000-character message limit
 (the smallest of the three formats). The stack's rule builds the same bodies (template.yaml,
-WebhookRule); the local bus posts ``webhook_body``.
+WebhookRule); the local bus posts ``webhook_body``. The escaping itself is
+``normalize/chat_text.py``'s, shared with the alerts.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from charlee_collector.normalize.chat_text import ELLIPSIS, NO_MENTIONS
+from charlee_collector.normalize.chat_text import bounded as bounded_to
+from charlee_collector.normalize.chat_text import slack_escaped as slack_escaped_to
+
 SUMMARY_MAX_CHARS = 1_900
-ELLIPSIS = "…"
-NO_MENTIONS: dict[str, list[str]] = {"parse": []}
-_SLACK_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+
+__all__ = ["ELLIPSIS", "NO_MENTIONS", "SUMMARY_MAX_CHARS", "bounded", "slack_escaped", "webhook_body"]
 
 
 def bounded(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
-    """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
-    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+    """``text`` cut to ``limit`` characters (the summary's by default), an ellipsis marking the cut."""
+    return bounded_to(text, limit)
 
 
 def slack_escaped(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
-    """``text`` with Slack's markup characters escaped, bounded without cutting an escape in two."""
-    escaped = "".join(_SLACK_ESCAPES.get(char, char) for char in text)
-    if len(escaped) <= limit:
-        return escaped
-    return _PARTIAL_ENTITY.sub("", escaped[: limit - 1]) + ELLIPSIS
+    """``text`` with Slack's markup characters escaped, bounded (the summary's limit by default)."""
+    return slack_escaped_to(text, limit)
 
 
 def webhook_body(detail: Mapping[str, Any], style: str) -> tuple[bytes, str]:

@@ -18,6 +18,10 @@ from charlee_collector.core.hosts import is_loopback
 # OAuth2 grants (Upwork) live in this folder under the stack's prefix: the only secrets the
 # collector may write (their refresh tokens rotate; template.yaml, WriteRotatedOAuthTokens).
 OAUTH_FOLDER = "oauth/"
+# Alert channels' webhook URLs, tokens and addresses: the only secrets the notifier may read
+# (template.yaml, ReadAlertChannelSecrets).
+ALERTS_FOLDER = "alerts/"
+_ALERT_SECRET_SHAPE = re.compile(r"charlee/[^/]+/alerts/.+")
 # charlee/<stack>/<name>, as a name or inside a secret's ARN (":secret:charlee/...").
 _SECRET_SHAPE = re.compile(r"charlee/[^/]+/.+")
 
@@ -40,6 +44,20 @@ def refuse_outside_prefix(name: str, prefix: str | None) -> str | None:
     if _SECRET_SHAPE.fullmatch(secret):
         return None
     return f"credentials secret {name} is not named charlee/<stack>/<name>, the only secrets a stack reads"
+
+
+def refuse_alert_secret(name: str, prefix: str | None) -> str | None:
+    """Why ``name`` may not be an alert channel's secret (``<PLATFORM_SECRET_PREFIX>alerts/<name>``,
+    or the shape charlee/<stack>/alerts/<name> when no prefix is set); None when it may."""
+    secret = _secret_name(name)
+    if prefix:
+        folder = prefix + ALERTS_FOLDER
+        if secret.startswith(folder) and len(secret) > len(folder):
+            return None
+        return f"{name} is outside {folder}: the notifier may read only secrets named {folder}<name>"
+    if _ALERT_SECRET_SHAPE.fullmatch(secret):
+        return None
+    return f"{name} is not named charlee/<stack>/alerts/<name>, the only secrets the notifier reads"
 
 
 def oauth_secret_name(source: str, prefix: str | None) -> str:

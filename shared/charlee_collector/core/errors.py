@@ -4,7 +4,8 @@
 ``SourceError``: anything a source or the HTTP layer raises: ``TransientSourceError`` (worth a
 retry), ``PermanentSourceError`` and its ``InvalidPlatformConfig`` (retrying cannot help),
 ``RateLimited`` and ``FetchDeferred`` (both carry ``retry_at``). ``InvalidMessage``: a collect message
-or dispatcher event that fails its schema. ``InvalidProfile``: a user's profile that fails its schema. ``app/collect.py`` is the one place that decides where
+or dispatcher event that fails its schema. ``InvalidProfile``: a user's profile that fails its schema; ``InvalidAlertRule``: an alert rule
+that fails its schema; ``InvalidChannelSecret``: a channel's secret without what it needs. ``app/collect.py`` is the one place that decides where
 each goes (docs/faults.md).
 """
 
@@ -65,6 +66,15 @@ class InvalidMessage(CollectorError):
 
 class InvalidProfile(CollectorError):
     """A user's scoring profile does not match its schema (the message names the field)."""
+
+
+class InvalidAlertRule(CollectorError):
+    """A user's alert rule does not match its schema (the message names the field)."""
+
+
+class InvalidChannelSecret(CollectorError):
+    """An alert channel's secret does not hold what the channel needs (the message names the key,
+    never the value)."""
 
 
 def validation_problems(error: Any, *, whole: str = "(config)") -> str:

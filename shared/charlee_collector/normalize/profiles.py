@@ -23,7 +23,8 @@ MAX_SKILLS = 100
 MAX_WEIGHT = 10
 
 
-def _known_timezone(name: str | None) -> str | None:
+def known_timezone(name: str | None) -> str | None:
+    """``name`` when it is an IANA time zone (None passes); a ValueError saying so otherwise."""
     if name is None:
         return None
     try:
@@ -57,7 +58,7 @@ class Profile(BaseModel):
     contract_types: list[ContractType] = Field(default_factory=list, max_length=2)
     exclude_keywords: list[Keyword] = Field(default_factory=list, max_length=100)
     exclude_companies: list[Keyword] = Field(default_factory=list, max_length=100)
-    timezone: Annotated[str | None, AfterValidator(_known_timezone)] = None
+    timezone: Annotated[str | None, AfterValidator(known_timezone)] = None
 
 
 def parse_profile(value: Mapping[str, Any] | None) -> Profile:

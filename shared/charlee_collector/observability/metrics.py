@@ -51,6 +51,13 @@ class Metric(StrEnum):
     # Events EventBridge refused publishing.MAX_ATTEMPTS times: no longer offered (alarmed).
     EVENTS_DEAD_LETTERED = "EventsDeadLettered"
     OUTBOX_OLDEST_PENDING_AGE = "OutboxOldestPendingAge"
+    # The notifier (app/notify.py): alerts sent, messages they went in, rules disabled after a
+    # day of channel failures (alarmed), and each alert's seconds from collection to notification
+    # (dimension Source; the dashboard's p50/p95).
+    ALERTS_SENT = "AlertsSent"
+    ALERT_MESSAGES_SENT = "AlertMessagesSent"
+    ALERT_RULES_DISABLED = "AlertRulesDisabled"
+    ALERT_LATENCY = "AlertLatency"
 
 
 METRIC_NAMES: frozenset[str] = frozenset(m.value for m in Metric)

@@ -161,6 +161,54 @@ user_profiles = Table(
 )
 
 
+# Users' alert rules (normalize/alert_rules.py; store/alert_rules.py). ``rule`` is the validated
+# document; ``channel`` and ``secret`` (a Secrets Manager name, never a credential) are copied out of
+# it as columns so an operator can find every rule using a channel or a secret.
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("secret", String(512), nullable=False),
+    Column("mode", String(10), nullable=False),
+    Column("rule", JSONType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("failing_since", UTCDateTime),  # the first failure of the current run of them
+    Column("last_error", Text),
+    Column("disabled_at", UTCDateTime),  # after 24 hours of failures in a row; nothing is sent
+    Column("digest_sent_at", UTCDateTime),  # a digest rule's last digest (app/digests.py)
+    CheckConstraint("mode IN ('instant', 'digest')", name="ck_alert_rules_mode"),
+    Index("ix_alert_rules_user", "user_id", "id"),
+)
+
+
+# One row per (rule, opportunity, channel) claimed for sending (store/alert_deliveries.py): the
+# primary key is the "at most once to the person"; the times are the alert's freshness.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("rule_id", BigInteger, ForeignKey("alert_rules.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "opportunity_id",
+        BigInteger,
+        ForeignKey("freelance_opportunities.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("channel", String(20), primary_key=True),
+    Column("state", String(10), nullable=False),  # claimed | sent
+    Column("source", String(50), nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=False),
+    Column("posted_at", UTCDateTime),
+    Column("collected_at", UTCDateTime, nullable=False),
+    Column("notified_at", UTCDateTime),
+    CheckConstraint("state IN ('claimed', 'sent')", name="ck_alert_deliveries_state"),
+    Index("ix_alert_deliveries_notified", "notified_at", postgresql_where=text("notified_at IS NOT NULL")),
+    Index("ix_alert_deliveries_opportunity", "opportunity_id"),
+)
+
+
 # One collection attempt: the task history Flower used to show.
 runs = Table(
     "collection_runs",

@@ -3,7 +3,7 @@
 ``migrate`` (here); ``platforms`` (``import``/``export``: ``platform_transfer``); ``sources``;
 ``collect`` and ``dispatch`` (``collecting``, ``waiting``); ``runs``, ``opportunities`` and ``status``
 (``reports``); ``dlq`` (``dead_letters``); ``events``; ``hosts``; ``upwork authorize|purge``;
-``profile set|show|rescore`` (``profiles``); ``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
+``profile set|show|rescore`` (``profiles``); ``alerts add|list|remove|test`` (``alerts``); ``local run|poll|stop`` (``local_mode``). Every command uses ``--db``, else
 ``DATABASE_URL`` (or ``DB_SECRET_ARN``), else the embedded PostgreSQL (data in
 ``$CHARLEE_HOME/pgdata``), started, created and upgraded on first use and running until
 ``local stop``. Exit codes are in ``common``; every command and option in docs/cli.md.
@@ -19,6 +19,7 @@ import typer
 
 from charlee_collector import __version__
 from charlee_collector_tools.cli import (
+    alerts,
     collecting,
     dlq,
     events,
@@ -67,6 +68,7 @@ app.add_typer(hosts.app, name="hosts")
 app.add_typer(local_mode.app, name="local")
 app.add_typer(upwork.app, name="upwork")
 app.add_typer(profiles.app, name="profile")
+app.add_typer(alerts.app, name="alerts")
 app.command("collect")(collecting.collect_command)
 app.command("dispatch")(collecting.dispatch_command)
 app.command("runs")(reports.runs_command)

@@ -453,11 +453,13 @@ def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """What needs attention: platforms due, failing, paused and silent, the last runs, OAuth grants
-    whose refresh token dies soon, the queues.
+    whose refresh token dies soon, alert rules failing or disabled and the alerts' freshness per
+    source, the queues.
 
     Silent: the last 3 successful runs each fetched under a tenth of what the platform usually
     yields (the median of the 10 successful runs before them).
     """
+    from charlee_collector_tools.cli.alerts import alerts_status, print_alerts_status
     from charlee_collector_tools.cli.collecting import due_now, due_since
     from charlee_collector_tools.cli.upwork import grant_health, print_grants
 
@@ -512,6 +514,7 @@ def status_command(
                     .limit(10)
                 ).mappings()
             ]
+            alerts = alerts_status(conn, now=now)
         grants = grant_health(engine, now=now)  # reads their secrets: only when such platforms exist
     queues: dict[str, Any] | None = None
     if queue_url or dlq_url:
@@ -534,6 +537,7 @@ def status_command(
                 "silent": silent,
                 "last_runs": last_runs,
                 "oauth_grants": [grant.as_json() for grant in grants],
+                "alerts": alerts,
                 "queues": queues,
             }
         )
@@ -607,6 +611,7 @@ def status_command(
     if last_runs:
         out.print(runs_table("Last runs", last_runs))
     print_grants(grants)
+    print_alerts_status(alerts)
     if queues:
         rows = [
             (name, q["url"], q["visible"], q["in_flight"], q["delayed"])

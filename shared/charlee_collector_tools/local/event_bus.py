@@ -6,6 +6,9 @@ DetailType, a JSON-object Detail, 256 KiB an entry). It keeps no copy: an accept
 outbox row marked published. With ``EVENTS_WEBHOOK_URL`` set, each accepted event's summary is
 posted there through ``fetching.client.build_client``; a failed post is a refused entry
 (``WebhookFailed``), so the row stays pending for the next tick. The URL is registered as a secret.
+Each accepted OpportunitiesCollected event is also kept, as the stack's NotificationsRule puts it
+in NotificationsQueue (EventBridge's envelope around the detail), until the runner hands what a
+tick brought to the notifier handler (``take_notifications``; ``requeue`` what it refused).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class LocalEventBus:
         self._webhook = settings.events_webhook_url
         self._client: Any = None
         self._lock = threading.Lock()
+        self._notifications: list[tuple[str, str]] = []
         if self._webhook:
             register_secret_values([self._webhook])
 
@@ -43,6 +47,17 @@ class LocalEventBus:
             raise ValueError(f"PutEvents takes 1 to {MAX_ENTRIES} entries, got {len(Entries)}")
         answers = [self._accept(entry) for entry in Entries]
         return {"FailedEntryCount": sum("ErrorCode" in a for a in answers), "Entries": answers}
+
+    def take_notifications(self) -> list[tuple[str, str]]:
+        """The (message id, body) of every event accepted since the last take, oldest first."""
+        with self._lock:
+            taken, self._notifications = self._notifications, []
+        return taken
+
+    def requeue(self, notifications: list[tuple[str, str]]) -> None:
+        """Put back what the notifier reported failed: the next take offers it again."""
+        with self._lock:
+            self._notifications[:0] = notifications
 
     def close(self) -> None:
         if self._client is not None:
@@ -56,7 +71,17 @@ class LocalEventBus:
             problem = self._post(json.loads(entry["Detail"]))
             if problem:
                 return {"ErrorCode": "WebhookFailed", "ErrorMessage": problem}
-        return {"EventId": str(uuid.uuid4())}
+        event_id = str(uuid.uuid4())
+        if entry["DetailType"] == "OpportunitiesCollected":
+            envelope = {
+                "id": event_id,
+                "source": entry["Source"],
+                "detail-type": entry["DetailType"],
+                "detail": json.loads(entry["Detail"]),
+            }
+            with self._lock:
+                self._notifications.append((event_id, json.dumps(envelope)))
+        return {"EventId": event_id}
 
     def _post(self, detail: dict[str, Any]) -> str | None:
         """Post one event's summary; None when the webhook took it, else why not (never the URL)."""

@@ -1,4 +1,4 @@
-"""The two Lambda handlers a local run calls, and a Lambda context to call them with.
+"""The Lambda handlers a local run calls, and a Lambda context to call them with.
 
 They are the handler functions the Lambdas run (``charlee_collector.handlers``; the
 ``functions/*_handler.py`` files only import them), so a local run and AWS share one path.
@@ -43,17 +43,18 @@ class LocalLambdaContext:
 
 @dataclass(frozen=True)
 class Handlers:
-    """The collector and dispatcher entry points a local run calls."""
+    """The collector, dispatcher and notifier entry points a local run calls."""
 
     collector: Handler
     dispatcher: Handler
+    notifier: Handler | None = None
 
 
 def load_handlers() -> Handlers:
     """The very handler functions the Lambdas run (``charlee_collector.handlers``)."""
-    from charlee_collector.handlers import collector, dispatcher
+    from charlee_collector.handlers import collector, dispatcher, notifier
 
-    return Handlers(collector.handler, dispatcher.handler)
+    return Handlers(collector.handler, dispatcher.handler, notifier.handler)
 
 
 def scheduled_event() -> dict[str, Any]:

@@ -3,7 +3,10 @@
 ``LocalRunner``'s tick is what AWS does every schedule period, without Lambda's time limit: the
 dispatcher handler is called until nothing more is claimed, its collect messages go to the
 in-process queue, and the poller feeds them to the collector handler until drained, retries
-included; ``tick_report`` then sums this run's ``collection_runs`` per platform (``local poll`` too).
+included; then the notifier handler gets the schedule's event (the digests that are due) and the
+events the tick published, in one batch (as the stack's minute of batching: a burst is one
+message), what it refused kept for the next tick;
+``tick_report`` then sums this run's ``collection_runs`` per platform (``local poll`` too).
 Dead-lettered messages are reported and the DLQ emptied. A tick stopped by its time limit counts
 what it left (due platforms never sent, messages still queued): ``TickReport.uncollected``.
 """
@@ -32,12 +35,14 @@ from charlee_collector_tools.local.handlers import (
     load_handlers,
     scheduled_event,
 )
-from charlee_collector_tools.local.poller import DeadLetter, Poller, PollStats
+from charlee_collector_tools.local.poller import DeadLetter, Poller, PollStats, sqs_event
 from charlee_collector_tools.local.sqs import LocalSqs, pending
 
 # Lambda's longest timeout: what one dispatcher call may spend claiming before the tick calls it
 # again (the dispatcher stops its own time margin before the end).
 DISPATCH_CONTEXT_SECONDS = 900
+# What the notifier's records say they came from (the stack's NotificationsQueue, here in-process).
+NOTIFICATIONS_ARN = "arn:aws:sqs:us-east-1:123456789012:notifications"
 # Collector invocations at once; each runs COLLECTOR_CONCURRENCY records of its batch at once.
 BATCHES_IN_FLIGHT = 4
 SUMMARY_CHUNK = 500  # message ids per query: databases cap the parameters of one statement
@@ -213,6 +218,7 @@ class LocalRunner:
         )
         self.on_progress("collecting")
         stats = poller.drain(timeout_seconds=max(deadline - time.monotonic(), 0))
+        self._notify()
         left_in_queue = self._empty_queue()
         dead = self._empty_dlq()
         # Forced, every active platform was asked for: those the dispatcher could not send are left.
@@ -227,6 +233,29 @@ class LocalRunner:
         )
         report.next_due = self._next_due()
         return report
+
+    def _notify(self) -> None:
+        """The tick's events through the notifier handler, as NotificationsQueue feeds it."""
+        from charlee_collector.app.runtime import get_runtime
+        from charlee_collector_tools.local.event_bus import LocalEventBus
+
+        bus = get_runtime().event_bus
+        if self.handlers.notifier is None or bus is None or not isinstance(bus.client, LocalEventBus):
+            return
+        self.on_progress("alerting")
+        with contextlib.redirect_stdout(self.handler_stdout or sys.stderr):
+            # The digests that are due, as the notifier's schedule asks in AWS.
+            self.handlers.notifier(scheduled_event(), LocalLambdaContext("NotifierFunction"))
+        notifications = bus.client.take_notifications()
+        if not notifications:
+            return
+        messages = [{"MessageId": m, "ReceiptHandle": m, "Body": body} for m, body in notifications]
+        with contextlib.redirect_stdout(self.handler_stdout or sys.stderr):
+            answer = self.handlers.notifier(
+                sqs_event(messages, NOTIFICATIONS_ARN), LocalLambdaContext("NotifierFunction")
+            )
+        failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
+        bus.client.requeue([n for n in notifications if n[0] in failed])
 
     def _dispatch(self, event: dict[str, Any], deadline: float) -> dict[str, Any]:
         self.on_progress("dispatching")
