@@ -12,10 +12,10 @@ latency. A virtual clock: no sleeping, the same seed gives the same figures.
 
 Prints ``alert_latency_p50_seconds``, ``alert_latency_p95_seconds`` and the target (the schedule
 period + 60 s), for platforms whose interval is the period. ``--seed``, ``--platforms``,
-``--hours``; ``--due slack`` models a dispatcher that counts a platform due when its next
-collection is within two minutes after the tick (what it would take to collect a platform whose
-interval is the period on every tick: as it is, its run ends a few seconds after the tick and
-sets its next collection one interval after that, just past the next tick).
+``--hours``; ``--due exact`` runs the scheduler as it was before ``core.scheduling.DUE_SLACK``
+(due only when the next collection is at or before the tick: a platform whose interval is the
+period was collected on every other tick), beside the scheduler as it is (``--due slack``, the
+default).
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ import random
 import statistics
 from datetime import UTC, datetime, timedelta
 
-from charlee_collector.core.scheduling import PlatformSchedule, is_due, next_after_success
+from charlee_collector.core.scheduling import DUE_SLACK, PlatformSchedule, is_due, next_after_success
 
 PERIOD_MINUTES = 15
 BATCH_WINDOW_SECONDS = 60.0
 BATCH_SIZE = 100
-SLACK_SECONDS = 120  # the model's "due within the tick's slack"
 EPOCH = datetime(2026, 12, 1, tzinfo=UTC)
 
 
@@ -41,12 +40,13 @@ def _ms(low: float, high: float, rng: random.Random) -> float:
     return float(10 ** rng.uniform(math.log10(low), math.log10(high))) / 1000
 
 
-def simulate(*, seed: int, platforms: int, hours: float, due: str = "now") -> list[tuple[float, float]]:
+def simulate(*, seed: int, platforms: int, hours: float, due: str = "slack") -> list[tuple[float, float]]:
     """(seconds from posting, seconds from collection) to notification of every job alerted in
-    ``hours`` of schedule. ``due``: "now" is the scheduler as it is (due when the next collection
-    is at or before the tick); "slack" models due when it is within ``SLACK_SECONDS`` after it."""
+    ``hours`` of schedule. ``due``: "slack" is the scheduler as it is (``is_due``, with its
+    ``DUE_SLACK``); "exact" the scheduler before it (due only at or before the tick)."""
     rng = random.Random(seed)
-    slack = timedelta(seconds=SLACK_SECONDS if due == "slack" else 0)
+    # is_due adds DUE_SLACK to the tick; "exact" takes it back off to run the old rule.
+    slack = -DUE_SLACK if due == "exact" else timedelta(0)
     period = PERIOD_MINUTES * 60
     end = hours * 3600
     # Each platform posts jobs as a Poisson process: about 2 an hour.
@@ -124,7 +124,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=30)
     parser.add_argument("--platforms", type=int, default=200)
     parser.add_argument("--hours", type=float, default=48)
-    parser.add_argument("--due", choices=["now", "slack"], default="now", help="now: the scheduler as it is")
+    parser.add_argument(
+        "--due",
+        choices=["slack", "exact"],
+        default="slack",
+        help="slack: the scheduler as it is; exact: before",
+    )
     args = parser.parse_args()
     alerts = simulate(seed=args.seed, platforms=args.platforms, hours=args.hours, due=args.due)
     from_posting = sorted(a for a, _ in alerts)

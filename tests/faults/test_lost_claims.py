@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from charlee_collector.app.dispatch import dispatch
 from charlee_collector.app.messages import DispatchRequest
 from charlee_collector.core.clock import utcnow
+from charlee_collector.core.scheduling import DUE_SLACK
 from charlee_collector.store.engine import create_db_engine
 from charlee_collector.store.platforms import CLAIM_LEASE
 from tests.faults.conftest import DatabaseSwitch, FaultEnv, ResettingProxy
@@ -66,12 +67,14 @@ def test_a_claim_whose_commit_reply_was_lost_is_due_again_at_the_next_tick(
     assert _sent(fault_env) == []
     # The server did commit the claim: the platform is leased, not moved a whole interval on.
     assert platform_row(fault_env.engine, platform_id).next_collection_at == claimed_at + CLAIM_LEASE
-    assert _next_tick(fault_env, claimed_at + CLAIM_LEASE - timedelta(seconds=1)).due == 0
-    summary = _next_tick(fault_env, claimed_at + CLAIM_LEASE)
+    # Due again at the first tick the lease's end falls within (scheduling.DUE_SLACK).
+    next_tick = claimed_at + CLAIM_LEASE - DUE_SLACK
+    assert _next_tick(fault_env, next_tick - timedelta(seconds=1)).due == 0
+    summary = _next_tick(fault_env, next_tick)
     assert (summary.due, summary.dispatched) == (1, 1)
     assert _sent(fault_env) == [platform_id]
     # Sent: now it moves one interval on.
-    expected = claimed_at + CLAIM_LEASE + timedelta(minutes=SIX_HOURS)
+    expected = next_tick + timedelta(minutes=SIX_HOURS)
     assert platform_row(fault_env.engine, platform_id).next_collection_at == expected
 
 

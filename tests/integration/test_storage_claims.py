@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Connection, Engine, event, select
 
 from charlee_collector.core.clock import utcnow
+from charlee_collector.core.scheduling import DUE_SLACK
 from charlee_collector.core.settings import SchedulingPolicy
 from charlee_collector.store.platforms import (
     CLAIM_LEASE,
@@ -27,6 +28,7 @@ from tests.support.factories import add_platform, add_platforms
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
 
 
 def _next_at(conn: Connection, platform_id: int) -> datetime | None:
@@ -74,7 +76,7 @@ def test_oldest_first_and_limit(pg_engine: Engine) -> None:
         two_hours_ago = add_platform(conn, next_collection_at=NOW - 120 * MINUTE)
         never_a = add_platform(conn)
         minute_ago = add_platform(conn, next_collection_at=NOW - MINUTE)
-        add_platform(conn, next_collection_at=NOW + MINUTE)  # not due
+        add_platform(conn, next_collection_at=NOW + DUE_SLACK + MINUTE)  # not due
 
         first = claim_due_platforms(conn, now=NOW, limit=3)
         rest = claim_due_platforms(conn, now=NOW, limit=3)
@@ -106,10 +108,10 @@ def test_claim_leases_the_platform_and_a_settled_send_moves_it_one_interval_forw
     # A second dispatcher tick (or a retried one) at the same moment gets nothing ...
     with pg_engine.begin() as conn:
         assert claim_due_platforms(conn, now=NOW, limit=10) == []
-        assert claim_due_platforms(conn, now=NOW + 14 * MINUTE, limit=10) == []
-    # ... until the claimed interval has passed.
+        assert claim_due_platforms(conn, now=NOW + 15 * MINUTE - DUE_SLACK - SECOND, limit=10) == []
+    # ... until the claimed interval has passed (less the due slack: scheduling.DUE_SLACK).
     with pg_engine.begin() as conn:
-        again = claim_due_platforms(conn, now=NOW + 15 * MINUTE, limit=10)
+        again = claim_due_platforms(conn, now=NOW + 15 * MINUTE - DUE_SLACK, limit=10)
     assert [c.platform_id for c in again] == [other_id]
 
 
@@ -129,8 +131,8 @@ def test_a_claim_nobody_settles_is_due_again_when_its_lease_ends(pg_engine: Engi
         platform_id = add_platform(conn, collection_interval_minutes=6 * 60)
         (lost,) = claim_due_platforms(conn, now=NOW, limit=10)
     with pg_engine.begin() as conn:
-        assert claim_due_platforms(conn, now=NOW + CLAIM_LEASE - MINUTE, limit=10) == []
-        (again,) = claim_due_platforms(conn, now=NOW + CLAIM_LEASE, limit=10)
+        assert claim_due_platforms(conn, now=NOW + CLAIM_LEASE - DUE_SLACK - SECOND, limit=10) == []
+        (again,) = claim_due_platforms(conn, now=NOW + CLAIM_LEASE - DUE_SLACK, limit=10)
         assert again.platform_id == platform_id
         # The lost claim's settling, come late, leaves the new claim alone.
         assert settle_claims(conn, sent=[lost]) == 0

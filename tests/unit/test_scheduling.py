@@ -9,6 +9,7 @@ import pytest
 
 from charlee_collector.core.limits import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from charlee_collector.core.scheduling import (
+    DUE_SLACK,
     PlatformSchedule,
     backoff_delay,
     bounded_interval,
@@ -37,7 +38,13 @@ DUE_PLATFORM = PlatformSchedule(
         pytest.param({}, True, id="never-collected"),
         pytest.param({"next_collection_at": NOW - MINUTE}, True, id="interval-elapsed"),
         pytest.param({"next_collection_at": NOW}, True, id="next-is-exactly-now"),
-        pytest.param({"next_collection_at": NOW + MINUTE}, False, id="interval-not-elapsed"),
+        # A run ends seconds after its tick: its next collection, one interval after its end, is
+        # due at the tick one interval later (DUE_SLACK), not at the one after that.
+        pytest.param({"next_collection_at": NOW + timedelta(seconds=30)}, True, id="within-the-due-slack"),
+        pytest.param({"next_collection_at": NOW + DUE_SLACK}, True, id="at-the-due-slack"),
+        pytest.param(
+            {"next_collection_at": NOW + DUE_SLACK + timedelta(seconds=1)}, False, id="interval-not-elapsed"
+        ),
         pytest.param({"next_collection_at": NOW + timedelta(hours=3)}, False, id="retry-after-in-future"),
         pytest.param({"active": False}, False, id="inactive"),
         pytest.param({"auto_collect": False}, False, id="auto-collect-off"),

@@ -16,6 +16,19 @@ from datetime import datetime, timedelta
 from charlee_collector.core.limits import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from charlee_collector.core.settings import SchedulingPolicy
 
+# A tick counts a platform due when its next collection falls within this after the tick. A run
+# ends seconds after the tick that sent it and moves the next collection one interval after its
+# end: without the slack, that lands just past the tick one interval later, and a platform whose
+# interval is the schedule's period was collected on every other tick (30 minutes, not 15; found
+# by bench/alert_latency.py). The price: a collection may start up to this much less than one
+# interval after the previous one ended, never less than one interval after it was sent.
+DUE_SLACK = timedelta(seconds=60)
+
+
+def due_before(now: datetime) -> datetime:
+    """The latest next-collection time that is due at a tick at ``now`` (``DUE_SLACK``)."""
+    return now + DUE_SLACK
+
 
 @dataclass(frozen=True)
 class PlatformSchedule:
@@ -35,7 +48,7 @@ def is_due(platform: PlatformSchedule, now: datetime) -> bool:
         platform.active
         and platform.auto_collect
         and platform.paused_at is None
-        and (platform.next_collection_at is None or platform.next_collection_at <= now)
+        and (platform.next_collection_at is None or platform.next_collection_at <= due_before(now))
     )
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from charlee_collector.core.limits import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
+from charlee_collector.core.scheduling import due_before
 from charlee_collector.store.tables import UTCDateTime, platforms, user_profiles
 
 # How long a claim holds a platform before its send is confirmed: far above one dispatcher
@@ -99,7 +100,7 @@ def due_platforms_query(now: datetime, limit: int) -> Select[Any]:
             next_at,
             platforms.c.collection_interval_minutes,
         )
-        .where(_DUE & (next_at.is_(None) | (next_at <= now)))
+        .where(_DUE & (next_at.is_(None) | (next_at <= due_before(now))))
         .order_by(next_at.asc().nulls_first(), platforms.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=platforms)

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Connection, Engine, or_, select
 
 from charlee_collector.core.clock import utcnow
+from charlee_collector.core.scheduling import due_before
 from charlee_collector.store.tables import platforms
 from charlee_collector_tools.cli.common import (
     BadInput,
@@ -263,7 +264,7 @@ def due_now(engine: Engine, now: datetime) -> list[dict[str, Any]]:
             platforms.c.active.is_(True),
             platforms.c.auto_collect.is_(True),
             platforms.c.paused_at.is_(None),
-            or_(next_at.is_(None), next_at <= now),
+            or_(next_at.is_(None), next_at <= due_before(now)),  # as the dispatcher counts it
         )
         .order_by(next_at.asc().nulls_first(), platforms.c.id)
     )
