@@ -147,6 +147,8 @@ def assert_low_cardinality(blobs: list[dict[str, Any]]) -> None:
             names = {m["Name"] for m in directive["Metrics"]}
             for dimensions in directive["Dimensions"]:
                 expected = {"service", "function_name"} if names == {"ColdStart"} else {"service"}
+                if names == {"AlertLatency"} and "source" in dimensions:
+                    expected = {"service", "source"}  # publish_by_source: a few dozen source keys
                 assert set(dimensions) == expected, (names, dimensions)
         assert "platform_id" not in blob
 
@@ -414,6 +416,13 @@ def test_every_metric_name_is_emitted_by_some_path(
     blobs = output.emf()
     assert set(metric_values(blobs)) == METRIC_NAMES | POWERTOOLS_METRICS
     assert_low_cardinality(blobs)
+    # The notifier's latency also comes per source, for the dashboard's per-source widget.
+    by_source = [blob for blob in blobs if "AlertLatency" in blob and "source" in blob]
+    overall = [blob for blob in blobs if "AlertLatency" in blob and "source" not in blob]
+    assert by_source and {b["service"] for b in by_source} == {b["service"] for b in overall}
+    assert sorted(v for b in by_source for v in b["AlertLatency"]) == sorted(
+        v for b in overall for v in b["AlertLatency"]
+    )
 
 
 def notify_alerts(pg_engine: Engine, http_server: Any) -> None:

@@ -452,6 +452,24 @@ def test_custom_metric_dimensions_are_the_ones_powertools_attaches(template: dic
         assert not found, f"{name} has dimensions Powertools does not attach: {found}"
 
 
+def test_the_dashboard_shows_alert_latency_per_source(template: dict[str, Any]) -> None:
+    # observability.metrics.publish_by_source emits AlertLatency with `service` and `source`: the
+    # widget searches exactly that dimension set, so every source gets its own p95 line.
+    expressions = [
+        entry["expression"]
+        for widget in widgets(template)
+        for line in widget.get("properties", {}).get("metrics", [])
+        for entry in line
+        if isinstance(entry, dict) and "expression" in entry
+    ]
+    assert any(
+        "{<MetricsNamespace>,service,source}" in e.replace("${MetricsNamespace}", "<MetricsNamespace>")
+        and 'MetricName="AlertLatency"' in e
+        and "'p95'" in e
+        for e in expressions
+    ), expressions
+
+
 NOTIFIER_METRICS = {"AlertsSent", "AlertMessagesSent", "AlertRulesDisabled", "AlertLatency"}
 
 

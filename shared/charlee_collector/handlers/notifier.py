@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -16,7 +17,7 @@ from charlee_collector.app.notify import failed_ids, notify_batch
 from charlee_collector.app.runtime import get_runtime
 from charlee_collector.core.aws import read_secret_json
 from charlee_collector.observability.logger import logger
-from charlee_collector.observability.metrics import Metric, metrics
+from charlee_collector.observability.metrics import Metric, metrics, publish_by_source
 from charlee_collector.observability.tracer import tracer
 
 SCHEDULED = "Scheduled Event"  # what EventBridge's schedule sends
@@ -50,5 +51,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     metrics.add_metric(name=Metric.ALERT_RULES_DISABLED, unit="Count", value=len(result.rules_disabled))
     for _source, seconds in result.latencies:
         metrics.add_metric(name=Metric.ALERT_LATENCY, unit="Seconds", value=seconds)
+    # The same per source (the dashboard's per-source p50/p95 widget reads these).
+    publish_by_source(Metric.ALERT_LATENCY, MetricUnit.Seconds, result.latencies)
     failed = failed_ids(result, (m for m, _ in records))
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
