@@ -18,6 +18,7 @@ every version and alias, so they see the alias's invocations and any unqualified
 from __future__ import annotations
 
 import copy
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -111,18 +112,33 @@ def check_on(template: dict[str, Any]) -> list[str]:
     def invokes_alias(value: Any, function: str) -> bool:
         return value in ({"Ref": f"{function}Alias{ALIAS}"},)
 
-    (mapping,) = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    def mentions(value: Any, logical_id: str) -> bool:
+        """Whether ``value`` refers to ``logical_id`` (or its alias or version) anywhere inside."""
+        return logical_id in json.dumps(value)
+
+    # Only the SnapStart functions' wiring names an alias: the notifier (its own queue mapping,
+    # its own digest schedule) is invoked unqualified, as every function is with SnapStart off.
+    (mapping,) = [
+        m
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if mentions(m["Properties"].get("EventSourceArn"), "CollectQueue")
+    ]
     expect(
         invokes_alias(mapping["Properties"]["FunctionName"], "CollectorFunction"),
         "the SQS event source skips the alias",
     )
-    # The schedule: the one rule with a ScheduleExpression (the others match events on the bus).
+    # The dispatcher's schedule: the rule with a ScheduleExpression whose target is the dispatcher.
     (rule,) = [
-        r for r in of_type(resources, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+        r
+        for r in of_type(resources, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+        and any(mentions(t["Arn"], "DispatcherFunction") for t in r["Properties"]["Targets"])
     ]
     (target,) = rule["Properties"]["Targets"]
     expect(invokes_alias(target["Arn"], "DispatcherFunction"), "the schedule skips the alias")
     for name, permission in of_type(resources, "AWS::Lambda::Permission").items():
+        if not mentions(permission["Properties"]["FunctionName"], "DispatcherFunction"):
+            continue  # another function's (the notifier's schedule)
         expect(
             invokes_alias(permission["Properties"]["FunctionName"], "DispatcherFunction"),
             f"{name} skips the alias",
