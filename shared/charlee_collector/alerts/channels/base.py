@@ -8,6 +8,7 @@ how to wait between attempts), handed in as httpx hands a transport to a client.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from charlee_collector.alerts.http_delivery import ChannelAnswer
+from charlee_collector.alerts.http_delivery import ChannelAnswer, post_with_retries
 from charlee_collector.alerts.message import AlertMessage
 
 
@@ -40,3 +41,14 @@ def url_in_markup(url: str, unsafe: str) -> str:
     """``url`` with each of ``unsafe`` (the characters that would end the markup around it) and
     whitespace percent-encoded, so a provider's URL cannot close a link and write after it."""
     return "".join(quote(char, safe="") if char in unsafe or char.isspace() else char for char in url)
+
+
+def post_json(via: Transports, url: str, payload: dict[str, Any]) -> ChannelAnswer:
+    """POST ``payload`` as JSON to ``url`` with the retries every chat channel gets."""
+    return post_with_retries(
+        via.http,
+        url,
+        content=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        sleep=via.sleep,
+    )

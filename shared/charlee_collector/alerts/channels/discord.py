@@ -4,11 +4,9 @@
 
 from __future__ import annotations
 
-import json
-
 from charlee_collector.alerts.channel_secrets import WebhookUrl
-from charlee_collector.alerts.channels.base import Transports, url_in_markup
-from charlee_collector.alerts.http_delivery import ChannelAnswer, post_with_retries
+from charlee_collector.alerts.channels.base import Transports, post_json, url_in_markup
+from charlee_collector.alerts.http_delivery import ChannelAnswer
 from charlee_collector.alerts.message import AlertItem, AlertMessage, more_text, render
 from charlee_collector.normalize.chat_text import NO_MENTIONS, discord_escaped
 
@@ -47,11 +45,5 @@ def text(message: AlertMessage) -> str:
 
 def send(message: AlertMessage, secret: WebhookUrl, via: Transports) -> ChannelAnswer:
     """Post ``message`` to the secret's Discord webhook."""
-    body = json.dumps({"content": text(message), "allowed_mentions": NO_MENTIONS, "flags": SUPPRESS_EMBEDS})
-    return post_with_retries(
-        via.http,
-        secret.url,
-        content=body.encode(),
-        headers={"Content-Type": "application/json"},
-        sleep=via.sleep,
-    )
+    body = {"content": text(message), "allowed_mentions": NO_MENTIONS, "flags": SUPPRESS_EMBEDS}
+    return post_json(via, secret.url, body)

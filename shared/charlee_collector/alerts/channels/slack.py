@@ -3,11 +3,9 @@ each job a ``<url|title>`` link, within ``LIMIT`` characters; link previews off.
 
 from __future__ import annotations
 
-import json
-
 from charlee_collector.alerts.channel_secrets import WebhookUrl
-from charlee_collector.alerts.channels.base import Transports, url_in_markup
-from charlee_collector.alerts.http_delivery import ChannelAnswer, post_with_retries
+from charlee_collector.alerts.channels.base import Transports, post_json, url_in_markup
+from charlee_collector.alerts.http_delivery import ChannelAnswer
 from charlee_collector.alerts.message import AlertItem, AlertMessage, more_text, render
 from charlee_collector.normalize.chat_text import slack_escaped
 
@@ -50,11 +48,4 @@ def text(message: AlertMessage) -> str:
 
 def send(message: AlertMessage, secret: WebhookUrl, via: Transports) -> ChannelAnswer:
     """Post ``message`` to the secret's Slack webhook."""
-    body = json.dumps({"text": text(message), "unfurl_links": False, "unfurl_media": False})
-    return post_with_retries(
-        via.http,
-        secret.url,
-        content=body.encode(),
-        headers={"Content-Type": "application/json"},
-        sleep=via.sleep,
-    )
+    return post_json(via, secret.url, {"text": text(message), "unfurl_links": False, "unfurl_media": False})

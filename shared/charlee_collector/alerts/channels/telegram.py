@@ -4,11 +4,9 @@ The Bot API answers ``{"ok": true, ...}``; ``ok`` false is a failure whatever th
 
 from __future__ import annotations
 
-import json
-
 from charlee_collector.alerts.channel_secrets import TelegramBot
-from charlee_collector.alerts.channels.base import Transports
-from charlee_collector.alerts.http_delivery import ChannelAnswer, post_with_retries
+from charlee_collector.alerts.channels.base import Transports, post_json
+from charlee_collector.alerts.http_delivery import ChannelAnswer
 from charlee_collector.alerts.message import AlertItem, AlertMessage, more_text, render
 from charlee_collector.normalize.chat_text import telegram_html_escaped as escaped
 
@@ -50,13 +48,7 @@ def send(message: AlertMessage, secret: TelegramBot, via: Transports) -> Channel
         "link_preview_options": {"is_disabled": True},
     }
     url = f"{secret.api_url.rstrip('/')}/bot{secret.bot_token}/sendMessage"
-    answer = post_with_retries(
-        via.http,
-        url,
-        content=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        sleep=via.sleep,
-    )
+    answer = post_json(via, url, body)
     # The Bot API writes "ok" first in its answer, so the bounded excerpt always holds it.
     if answer.ok and '"ok":true' not in answer.detail.replace(" ", ""):
         return ChannelAnswer(False, answer.status, answer.detail, answer.attempts, answer.retry_at)
