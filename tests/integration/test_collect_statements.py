@@ -14,7 +14,7 @@ from charlee_collector.app.collect import collect_platform
 from charlee_collector.app.messages import CollectMessage
 from charlee_collector.core.settings import Settings
 from charlee_collector.fetching.client import build_client
-from charlee_collector.store.tables import opportunities, runs
+from charlee_collector.store.tables import fetch_host_leases, opportunities, runs
 from tests.support.factories import add_platform
 from tests.support.http_server import LocalHTTPServer
 
@@ -93,3 +93,29 @@ def test_the_platform_row_is_read_twice_and_locked_before_any_write(
         assert stored.all() == [(outcome, inserted)]
         count = conn.execute(select(opportunities.c.id).where(opportunities.c.platform_id == platform_id))
         assert len(count.all()) == inserted
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_a_fetch_gives_its_host_slot_back_in_the_transaction_that_keeps_its_answer(
+    pg_engine: Engine, http_server: LocalHTTPServer, allow_private_networks: Settings, status: int
+) -> None:
+    """Three transactions: the claim (with the host's slot), the answer kept (with the slot given
+    back) and the collection's own; the slot is free once the collection ends."""
+    http_server.route("/jobs", body=_jobs(3), content_type="application/json", status=status)
+    with pg_engine.begin() as conn:
+        platform_id = add_platform(
+            conn, source="json_api", config={"url": http_server.url("/jobs"), "items": "jobs"}
+        )
+    commits: list[str] = []
+
+    def count(_conn: Any) -> None:
+        commits.append("commit")
+
+    event.listen(pg_engine, "commit", count)
+    try:
+        _collect(pg_engine, allow_private_networks, platform_id)
+    finally:
+        event.remove(pg_engine, "commit", count)
+    assert len(commits) == 3
+    with pg_engine.connect() as conn:
+        assert conn.execute(select(fetch_host_leases.c.id)).all() == []

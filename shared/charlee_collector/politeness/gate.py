@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import httpx
 from sqlalchemy import Connection, Engine
@@ -235,7 +236,9 @@ class PoliteFetches:
             response = upstream(request, turns)
         except BaseException as exc:
             with self.engine.begin() as conn:
-                turns.close(conn)  # a first slot never used (a refused destination) goes back
+                # The last hop's slot (with a Retry-After's hold), or a first slot never used (a
+                # refused destination), goes back with the failure.
+                turns.close(conn)
                 if entry is not None:  # the key's lease given up; its waiters read the failure
                     self._give_up(conn, entry, exc, now=self.clock())
             raise
@@ -263,19 +266,44 @@ class PoliteFetches:
         fetch_cache.fail(conn, entry.key, self.owner, error, now=now, secrets=self.secret_values)
 
 
+class _HopEnd(NamedTuple):
+    """How a hop ended, for its slot to be given back: whether the host answered, and until when a
+    Retry-After holds it."""
+
+    host: str
+    slot: host_limits.SlotAnswer
+    at: datetime
+    answered: bool = True
+    hold_until: datetime | None = None
+
+    def settle(self, conn: Connection) -> None:
+        host_limits.release(conn, self.host, self.slot, answered=self.answered, now=self.at)
+        if self.hold_until is not None:
+            host_limits.hold(conn, self.host, self.hold_until, now=self.at)
+
+
 class _HostTurns:
     """The ``HostTurn`` of one upstream request: each hop's exchange holds a slot on the host that
-    answers it, given back when the hop ends; a Retry-After holds the host that sent it."""
+    answers it, given back when the hop ends; a Retry-After holds the host that sent it.
+
+    The last hop's slot is given back by ``close``, in the transaction that keeps the request's
+    answer or failure: one transaction fewer per request (a round trip, a checkout and its ping).
+    A redirect's earlier hop gives its slot back on its own, before the next hop asks for one.
+    """
 
     def __init__(self, gate: PoliteFetches, *, first: host_limits.SlotAnswer | None, first_host: str) -> None:
         self.gate = gate
         # A slot the claim's transaction already granted on the request's own host (first hop).
         self.granted = first if first is not None and first.lease_id is not None else None
         self.first_host = first_host
+        self.ended: _HopEnd | None = None  # the last hop's, until it is settled
 
     @contextmanager
     def __call__(self, url: httpx.URL) -> Iterator[None]:
         gate, host = self.gate, self.gate.host_of(url)
+        if self.ended is not None:  # a redirect's earlier hop
+            with gate.engine.begin() as conn:
+                self._settle_ended(conn)
         lease = None
         if host == self.first_host:
             lease, self.granted = self.granted, None
@@ -294,17 +322,21 @@ class _HostTurns:
         except BaseException as exc:
             # A transient failure without a status: the host gave no answer (its spacing is given back).
             answered = not (isinstance(exc, TransientSourceError) and exc.http_status is None)
-            with gate.engine.begin() as conn:
-                now = gate.clock()
-                host_limits.release(conn, host, lease, answered=answered, now=now)
-                if isinstance(exc, RateLimited):
-                    host_limits.hold(conn, host, exc.retry_at, now=now)
+            hold_until = exc.retry_at if isinstance(exc, RateLimited) else None
+            self.ended = _HopEnd(host, lease, gate.clock(), answered, hold_until)
             raise
-        with gate.engine.begin() as conn:
-            host_limits.release(conn, host, lease, now=gate.clock())
+        self.ended = _HopEnd(host, lease, gate.clock())
+
+    def _settle_ended(self, conn: Connection) -> None:
+        if self.ended is not None:
+            ended, self.ended = self.ended, None
+            ended.settle(conn)
 
     def close(self, conn: Connection) -> None:
-        """Give back, in ``conn``'s transaction, a granted first slot no hop used (unanswered)."""
+        """Give back, in ``conn``'s transaction, the last hop's slot and a granted first slot no hop
+        used (unanswered). Should that transaction fail (the database is down), the slots expire
+        with their lease (``lease_for``), as the slots of a collection that died do."""
+        self._settle_ended(conn)
         if self.granted is not None:
             host_limits.release(conn, self.first_host, self.granted, answered=False, now=self.gate.clock())
             self.granted = None

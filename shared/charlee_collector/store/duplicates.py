@@ -52,5 +52,8 @@ def link_duplicates(conn: Connection, ids: Sequence[int]) -> list[DuplicateLink]
     """Link each of the new rows ``ids`` to the older row it repeats, if any (module docstring)."""
     if not ids:
         return []
-    payload = conn.execute(_LINK, {"ids": list(ids)}).scalar_one()
+    # One array literal, not a list: pg8000 converts a list element by element in Python (~0.3 ms
+    # of collector CPU for 50 ids), PostgreSQL reads the literal in C.
+    literal = "{" + ",".join(str(int(row_id)) for row_id in ids) + "}"
+    payload = conn.execute(_LINK, {"ids": literal}).scalar_one()
     return [DuplicateLink._make(row) for row in json.loads(payload or "[]")]
