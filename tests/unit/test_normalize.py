@@ -54,6 +54,34 @@ def test_html_to_text_strips_every_unicode_space_at_line_ends_but_keeps_others_i
     assert html_to_text("<p>\u3000a\u2028\x85b\t\xa0 c\u2003</p>") == "a\u2028\x85b c"
 
 
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        # Runs of two, three and four spaces, and of tabs and no-break spaces among them, are one.
+        ("<p>a  b   c    d\u00a0\u00a0e</p>", "a b c d e"),
+        ("<p>a \t\u00a0 b\r\n  c</p>", "a b c"),
+        # Text without tags: CRLF lines, a run of blank ones (one of spaces, tabs, an ideographic
+        # space) becomes one blank line, and every line's ends are stripped first.
+        ("a  \t b\r\n\r\n\r\n\r\nc\u00a0 ", "a b\n\nc"),
+        ("one\r\n \r\n\t\r\n\u3000\r\ntwo", "one\n\ntwo"),
+        ("a<br><br>b", "a\n\nb"),
+        ("a<br><br><br><br><br>b", "a\n\nb"),
+        ("<p>a</p>\n\n<p> </p><div>\u00a0</div><p>b</p>", "a\n\nb"),
+        ("<ul><li>a<ul><li>b <ol><li>c</li></ol></li></ul></li><li>d</li></ul>", "- a\n\n- b\n\n- c\n\n- d"),
+        # Other Unicode spaces stay inside a line, single or in runs, and go at its ends.
+        (
+            "<p>caf\u00e9\u2003 \u2003na\u00efve\u3000\u3000x</p><p>\u2028\u00a0\u2002 y \u2009</p>",
+            "caf\u00e9\u2003 \u2003na\u00efve\u3000\u3000x\n\ny",
+        ),
+        ("<p>x</p><script>a  =  1\n\n\n</script><style>p  {}</style>  <p>  y  </p>", "x\n\ny"),
+        ("<pre>  a\n\n\n\n  b  </pre>", "a b"),
+        ("\u00e9  \u00e9\n\n\n\n  \u00e9", "\u00e9 \u00e9\n\n\u00e9"),
+    ],
+)
+def test_html_to_text_collapses_space_and_blank_line_runs(html, text):
+    assert html_to_text(html) == text
+
+
 def test_html_to_text_gives_the_same_text_on_many_threads():
     # The collector parses on a thread pool: each thread has its own parser and transform.
     html = [f"<p>item {n}<ul><li>a</li><li>b</li></ul><script>x()</script>tail {n}" for n in range(200)]

@@ -8,6 +8,7 @@ with HTML entity references in several encodings: they parse, and a declared ent
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 from datetime import UTC
@@ -24,6 +25,8 @@ from charlee_collector.core.errors import PermanentSourceError, SourceError
 from charlee_collector.core.limits import LIMITS
 from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.sources import SOURCE_KEYS, parse_items
+from charlee_collector.sources.feeds.fast_feed import read_entries
+from charlee_collector.sources.feeds.rss import feedparser_entries
 from charlee_collector.sources.feeds.xml_safety import safe_feed_bytes
 
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -307,3 +310,40 @@ def test_feeds_with_html_entities_in_any_encoding(parts, encoding, entities):
     _assert_storable(item)
     checked = safe_feed_bytes(body)
     assert convert_to_utf8({}, checked, {}) == checked  # feedparser parses what was checked
+
+
+@PROPERTY
+@given(text=XML_TEXT, bom=st.booleans(), declared=st.sampled_from(["utf-8", "UTF8", "utf_8", ""]))
+def test_a_utf8_feed_is_checked_as_the_same_feed_in_another_encoding(text, bom, declared):
+    """UTF-8 bodies are kept as they came (not decoded and encoded again): the result must not tell."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace("\r", "")
+    declaration = f'<?xml version="1.0" encoding="{declared}"?>' if declared else ""
+    rest = f'<rss version="2.0"><channel><title>{escaped}</title></channel></rss>'
+    body = (codecs.BOM_UTF8 if bom else b"") + (declaration + rest).encode("utf-8")
+    other = f'<?xml version="1.0" encoding="utf-16"?>{rest}'.encode("utf-16")
+    assert safe_feed_bytes(body) == safe_feed_bytes(other)
+
+
+def test_a_feed_declared_utf8_that_is_not_is_read_as_windows_1252_and_made_utf8():
+    body = b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Caf\xe9</title></channel></rss>'
+    assert "<title>Caf\u00e9</title>" in safe_feed_bytes(body).decode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("title", "read"),
+    [
+        ("Plain ASCII  title", "Plain ASCII  title"),
+        ("Caf\u00c3\u00a9 owner", "Caf\u00e9 owner"),  # UTF-8 read as Latin-1: repaired, as feedparser does
+        ("Caf\u00e9 owner", "Caf\u00e9 owner"),  # Latin-1 that is not UTF-8's bytes: kept
+        ("Caf\u00c3\u00a9 \u2014 owner", "Caf\u00c3\u00a9 \u2014 owner"),  # beyond Latin-1: kept
+    ],
+)
+def test_the_fast_reader_repairs_utf8_read_as_latin1_as_feedparser_does(title, read):
+    body = (
+        '<rss version="2.0"><channel><title>t</title>'
+        f"<item><guid>g</guid><title>{title}</title><author>{title}</author></item></channel></rss>"
+    ).encode()
+    checked = safe_feed_bytes(body)
+    [fast] = read_entries(checked, "https://feeds.example/", limit=10, check=lambda: None)
+    [slow] = feedparser_entries(checked, "https://feeds.example/")
+    assert fast["title"] == fast["author"] == slow["title"] == read

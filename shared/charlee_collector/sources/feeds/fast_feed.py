@@ -114,6 +114,8 @@ def read_entries(
 def _text(element: Any) -> str:
     """An element's text as feedparser gives it: stripped, with UTF-8 read as Latin-1 repaired."""
     text = (element.text or "").strip()
+    if text.isascii():
+        return text  # nothing to repair (and no exception to raise and catch per element)
     try:
         return text.encode("iso-8859-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):

@@ -94,17 +94,21 @@ def _to_utf8(body: bytes) -> bytes:
         if text is not None:
             break
     else:
-        text = data.decode("iso-8859-2")  # decodes any bytes: feedparser's last resort too
-    try:
-        utf8 = text.encode("utf-8")
-    except UnicodeEncodeError as exc:  # UTF-7 can spell lone surrogates
-        raise _refused(f"the feed's text is not Unicode ({exc.reason})") from exc
+        encoding, text = "iso-8859-2", data.decode("iso-8859-2")  # any bytes: feedparser's last resort too
+    if codecs.lookup(encoding).name == "utf-8":
+        utf8 = data  # the decode proved it UTF-8 (which holds no surrogate): encoding again copies it
+    else:
+        try:
+            utf8 = text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # UTF-7 can spell lone surrogates
+            raise _refused(f"the feed's text is not Unicode ({exc.reason})") from exc
     del text
     if utf8[:1].isspace():  # whitespace before "<?xml" would make expat refuse the declaration
         utf8 = utf8.lstrip()
     declaration = _XML_DECLARATION.match(utf8)
     start = declaration.end() if declaration else 0
-    return _DECLARATION + utf8[start + (utf8[start : start + 1] == b"\n") :]
+    start += utf8[start : start + 1] == b"\n"
+    return b"".join((_DECLARATION, memoryview(utf8)[start:]))  # one copy, not a slice and then a sum
 
 
 def _declared_encoding(data: bytes, bom_encoding: str) -> str:
