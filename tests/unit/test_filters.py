@@ -193,3 +193,32 @@ def test_whole_words_agree_with_the_regex_rule_on_any_text() -> None:
         assert set(whole_words_in(text, _WORDS)) == _regex_words(text, _WORDS)
 
     check()
+
+
+def test_whole_words_made_ready_once_agree_with_the_regex_rule() -> None:
+    # WholeWords casefolds and deduplicates its words once and looks for each with one find that
+    # goes on from the last hit: "go" inside "django" first, whole later, must still be found.
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from charlee_collector.normalize.filters import WholeWords, first_whole_word, whole_words_in
+
+    words = ["Go", "go", "C++", ".NET", "Machine Learning", "JAVA", "Ü", "_x", "Node.js", "straße"]
+    folded = list(dict.fromkeys(w.casefold() for w in words))
+    ready = WholeWords(words)
+    assert ready.words == tuple(folded)
+    assert ready.found_in("django, then go") == ["go"]
+    assert ready.found_in("c+++ and c++x and xc++") == ["c++"]
+    assert ready.first_in("djangogo .net") == ".net"
+    alphabet = st.sampled_from(
+        [*"goc+.netjavüß_ ml-\nsd", "go", "java", "c++", ".net", " learning", "node.js", "strasse", "é"]
+    )
+
+    @settings(max_examples=400, deadline=None, derandomize=True)
+    @given(st.lists(alphabet, max_size=40).map("".join))
+    def check(text: str) -> None:
+        expected = [w for w in folded if w in _regex_words(text, folded)]
+        assert ready.found_in(text) == whole_words_in(text, words) == expected
+        assert ready.first_in(text) == first_whole_word(text, words) == (expected[0] if expected else None)
+
+    check()

@@ -127,3 +127,128 @@ def test_a_profile_round_trips_through_its_document() -> None:
     assert document["skills"] == {"python": 5, "django": 3, "aws": 2, "rust": 1}
     assert document["min_budget"] == ["60/hour", "90000/year"]
     assert parse_profile(document) == PROFILE
+
+
+# The score as first written, everything read from the profile for each item: the reference a
+# Scorer (the profile's part worked out once) must agree with.
+def _score_by_the_rule(item: Opportunity, profile: Any, now: datetime) -> tuple[int, dict[str, Any]]:
+    from charlee_collector.core.opportunity import format_budget
+    from charlee_collector.normalize.duplicate_keys import company_key
+    from charlee_collector.normalize.filters import first_whole_word, searchable_text, whole_words_in
+
+    text = searchable_text(item, description_chars=SCORED_TEXT_CHARS)
+    skills = profile.skills
+    if skills:
+        matched = sorted(whole_words_in(text, skills), key=lambda skill: (-skills[skill], skill))
+        full = sum(sorted(skills.values(), reverse=True)[:3])
+        share = min(1.0, sum(skills[skill] for skill in matched) / full)
+        skills_part: list[Any] = [round(50 * share, 1), matched]
+    else:
+        skills_part = [25.0, None]
+    budget: list[Any] = [10.0, None, None]
+    if item.client_budget is not None:
+        shown = format_budget(item.client_budget, item.client_currency, item.budget_period)
+        floor = profile.min_budget.floor(item.budget_period) if profile.min_budget else None
+        budget = [10.0, shown, None]
+        if floor is not None:
+            ratio = 1.0 if item.client_budget >= floor else float(item.client_budget / floor)
+            budget = [round(20 * ratio, 1), shown, f"{floor:f}"]
+    fresh: list[Any] = [7.5, None]
+    if item.posted_at is not None:
+        days = max((now - item.posted_at) / timedelta(days=1), 0.0)
+        ratio = 1.0 if days <= 1 else max(0.0, (14 - days) / 13)
+        fresh = [round(15 * ratio, 1), round(days, 1)]
+    contract: list[Any] = [7.5, item.contract_type, None]
+    if profile.contract_types and item.contract_type is not None:
+        wanted = item.contract_type in profile.contract_types
+        contract = [15 if wanted else 0, item.contract_type, wanted]
+    reasons = {"skills": skills_part, "budget": budget, "freshness": fresh, "contract": contract}
+    excluded = None
+    hit = first_whole_word(text, profile.exclude_keywords) if profile.exclude_keywords else None
+    if hit is not None:
+        excluded = f"keyword {hit!r}"
+    elif profile.exclude_companies and item.client_name:
+        key = company_key(item.client_name)
+        if key and key in {company_key(name) for name in profile.exclude_companies}:
+            excluded = f"company {item.client_name!r}"
+    if excluded:
+        reasons["excluded"] = excluded
+        return 0, reasons
+    return min(100, round(sum(part[0] for part in reasons.values()))), reasons
+
+
+_PROFILES = [
+    PROFILE,
+    parse_profile({}),
+    # Ties in weight are listed by name ("aws" before "rust"); skills with punctuation and accents.
+    parse_profile(
+        {
+            "skills": {
+                "Rust": 2,
+                "AWS": 2,
+                "C++": 4,
+                "Node.js": 3,
+                ".NET": 1,
+                "machine learning": 4,
+                "Über": 1,
+            },
+            "min_budget": "50",
+            "contract_types": ["fixed_price", "hourly"],
+            "exclude_keywords": ["Web3", "go"],
+            "exclude_companies": ["ACME Inc", "Café Ltd"],
+        }
+    ),
+    parse_profile({"skills": {"python": 1}, "min_budget": ["500/day", "1000/fixed"]}),
+]
+_TEXTS = [
+    "Senior C++ engineer (Node.js, .NET)",
+    "Machine Learning on AWS; rust and über-Rust",
+    "web3 startup in Go",
+    "Pythonic djangos, c+, net",
+    "über CAFÉ",
+    "",
+]
+
+
+@pytest.mark.parametrize("profile", _PROFILES)
+def test_a_scorer_agrees_with_the_rule_on_varied_items(profile: Any) -> None:
+    from charlee_collector.normalize.scoring import Scorer
+
+    scorer = Scorer(profile)
+    items = [
+        _item(
+            title=title,
+            description=description,
+            required_skills=skills,
+            client_name=client,
+            client_budget=budget,
+            budget_period=period,
+            contract_type=contract,
+            posted_at=posted,
+        )
+        for title, description, skills, client, budget, period, contract, posted in [
+            (_TEXTS[0], _TEXTS[1], ["AWS"], "Acme, Inc.", Decimal("40.5"), "hour", "hourly", NOW),
+            (_TEXTS[1], None, [], None, None, None, None, None),
+            (
+                _TEXTS[2],
+                _TEXTS[4],
+                ["rust"],
+                "café",
+                Decimal(600),
+                "day",
+                "fixed_price",
+                NOW - timedelta(days=3),
+            ),
+            (_TEXTS[3], "", ["C++"], "", Decimal(1200), "fixed", None, NOW + timedelta(hours=2)),
+            (_TEXTS[4], "x " * SCORED_TEXT_CHARS + "python", [], "Initech", Decimal(70), None, "hourly", NOW),
+            (_TEXTS[5], _TEXTS[0], ["machine learning"], "Evil Corp", Decimal(0), "year", "hourly", NOW),
+        ]
+    ]
+    for item in items:
+        score = scorer.score(item, now=NOW)
+        assert (score.total, score.reasons) == _score_by_the_rule(item, profile, NOW)
+        assert score == score_opportunity(item, profile, now=NOW)
+        # The stored text too: 25.0 stays 25.0, never 25.
+        import json
+
+        assert json.dumps(score.reasons) == json.dumps(_score_by_the_rule(item, profile, NOW)[1])

@@ -23,7 +23,7 @@ from charlee_collector.core.errors import InvalidProfile
 from charlee_collector.core.opportunity import Opportunity
 from charlee_collector.normalize.duplicate_keys import duplicate_keys
 from charlee_collector.normalize.profiles import Profile, parse_profile
-from charlee_collector.normalize.scoring import score_opportunity
+from charlee_collector.normalize.scoring import Scorer
 from charlee_collector.observability.logger import logger
 from charlee_collector.store.opportunities import Annotate, stored_opportunity
 from charlee_collector.store.profiles import (
@@ -51,8 +51,9 @@ def stored_profile(document: str | None) -> Profile | None:
         return None
 
 
-def item_columns(item: Opportunity, profile: Profile | None, now: datetime) -> dict[str, Any]:
-    """``item``'s score, its parts and its duplicate keys, as the opportunity columns hold them."""
+def item_columns(item: Opportunity, scorer: Scorer | None, now: datetime) -> dict[str, Any]:
+    """``item``'s score (by its owner's profile's ``scorer``; None without a profile), its parts and
+    its duplicate keys, as the opportunity columns hold them."""
     keys = duplicate_keys(item)
     values: dict[str, Any] = {
         "score": None,
@@ -61,15 +62,21 @@ def item_columns(item: Opportunity, profile: Profile | None, now: datetime) -> d
         "title_key": keys.title_key,
         "company_key": keys.company_key,
     }
-    if profile is not None:
-        score = score_opportunity(item, profile, now=now)
+    if scorer is not None:
+        score = scorer.score(item, now=now)
         values["score"], values["score_reasons"] = score.total, score.reasons
     return values
 
 
 def storage_annotations(profile: Profile | None, now: datetime) -> Annotate:
     """What ``prepare_items`` calls for each item of a collection stored at ``now``."""
-    return lambda item: item_columns(item, profile, now)
+    scorer = _scorer(profile)
+    return lambda item: item_columns(item, scorer, now)
+
+
+def _scorer(profile: Profile | None) -> Scorer | None:
+    # Once per collection or batch: the profile's part of every item's score.
+    return None if profile is None else Scorer(profile)
 
 
 def rescore_batch(
@@ -81,10 +88,10 @@ def rescore_batch(
         claim = claim_rescore(conn, user_id)
         if claim is None:
             return None
-        profile = stored_profile(claim.profile)
+        scorer = _scorer(stored_profile(claim.profile))
         rows = open_opportunities_after(conn, user_id, claim.after_id, limit=batch_size)
         write_rescored(
-            conn, [{"id": row["id"], **item_columns(stored_opportunity(row), profile, now)} for row in rows]
+            conn, [{"id": row["id"], **item_columns(stored_opportunity(row), scorer, now)} for row in rows]
         )
         done = len(rows) < batch_size
         advance_rescore(conn, user_id, None if done else rows[-1]["id"])

@@ -16,12 +16,11 @@ facts only; ``explain`` turns them into sentences when someone asks.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 from charlee_collector.core.opportunity import Opportunity, format_budget
 from charlee_collector.normalize.duplicate_keys import company_key
-from charlee_collector.normalize.filters import first_whole_word, searchable_text, whole_words_in
+from charlee_collector.normalize.filters import WholeWords, searchable_text
 from charlee_collector.normalize.profiles import Profile
 
 WEIGHTS = {"skills": 50, "budget": 20, "freshness": 15, "contract": 15}
@@ -41,36 +40,80 @@ class Score(NamedTuple):
     reasons: dict[str, Any]
 
 
-@lru_cache(maxsize=256)
-def _full_marks(weights: tuple[int, ...]) -> int:
-    return sum(sorted(weights, reverse=True)[:FULL_MARKS_SKILLS])
+class Scorer:
+    """A profile made ready to score many items: what every score reads from it (the skills in the
+    order reasons list them, full marks, the minimum of each period, the excluded keywords and
+    company keys) is worked out once, not for each of a collection's items."""
 
+    def __init__(self, profile: Profile) -> None:
+        weights = profile.skills
+        self._weights = weights
+        # Heaviest first, then by name: matched in this order, the skills found need no sorting.
+        self._skills = WholeWords(sorted(weights, key=lambda skill: (-weights[skill], skill)))
+        self._full_marks = sum(sorted(weights.values(), reverse=True)[:FULL_MARKS_SKILLS])
+        minimums = profile.min_budget
+        floors = (
+            {} if minimums is None else {period: minimums.floor(period) for period, _ in minimums.by_period}
+        )
+        # With the text reasons show it as, written once.
+        self._floors = {
+            period: (floor, f"{floor:f}") for period, floor in floors.items() if floor is not None
+        }
+        self._contract_types = profile.contract_types
+        self._excluded_keywords = WholeWords(profile.exclude_keywords)
+        self._excluded_companies = frozenset(company_key(name) for name in profile.exclude_companies)
 
-@lru_cache(maxsize=256)
-def _company_keys(names: tuple[str, ...]) -> frozenset[str | None]:
-    return frozenset(company_key(name) for name in names)
+    def score(self, item: Opportunity, *, now: datetime) -> Score:
+        """The score of ``item`` at ``now`` (module docstring)."""
+        text = searchable_text(item, description_chars=SCORED_TEXT_CHARS)
+        reasons: dict[str, Any] = {
+            "skills": self._skills_part(text),
+            "budget": self._budget_part(item),
+            "freshness": _freshness(item, now),
+            "contract": self._contract_part(item),
+        }
+        excluded = self._exclusion(item, text)
+        total = 0 if excluded else min(100, round(sum(reasons[part][0] for part in WEIGHTS)))
+        if excluded:
+            reasons["excluded"] = excluded
+        return Score(total, reasons)
 
+    def _skills_part(self, text: str) -> list[Any]:
+        """[points, the skills matched, heaviest first]; [25, None] when the profile names none."""
+        if not self._weights:
+            return [WEIGHTS["skills"] / 2, None]
+        matched = self._skills.found_in(text)
+        share = min(1.0, sum(self._weights[skill] for skill in matched) / self._full_marks)
+        return [round(WEIGHTS["skills"] * share, 1), matched]
 
-def _skills(text: str, profile: Profile) -> list[Any]:
-    """[points, the skills matched, heaviest first]; [25, None] when the profile names none."""
-    skills = profile.skills
-    if not skills:
-        return [WEIGHTS["skills"] / 2, None]
-    matched = sorted(whole_words_in(text, skills), key=lambda skill: (-skills[skill], skill))
-    share = min(1.0, sum(skills[skill] for skill in matched) / _full_marks(tuple(skills.values())))
-    return [round(WEIGHTS["skills"] * share, 1), matched]
+    def _budget_part(self, item: Opportunity) -> list[Any]:
+        """[points, the budget as listed, the minimum for its period]; None where either is absent."""
+        if item.client_budget is None:
+            return [WEIGHTS["budget"] / 2, None, None]
+        shown = format_budget(item.client_budget, item.client_currency, item.budget_period)
+        minimum = self._floors.get(item.budget_period)
+        if minimum is None:
+            return [WEIGHTS["budget"] / 2, shown, None]
+        floor, floor_text = minimum
+        share = 1.0 if item.client_budget >= floor else float(item.client_budget / floor)
+        return [round(WEIGHTS["budget"] * share, 1), shown, floor_text]
 
+    def _contract_part(self, item: Opportunity) -> list[Any]:
+        """[points, the item's contract type, whether preferred]; None when either side is silent."""
+        if not self._contract_types or item.contract_type is None:
+            return [WEIGHTS["contract"] / 2, item.contract_type, None]
+        wanted = item.contract_type in self._contract_types
+        return [WEIGHTS["contract"] if wanted else 0, item.contract_type, wanted]
 
-def _budget(item: Opportunity, profile: Profile) -> list[Any]:
-    """[points, the budget as listed, the minimum for its period]; None where either is absent."""
-    if item.client_budget is None:
-        return [WEIGHTS["budget"] / 2, None, None]
-    shown = format_budget(item.client_budget, item.client_currency, item.budget_period)
-    floor = profile.min_budget.floor(item.budget_period) if profile.min_budget else None
-    if floor is None:
-        return [WEIGHTS["budget"] / 2, shown, None]
-    share = 1.0 if item.client_budget >= floor else float(item.client_budget / floor)
-    return [round(WEIGHTS["budget"] * share, 1), shown, f"{floor:f}"]
+    def _exclusion(self, item: Opportunity, text: str) -> str | None:
+        hit = self._excluded_keywords.first_in(text)
+        if hit is not None:
+            return f"keyword {hit!r}"
+        if self._excluded_companies and item.client_name:
+            key = company_key(item.client_name)
+            if key and key in self._excluded_companies:
+                return f"company {item.client_name!r}"
+        return None
 
 
 def _freshness(item: Opportunity, now: datetime) -> list[Any]:
@@ -82,40 +125,10 @@ def _freshness(item: Opportunity, now: datetime) -> list[Any]:
     return [round(WEIGHTS["freshness"] * share, 1), round(days, 1)]
 
 
-def _contract(item: Opportunity, profile: Profile) -> list[Any]:
-    """[points, the item's contract type, whether preferred]; None when either side is silent."""
-    if not profile.contract_types or item.contract_type is None:
-        return [WEIGHTS["contract"] / 2, item.contract_type, None]
-    wanted = item.contract_type in profile.contract_types
-    return [WEIGHTS["contract"] if wanted else 0, item.contract_type, wanted]
-
-
-def _exclusion(item: Opportunity, text: str, profile: Profile) -> str | None:
-    if profile.exclude_keywords:
-        hit = first_whole_word(text, profile.exclude_keywords)
-        if hit is not None:
-            return f"keyword {hit!r}"
-    if profile.exclude_companies and item.client_name:
-        key = company_key(item.client_name)
-        if key and key in _company_keys(tuple(profile.exclude_companies)):
-            return f"company {item.client_name!r}"
-    return None
-
-
 def score_opportunity(item: Opportunity, profile: Profile, *, now: datetime) -> Score:
-    """The score of ``item`` for ``profile`` at ``now`` (module docstring)."""
-    text = searchable_text(item, description_chars=SCORED_TEXT_CHARS)
-    reasons: dict[str, Any] = {
-        "skills": _skills(text, profile),
-        "budget": _budget(item, profile),
-        "freshness": _freshness(item, now),
-        "contract": _contract(item, profile),
-    }
-    excluded = _exclusion(item, text, profile)
-    total = 0 if excluded else min(100, round(sum(reasons[part][0] for part in WEIGHTS)))
-    if excluded:
-        reasons["excluded"] = excluded
-    return Score(total, reasons)
+    """The score of ``item`` for ``profile`` at ``now`` (module docstring); ``Scorer`` scores many
+    items against one profile."""
+    return Scorer(profile).score(item, now=now)
 
 
 def _sentence(part: str, facts: list[Any]) -> str:
