@@ -29,7 +29,7 @@ from charlee_collector.store.tables import (
 from charlee_collector_tools.cli.common import head_revision
 
 TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs", "event_outbox"}
-HEAD = "0009"
+HEAD = "0010"
 
 
 def _roundtrip(engine: Engine) -> None:
@@ -502,3 +502,54 @@ def test_0009_adds_alert_rules_keeping_0008s_rows(empty_engine: Engine) -> None:
         assert not {"alert_rules", "alert_deliveries"} & set(inspect(conn).get_table_names())
         assert conn.execute(select(user_profiles.c.user_id)).scalars().all() == [1]
         assert conn.execute(text("SELECT count(*) FROM freelance_opportunities")).scalar_one() == 1
+
+
+def test_0010_moves_the_upsert_into_a_function_keeping_0009s_rows(empty_engine: Engine) -> None:
+    """A database holding 0009's rows (an opportunity, an alert rule) upgrades with them untouched;
+    the collector's upsert then inserts, rewrites a changed row and leaves an unchanged one; the
+    downgrade drops the function and nothing else."""
+    from charlee_collector.core.opportunity import Opportunity
+    from charlee_collector.normalize.alert_rules import parse_alert_rule
+    from charlee_collector.store.alert_rules import add_alert_rule
+    from charlee_collector.store.opportunities import upsert_opportunities
+
+    migrate.upgrade(empty_engine, "0009")
+    now = utcnow()
+    with empty_engine.begin() as conn:
+        platform_id = conn.execute(
+            insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(opportunities).values(
+                **_opportunity_row(
+                    platform_id, external_id="kept", score=80, collected_at=now, updated_at=now
+                )
+            )
+        )
+        add_alert_rule(conn, 1, parse_alert_rule({"channel": "ntfy", "secret": "charlee/s/ntfy"}), now=now)
+
+    migrate.upgrade(empty_engine)
+    assert migrate.current_revision(empty_engine) == HEAD
+    with empty_engine.begin() as conn:
+        assert conn.execute(select(opportunities.c.external_id, opportunities.c.score)).all() == [
+            ("kept", 80)
+        ]
+        items = [
+            Opportunity(external_id="new", title="New"),
+            Opportunity(external_id="kept", title="Changed"),
+        ]
+        counts = upsert_opportunities(conn, platform_id=platform_id, user_id=1, items=items, now=now)
+        assert (counts.inserted, counts.updated, counts.unchanged) == (1, 1, 0)
+        again = upsert_opportunities(conn, platform_id=platform_id, user_id=1, items=items, now=now)
+        assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+        titles = dict(conn.execute(select(opportunities.c.external_id, opportunities.c.title)).all())
+        assert titles == {"kept": "Changed", "new": "New"}
+
+    migrate.downgrade(empty_engine, "0009")
+    with empty_engine.connect() as conn:
+        functions = conn.execute(
+            text("SELECT count(*) FROM pg_proc WHERE proname = 'upsert_opportunities_json'")
+        ).scalar_one()
+        assert functions == 0
+        assert conn.execute(text("SELECT count(*) FROM freelance_opportunities")).scalar_one() == 2
+        assert conn.execute(text("SELECT count(*) FROM alert_rules")).scalar_one() == 1

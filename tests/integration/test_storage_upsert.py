@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, text, update
 
 from charlee_collector.core.limits import LIMITS
 from charlee_collector.core.opportunity import HASHED_FIELDS, Opportunity
@@ -231,3 +232,31 @@ def test_a_budget_period_is_stored_and_its_change_is_an_update(pg_engine: Engine
         yearly = replace(hourly, budget_period="year", contract_type=None)
         assert _upsert(conn, platform_id, [yearly], LATER) == UpsertCounts(updated=1)
         assert _rows(conn)["job-1"].budget_period == "year"
+
+
+def test_the_upsert_function_writes_the_columns_the_package_prepares(pg_engine: Engine) -> None:
+    """``upsert_opportunities_json`` (migration 0010) lists its columns in SQL: they must be the
+    ones ``prepare_items`` writes, read as ``_RECORD_TYPES`` says, rewritten on change as
+    ``_UPDATED_ON_CHANGE`` says. A column added to the package without a revision replacing the
+    function would otherwise be dropped from every row, silently."""
+    from charlee_collector.store.opportunities import _RECORD_TYPES, _UPDATED_ON_CHANGE, _WRITTEN_COLUMNS
+
+    with pg_engine.connect() as conn:
+        body = conn.execute(
+            text("SELECT pg_get_functiondef('upsert_opportunities_json'::regproc)")
+        ).scalar_one()
+    body = " ".join(body.split())
+
+    def listed(pattern: str) -> list[str]:
+        match = re.search(pattern, body)
+        assert match is not None, pattern
+        return [part.strip() for part in match.group(1).split(",")]
+
+    inserted = listed(r"INSERT INTO freelance_opportunities \((.*?)\) SELECT")
+    assert inserted == ["user_id", "platform_id", "collected_at", "updated_at", "status", *_WRITTEN_COLUMNS]
+    selected = listed(r"SELECT p_user_id, p_platform_id, p_now, p_now, 'new', (.*?) FROM json_to_recordset")
+    assert selected == [f"r.{column}" for column in _WRITTEN_COLUMNS]
+    record = listed(r"AS r\((.*?)\) ORDER BY")
+    assert record == [f"{column} {_RECORD_TYPES.get(column, 'text')}" for column in _WRITTEN_COLUMNS]
+    rewritten = listed(r"DO UPDATE SET (.*?) WHERE")
+    assert rewritten == [f"{column} = excluded.{column}" for column in _UPDATED_ON_CHANGE]
