@@ -177,11 +177,17 @@ def main() -> None:
             rt = runtime.get_runtime()
             warm = seed(engine, base_url, "warm")  # first use builds the engine, client and parsers
             with quiet_stdout():
-                collect_platform(rt.engine, rt.http, CollectMessage(platform_id=warm[0]), rt.settings)
+                collect_platform(
+                    rt.engine, rt.http, CollectMessage(platform_id=warm[0], trigger="schedule"), rt.settings
+                )
 
             def handler_batch(prefix: str) -> float:
                 messages = [
-                    {"MessageId": f"m-{i}", "ReceiptHandle": f"r-{i}", "Body": json.dumps({"platform_id": i})}
+                    {
+                        "MessageId": f"m-{i}",
+                        "ReceiptHandle": f"r-{i}",
+                        "Body": json.dumps({"platform_id": i, "trigger": "schedule"}),
+                    }
                     for i in seed(engine, base_url, prefix)
                 ]
                 started = time.perf_counter()
@@ -200,7 +206,10 @@ def main() -> None:
                 started = time.perf_counter()
                 for platform_id in sequential_ids:
                     result = collect_platform(
-                        rt.engine, rt.http, CollectMessage(platform_id=platform_id), rt.settings
+                        rt.engine,
+                        rt.http,
+                        CollectMessage(platform_id=platform_id, trigger="schedule"),
+                        rt.settings,
                     )
                     assert result.inserted == ITEMS, result
                 sequential = time.perf_counter() - started

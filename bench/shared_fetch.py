@@ -191,8 +191,14 @@ def invoke_all(batches: list[list[int]]) -> None:
     import collector_handler
 
     def invoke(batch: list[int]) -> None:
+        # Scheduled, as the dispatcher sends them: a bare {"platform_id": N} is on demand, which a
+        # stored response never serves.
         messages = [
-            {"MessageId": f"m-{i}", "ReceiptHandle": f"r-{i}", "Body": json.dumps({"platform_id": i})}
+            {
+                "MessageId": f"m-{i}",
+                "ReceiptHandle": f"r-{i}",
+                "Body": json.dumps({"platform_id": i, "trigger": "schedule"}),
+            }
             for i in batch
         ]
         answer = collector_handler.handler(sqs_event(messages, QUEUE_ARN), LocalLambdaContext("Bench"))
