@@ -30,8 +30,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# The last main before issue 29 (profiles, scores, duplicate links) was merged.
-BASE = "dcd6d47"
+# Main just before issue 29 (profiles, scores, duplicate links) was merged: issues 25-28 in, 29 not.
+BASE = "cec06e3"
 RUNS = 4
 # ``callgrind_control`` itself runs outside valgrind; the parent's own instructions around each
 # on/off pair (measured with nothing between them) are taken off each collection's count.
@@ -140,7 +140,7 @@ def main() -> int:
         )
         try:
             idle = _instructions(ROOT, "idle", args.runs) / args.runs
-            print(f"# base {args.base}, head the working tree; {args.runs} collections each", file=sys.stderr)
+            print(f"# base {args.base}, head the working tree; {args.runs} collections each", flush=True)
             for phase, label in (("json", ""), ("rss", "_rss")):
                 base_count = _instructions(base, phase, args.runs) / args.runs - idle
                 head_count = _instructions(ROOT, phase, args.runs) / args.runs - idle
