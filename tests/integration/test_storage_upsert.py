@@ -236,10 +236,10 @@ def test_a_budget_period_is_stored_and_its_change_is_an_update(pg_engine: Engine
 
 def test_the_upsert_function_writes_the_columns_the_package_prepares(pg_engine: Engine) -> None:
     """``upsert_opportunities_json`` (migration 0010) lists its columns in SQL: they must be the
-    ones ``prepare_items`` writes, read as ``_RECORD_TYPES`` says, rewritten on change as
-    ``_UPDATED_ON_CHANGE`` says. A column added to the package without a revision replacing the
-    function would otherwise be dropped from every row, silently."""
-    from charlee_collector.store.opportunities import _RECORD_TYPES, _UPDATED_ON_CHANGE, _WRITTEN_COLUMNS
+    ones ``prepare_items`` writes, in each of its lists (read from the JSON, inserted, rewritten on
+    change but for the key, with the owner and the time). A column added to the package without a
+    revision replacing the function would otherwise be dropped from every row, silently."""
+    from charlee_collector.store.opportunities import _WRITTEN_COLUMNS
 
     with pg_engine.connect() as conn:
         body = conn.execute(
@@ -257,6 +257,7 @@ def test_the_upsert_function_writes_the_columns_the_package_prepares(pg_engine: 
     selected = listed(r"SELECT p_user_id, p_platform_id, p_now, p_now, 'new', (.*?) FROM json_to_recordset")
     assert selected == [f"r.{column}" for column in _WRITTEN_COLUMNS]
     record = listed(r"AS r\((.*?)\) ORDER BY")
-    assert record == [f"{column} {_RECORD_TYPES.get(column, 'text')}" for column in _WRITTEN_COLUMNS]
+    assert [field.split()[0] for field in record] == list(_WRITTEN_COLUMNS)
     rewritten = listed(r"DO UPDATE SET (.*?) WHERE")
-    assert rewritten == [f"{column} = excluded.{column}" for column in _UPDATED_ON_CHANGE]
+    changed = [column for column in _WRITTEN_COLUMNS if column != "external_id"]
+    assert rewritten == [f"{column} = excluded.{column}" for column in (*changed, "user_id", "updated_at")]

@@ -69,9 +69,6 @@ Annotate = Callable[[Opportunity], Mapping[str, Any]]
 _WRITTEN_COLUMNS = (*_ITEM_COLUMNS, *ANNOTATION_COLUMNS)
 
 
-# Rewritten when the content hash changed; status (the reader's workflow), collected_at and the
-# duplicate link (decided on insert) stay.
-_UPDATED_ON_CHANGE = (*(c for c in _WRITTEN_COLUMNS if c != "external_id"), "user_id", "updated_at")
 _NO_ANNOTATIONS = dict.fromkeys(ANNOTATION_COLUMNS)
 
 
@@ -150,20 +147,9 @@ def upsert_opportunities(
     )
 
 
-# The record types ``json_to_recordset`` reads each written column as (the rest: text); the upsert
-# itself is the database function ``upsert_opportunities_json`` (migration 0010), whose column
-# lists tests hold to these.
-_RECORD_TYPES = {
-    "required_skills": "jsonb",
-    "client_budget": "numeric",
-    "posted_at": "timestamptz",
-    "raw": "jsonb",
-    "score": "smallint",
-    "score_reasons": "jsonb",
-}
-
-
-# The whole chunk travels as ONE json parameter, unpacked by json_to_recordset in the function:
+# The whole chunk travels as ONE json parameter (the ``_WRITTEN_COLUMNS`` of each row), unpacked by
+# json_to_recordset in the database function ``upsert_opportunities_json`` (migration 0010, which
+# says what a row changed rewrites; a test holds its columns to ``_WRITTEN_COLUMNS``):
 # a multi-row VALUES of 19 placeholders per row spent most of its time in the driver rewriting
 # parameter markers, and so did the ~2.2 KB statement the function's body was (pg8000 scans a
 # statement's text in Python, ~0.3 us a character, on every call). Rows are inserted in
