@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import URL, Engine, create_engine, insert, inspect, select, text
+from sqlalchemy import URL, Connection, Engine, create_engine, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from charlee_collector.core.clock import utcnow
@@ -133,6 +133,26 @@ def _opportunity_row(platform_id: int, **columns: Any) -> dict[str, Any]:
     }
 
 
+def _held_platform(conn: Connection) -> int:
+    """A platform row as every revision holds it ("held", hourly); its id."""
+    return int(
+        conn.execute(
+            insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
+        ).scalar_one()
+    )
+
+
+def _scored_opportunity(conn: Connection, platform_id: int, external_id: str, now: datetime) -> None:
+    """An opportunity as 0008 and later store it, scored 80."""
+    conn.execute(
+        insert(opportunities).values(
+            **_opportunity_row(
+                platform_id, external_id=external_id, score=80, collected_at=now, updated_at=now
+            )
+        )
+    )
+
+
 def _run_row(platform_id: int, now: datetime, **columns: Any) -> dict[str, Any]:
     """A successful scheduled run, with the same restraint as ``_opportunity_row``."""
     return {
@@ -203,9 +223,7 @@ def test_0003_adds_budget_period_and_filtered_keeping_every_row(empty_engine: En
     migrate.upgrade(empty_engine, "0002")
     now = utcnow()
     with empty_engine.begin() as conn:
-        platform_id = conn.execute(
-            insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
-        ).scalar_one()
+        platform_id = _held_platform(conn)
         # Core inserts name only the columns given (and those with Python defaults): the same
         # statements a 0002 collector ran, so they work on a table without the new columns.
         conn.execute(
@@ -241,9 +259,7 @@ def test_0004_adds_the_event_outbox_keeping_every_row(empty_engine: Engine) -> N
     migrate.upgrade(empty_engine, "0003")
     now = utcnow()
     with empty_engine.begin() as conn:
-        platform_id = conn.execute(
-            insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
-        ).scalar_one()
+        platform_id = _held_platform(conn)
         conn.execute(insert(opportunities).values(**_opportunity_row(platform_id, budget_period="hour")))
         conn.execute(insert(runs).values(**_run_row(platform_id, now, inserted=1, filtered=2)))
 
@@ -397,9 +413,7 @@ def test_0008_adds_profiles_scores_and_duplicate_links_keeping_every_row(empty_e
     migrate.upgrade(empty_engine, before)
     now = utcnow()
     with empty_engine.begin() as conn:
-        platform_id = conn.execute(
-            insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
-        ).scalar_one()
+        platform_id = _held_platform(conn)
         for external_id, status in (("old-open", "new"), ("old-applied", "applied")):
             conn.execute(
                 insert(opportunities).values(
@@ -466,16 +480,8 @@ def test_0009_adds_alert_rules_keeping_0008s_rows(empty_engine: Engine) -> None:
     migrate.upgrade(empty_engine, "0008")
     now = utcnow()
     with empty_engine.begin() as conn:
-        platform_id = conn.execute(
-            insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
-        ).scalar_one()
-        conn.execute(
-            insert(opportunities).values(
-                **_opportunity_row(
-                    platform_id, external_id="scored", score=80, collected_at=now, updated_at=now
-                )
-            )
-        )
+        platform_id = _held_platform(conn)
+        _scored_opportunity(conn, platform_id, "scored", now)
         save_profile_document(conn, 1, {"skills": {"python": 5}}, now=now)
 
     migrate.upgrade(empty_engine)
@@ -516,16 +522,8 @@ def test_0010_moves_the_upsert_into_a_function_keeping_0009s_rows(empty_engine: 
     migrate.upgrade(empty_engine, "0009")
     now = utcnow()
     with empty_engine.begin() as conn:
-        platform_id = conn.execute(
-            insert(platforms).values(**_platform_row("held", 60)).returning(platforms.c.id)
-        ).scalar_one()
-        conn.execute(
-            insert(opportunities).values(
-                **_opportunity_row(
-                    platform_id, external_id="kept", score=80, collected_at=now, updated_at=now
-                )
-            )
-        )
+        platform_id = _held_platform(conn)
+        _scored_opportunity(conn, platform_id, "kept", now)
         add_alert_rule(conn, 1, parse_alert_rule({"channel": "ntfy", "secret": "charlee/s/ntfy"}), now=now)
 
     migrate.upgrade(empty_engine)
