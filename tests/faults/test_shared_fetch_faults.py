@@ -11,7 +11,6 @@ spacing set overrides on ``127.0.0.1`` and ``localhost`` (two hosts on one serve
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -42,12 +41,6 @@ SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:charlee/stack
 def _no_metrics_left_behind() -> Iterator[None]:
     yield
     metrics.clear_metrics()
-
-
-@pytest.fixture
-def sharing(allow_private_networks: Settings) -> Settings:
-    """Settings with the code's default freshness window that may reach the local server."""
-    return dataclasses.replace(allow_private_networks, shared_fetch_window_seconds=900.0)
 
 
 def _collect(

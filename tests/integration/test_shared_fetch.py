@@ -52,12 +52,6 @@ def _no_metrics_left_behind() -> Iterator[None]:
     metrics.clear_metrics()
 
 
-@pytest.fixture
-def sharing(allow_private_networks: Settings) -> Settings:
-    """Settings with sharing on (the code's default window) that may reach the local server."""
-    return dataclasses.replace(allow_private_networks, shared_fetch_window_seconds=900.0)
-
-
 def _collect(
     engine: Engine,
     client: httpx.Client,

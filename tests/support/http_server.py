@@ -30,6 +30,7 @@ message). Unknown paths get 404. Other fixtures here: ``allow_private_networks``
 
 from __future__ import annotations
 
+import dataclasses
 import gzip as gzip_module
 import sys
 import threading
@@ -259,6 +260,12 @@ def allow_private_networks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings
     get_settings.cache_clear()
     yield Settings.from_env()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def sharing(allow_private_networks: Settings) -> Settings:
+    """``allow_private_networks`` with shared fetches on (the code's default window, 900 s)."""
+    return dataclasses.replace(allow_private_networks, shared_fetch_window_seconds=900.0)
 
 
 @pytest.fixture
