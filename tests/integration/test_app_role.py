@@ -16,7 +16,7 @@ import boto3
 import pytest
 from alembic.script import ScriptDirectory
 from moto import mock_aws
-from sqlalchemy import URL, Engine, create_engine, select, text
+from sqlalchemy import URL, Engine, select, text
 from sqlalchemy.exc import DBAPIError
 
 from charlee_collector.app import runtime
@@ -27,7 +27,7 @@ from charlee_collector.store import migrations as migrations_package
 from charlee_collector.store.engine import create_db_engine
 from charlee_collector.store.tables import opportunities, platforms
 from charlee_collector_tools.local.handlers import LocalLambdaContext
-from tests.support.db import start_postgres_server
+from tests.support.db import scratch_database, start_postgres_server
 from tests.support.factories import add_platform
 
 HBA = b"""local all all trust
@@ -52,18 +52,12 @@ def password_server() -> Iterator[URL]:
 @pytest.fixture
 def database(password_server: URL) -> Iterator[Engine]:
     """A fresh, empty database on ``password_server``, as the migrating (master) user."""
-    name = f"charlee_role_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(password_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_db_engine(password_server.set(database=name))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(password_server, "charlee_role") as url:
+        engine = create_db_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def as_login(engine: Engine, username: str, password: str) -> Engine:

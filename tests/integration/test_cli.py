@@ -9,7 +9,6 @@ runs in-process (the same ``main``), which costs nothing.
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from sqlalchemy import URL, Engine, create_engine, text
 
 from charlee_collector_tools.cli import main
 from tests.support.cli import FEED_ITEMS, Cli, local_cli, postgres_cli, rss
+from tests.support.db import scratch_database
 
 CLOSED = "http://127.0.0.1:9/feed.xml"  # nothing listens on the discard port: connection refused
 
@@ -125,21 +125,16 @@ def test_add_check_fetches_and_stores_nothing(tmp_path: Path, http_server) -> No
 
 
 def test_postgres_without_schema_says_run_migrate(postgres_server_url: URL, tmp_path: Path) -> None:
-    name = f"charlee_cli_empty_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = postgres_server_url.set(database=name).render_as_string(hide_password=False)
-        cli = Cli(tmp_path, {"DATABASE_URL": url})
+    with scratch_database(postgres_server_url, "charlee_cli_empty") as empty:
+        cli = Cli(tmp_path, {"DATABASE_URL": empty.render_as_string(hide_password=False)})
         assert "run `charlee-collector migrate`" in cli("platforms", "list", expect=1).stderr
         assert "at revision" in cli("migrate").stderr
-        with create_engine(postgres_server_url.set(database=name)).connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM freelance_platforms")).scalar() == 0
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        engine = create_engine(empty)
+        try:
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT count(*) FROM freelance_platforms")).scalar() == 0
+        finally:
+            engine.dispose()
 
 
 COMMANDS = [

@@ -3,13 +3,12 @@ upgrades a database holding the previous revision's rows (those its new rules re
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import URL, Connection, Engine, create_engine, insert, inspect, select, text
+from sqlalchemy import URL, Connection, Engine, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from charlee_collector.core.clock import utcnow
@@ -27,6 +26,7 @@ from charlee_collector.store.tables import (
     user_profiles,
 )
 from charlee_collector_tools.cli.common import head_revision
+from tests.support.db import scratch_database
 
 TABLES = {"freelance_platforms", "freelance_opportunities", "collection_runs", "event_outbox"}
 HEAD = "0010"
@@ -43,23 +43,12 @@ def _roundtrip(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) >= TABLES
 
 
-def test_postgres_upgrade_downgrade_upgrade(postgres_server_url: object) -> None:
-    name = f"charlee_migr_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_db_engine(postgres_server_url.set(database=name))  # type: ignore[attr-defined]
-    try:
-        _roundtrip(engine)
-        columns = {c["name"] for c in inspect(engine).get_columns("freelance_platforms")}
-        assert {"next_collection_at", "etag", "last_modified", "consecutive_failures", "paused_at"} <= columns
-        indexes = {i["name"] for i in inspect(engine).get_indexes("freelance_platforms")}
-        assert "ix_freelance_platforms_due" in indexes
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+def test_postgres_upgrade_downgrade_upgrade(empty_engine: Engine) -> None:
+    _roundtrip(empty_engine)
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("freelance_platforms")}
+    assert {"next_collection_at", "etag", "last_modified", "consecutive_failures", "paused_at"} <= columns
+    indexes = {i["name"] for i in inspect(empty_engine).get_indexes("freelance_platforms")}
+    assert "ix_freelance_platforms_due" in indexes
 
 
 def test_models_match_migrations(pg_engine: Engine) -> None:
@@ -90,19 +79,12 @@ def test_head_is_the_newest_revision() -> None:
 @pytest.fixture
 def empty_engine(postgres_server_url: URL) -> Iterator[Engine]:
     """An engine on a database of its own that was never migrated."""
-    server = postgres_server_url
-    name = f"charlee_migr_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_db_engine(server.set(database=name))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(postgres_server_url, "charlee_migr") as url:
+        engine = create_db_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _platform_row(name: str, interval: int, **columns: Any) -> dict[str, Any]:

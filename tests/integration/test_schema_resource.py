@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import URL, Engine, create_engine, inspect, text
+from sqlalchemy import URL, Engine, inspect, text
 
 from charlee_collector.app import runtime
 from charlee_collector.handlers import schema_resource
@@ -23,7 +23,7 @@ from charlee_collector.store import migrate
 from charlee_collector.store.engine import create_db_engine, dispose_engines
 from charlee_collector_tools.cli.common import head_revision
 from charlee_collector_tools.local.handlers import LocalLambdaContext
-from tests.support.db import _free_port, wait_for
+from tests.support.db import _free_port, scratch_database, wait_for
 from tests.support.http_server import LocalHTTPServer, RecordedRequest
 
 RESPONSE_PATH = "/cloudformation-response"
@@ -39,22 +39,15 @@ def migrate_handler() -> Any:
 @pytest.fixture
 def database(postgres_server_url: URL, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """A fresh, empty database the function's environment names (DATABASE_URL, no TLS)."""
-    name = f"charlee_cfn_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = postgres_server_url.set(database=name)
-    point_at(monkeypatch, url.render_as_string(hide_password=False))
-    engine = create_db_engine(url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        runtime.reset()
-        dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(postgres_server_url, "charlee_cfn") as url:
+        point_at(monkeypatch, url.render_as_string(hide_password=False))
+        engine = create_db_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+            runtime.reset()
+            dispose_engines()
 
 
 def point_at(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:

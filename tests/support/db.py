@@ -169,23 +169,32 @@ def postgres_server_url() -> Iterator[URL]:
         server.stop()  # type: ignore[attr-defined]
 
 
+@contextlib.contextmanager
+def scratch_database(server: URL, prefix: str) -> Iterator[URL]:
+    """The URL of a new, empty database on ``server`` named ``prefix`` and a random suffix, dropped
+    (whoever is still connected) when the block ends."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield server.set(database=name)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_url(postgres_server_url: URL, worker_id: str) -> Iterator[URL]:
     """A fresh, migrated database for this test run (one per xdist worker), dropped at the end."""
-    name = f"charlee_test_{worker_id}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = postgres_server_url.set(database=name)
-    engine = create_db_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    try:
+    with scratch_database(postgres_server_url, f"charlee_test_{worker_id}") as url:
+        engine = create_db_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
